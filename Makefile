@@ -1,0 +1,27 @@
+# bridge: the two newcomer commands (`make demo`, `make test`) and helpers. See README.md.
+
+SWIFT ?= swift
+APT_PACKAGES := libopenblas-dev liblz4-dev libxxhash-dev pkg-config
+
+.PHONY: deps build release test demo bench clean
+
+# Installs the system libraries when any is missing (Debian/Ubuntu; uses sudo when not root).
+deps:
+	@tools/install-deps.sh $(APT_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	@tools/check-schemas.sh
+
+demo: release
+	@tools/demo.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+// bridge: cooperative SFT + RL (BRIDGE) for language models, on CPU, in Swift.
+// Module layout and dependency direction: see README.md ("Layout"); no arrow points up.
+import PackageDescription
+
+let package = Package(
+    name: "bridge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bridge", targets: ["BridgeCLI"]),
+        .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "ShardStore", targets: ["ShardStore"]),
+        .library(name: "Checkpoint", targets: ["Checkpoint"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "LanguageModel", targets: ["LanguageModel"]),
+        .library(name: "Training", targets: ["Training"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, each wrapped once (module map + shim header) and imported by one Swift file.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+
+        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        .target(name: "ShardStore", dependencies: ["CXXHash", "CLZ4"]),
+        .target(name: "Checkpoint", dependencies: ["ShardStore", "Tensors", "LanguageModel", "Tokenizers"]),
+        .target(name: "Tokenizers"),
+        .target(name: "LanguageModel", dependencies: ["Tensors"]),
+        .target(name: "Training", dependencies: ["LanguageModel", "Tensors", "Tokenizers"]),
+        .target(name: "Pipeline", dependencies: ["Training", "Checkpoint", "ShardStore", "Tokenizers"]),
+        .executableTarget(
+            name: "BridgeCLI",
+            dependencies: [
+                "Pipeline", "Training", "Checkpoint", "ShardStore", "Tensors", "Tokenizers", "LanguageModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .target(name: "TestSupport", dependencies: ["Tensors", "ShardStore"]),
+
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+        .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore", "TestSupport"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "ShardStore", "Tensors", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
+        .testTarget(name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
+        .testTarget(name: "BridgeCLITests", dependencies: ["TestSupport", "ShardStore"]),
+    ]
+)

@@ -1,0 +1,2 @@
+// OpenBLAS's CBLAS interface (Debian: libopenblas-dev). Imported only by Sources/Tensors/BLAS.swift.
+#include <cblas.h>

@@ -1,0 +1,134 @@
+// verify (re-hash objects, report corrupt and missing ones with what needs them) and gc
+// (mark from refs and journals, sweep unreachable objects older than the grace period, remove
+// dead writers' temporary files). Neither ever repairs or rewrites an object.
+
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct ObjectProblem: Sendable {
+    public let id: ObjectID
+    public let reason: String
+    public let neededBy: [String]
+}
+
+public struct VerifyReport: Sendable {
+    public var checked = 0
+    public var corrupt: [ObjectProblem] = []
+    public var missing: [ObjectProblem] = []
+    public var ok: Bool { corrupt.isEmpty && missing.isEmpty }
+}
+
+public struct GCReport: Sendable {
+    public var reachable = 0
+    public var removed: [(id: ObjectID, bytes: Int)] = []
+    public var keptYoung = 0
+    public var removedTemporary: [String] = []
+    public var missing: [ObjectID] = []
+    public var removedBytes: Int { removed.reduce(0) { $0 + $1.bytes } }
+}
+
+extension Store {
+    /// Checks objects against their ids. With `refs` nil: every object in the store, and every
+    /// ref and journal for missing objects; otherwise only what the given refs reach.
+    public func verify(refs: [RefName]? = nil) throws -> VerifyReport {
+        let rootList: [(label: String, id: ObjectID)]
+        if let refs {
+            rootList = try refs.map { ref in
+                guard let id = try readRef(ref) else { throw StoreError.unknownRef(ref.path) }
+                return (label: "ref '\(ref)'", id: id)
+            }
+        } else {
+            rootList = try roots()
+        }
+        let reach = reachability(from: rootList)
+        let toCheck: [ObjectID] = refs == nil ? try allObjectIDs() : reach.reachable.filter { !reach.missing.contains($0) }.sorted()
+
+        let results = Mutex<[ObjectID: String]>([:])
+        DispatchQueue.concurrentPerform(iterations: toCheck.count) { i in
+            let id = toCheck[i]
+            do {
+                _ = try read(id, verify: true)
+            } catch let error as StoreError {
+                let reason: String
+                switch error {
+                case let .corruptObject(_, _, why): reason = why
+                case .missingObject: reason = "object file disappeared during verify"
+                default: reason = error.description
+                }
+                results.withLock { $0[id] = reason }
+            } catch {
+                results.withLock { $0[id] = "\(error)" }
+            }
+        }
+        var report = VerifyReport()
+        report.checked = toCheck.count
+        let bad = results.withLock { $0 }
+        for id in bad.keys.sorted() {
+            report.corrupt.append(ObjectProblem(id: id, reason: bad[id]!, neededBy: reach.describeNeeds(id)))
+        }
+        for (id, why) in reach.unreadable where bad[id] == nil {
+            report.corrupt.append(ObjectProblem(id: id, reason: why, neededBy: reach.describeNeeds(id)))
+        }
+        for id in reach.missing.sorted() {
+            report.missing.append(ObjectProblem(id: id, reason: "no object file", neededBy: reach.describeNeeds(id)))
+        }
+        return report
+    }
+
+    /// Removes unreachable objects older than the grace period and dead writers' temporary files.
+    /// Refuses to sweep when a reachable manifest cannot be read (its children would look unreachable).
+    public func gc(dryRun: Bool, graceSeconds: Double? = nil) throws -> GCReport {
+        try withLock {
+            var report = GCReport()
+            let reach = reachability(from: try roots())
+            if let (id, why) = reach.unreadable.first {
+                throw StoreError.corruptObject(id, path: objectPath(id), reason: "gc cannot read this reachable manifest, so it sweeps nothing (\(why))")
+            }
+            report.reachable = reach.reachable.count
+            report.missing = reach.missing.sorted()
+            let grace = graceSeconds ?? config.gcGraceSeconds
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let cutoff = Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9 - grace
+            var touchedDirectories: Set<String> = []
+            for id in try allObjectIDs() where !reach.reachable.contains(id) {
+                let path = objectPath(id)
+                guard let st = Posix.status(path) else { continue }
+                if st.mtime > cutoff { report.keptYoung += 1; continue }
+                report.removed.append((id, st.size))
+                if !dryRun {
+                    try Posix.unlinkIfExists(path)
+                    touchedDirectories.insert(objectDirectory(id))
+                }
+            }
+            for dir in touchedDirectories.sorted() { try Posix.syncDirectory(dir) }
+            // Temporary files: a writer's directory is locked while the writer lives.
+            let tmp = root + "/tmp"
+            for entry in try Posix.listDirectory(tmp) {
+                let path = tmp + "/" + entry
+                if Posix.isDirectory(path) {
+                    guard let lock = try FileHandle.openIfExists(path + "/.lock", flags: O_RDONLY) else {
+                        report.removedTemporary.append(entry)
+                        if !dryRun { try Posix.removeTree(path) }
+                        continue
+                    }
+                    if try lock.lock(exclusive: true, wait: false) {
+                        report.removedTemporary.append(entry)
+                        if !dryRun { try Posix.removeTree(path) }
+                        lock.unlock()
+                    }
+                } else if let st = Posix.status(path), st.mtime <= cutoff || grace == 0 {
+                    report.removedTemporary.append(entry)
+                    if !dryRun { try Posix.unlinkIfExists(path) }
+                }
+            }
+            return report
+        }
+    }
+}

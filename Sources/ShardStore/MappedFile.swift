@@ -1,0 +1,83 @@
+// A read-only memory map of a whole file. The mapping lives as long as this object; bytes are
+// lent inside closures only.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let count: Int
+    private let base: UnsafeMutableRawPointer?
+
+    public init(path: String) throws {
+        let h = try FileHandle.open(path, flags: O_RDONLY)
+        self.path = path
+        count = try h.size()
+        if count == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, h.fd, 0)
+        guard let p, p != MAP_FAILED else { throw StoreError.io(operation: "mmap", path: path, errno: errno) }
+        base = p
+    }
+
+    deinit {
+        if let base { munmap(base, count) }
+    }
+
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Advises the kernel that the whole file will be read soon, sequentially.
+    public func adviseSequential() {
+        if let base { _ = madvise(base, count, MADV_SEQUENTIAL | MADV_WILLNEED) }
+    }
+}
+
+/// The logical bytes of an object: a window into a memory map (raw codec, zero-copy) or owned,
+/// decoded memory (other codecs).
+public final class ObjectBytes: @unchecked Sendable {
+    public let count: Int
+    private let map: MappedFile?
+    private let offset: Int
+    private let owned: UnsafeMutableRawBufferPointer?
+
+    init(map: MappedFile, offset: Int, count: Int) {
+        self.map = map
+        self.offset = offset
+        self.count = count
+        self.owned = nil
+    }
+
+    init(ownedCount count: Int) {
+        self.map = nil
+        self.offset = 0
+        self.count = count
+        self.owned = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+    }
+
+    deinit { owned?.deallocate() }
+
+    /// True when the bytes are the store's file, mapped in place.
+    public var isMapped: Bool { map != nil }
+
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        if let map {
+            return try map.withUnsafeBytes { all in
+                try body(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + count)]))
+            }
+        }
+        return try body(UnsafeRawBufferPointer(start: owned!.baseAddress, count: count))
+    }
+
+    func withOwnedMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeMutableRawBufferPointer(start: owned!.baseAddress, count: count))
+    }
+
+    public var array: [UInt8] { withUnsafeBytes { Array($0) } }
+}

@@ -1,0 +1,232 @@
+// Thin, throwing wrappers over the system calls the store needs (open, write, fsync, link, flock,
+// fstat, utimensat). Every error names the path it was working on.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+func errnoString(_ code: Int32) -> String {
+    String(cString: strerror(code))
+}
+
+/// An open file descriptor, closed when the value is dropped.
+final class FileHandle {
+    let fd: Int32
+    let path: String
+
+    init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit { close(fd) }
+
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> FileHandle {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return FileHandle(fd: fd, path: path) }
+            if errno == EINTR { continue }
+            throw StoreError.io(operation: "open", path: path, errno: errno)
+        }
+    }
+
+    /// nil when the file does not exist.
+    static func openIfExists(_ path: String, flags: Int32 = O_RDONLY) throws -> FileHandle? {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC)
+            if fd >= 0 { return FileHandle(fd: fd, path: path) }
+            if errno == EINTR { continue }
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw StoreError.io(operation: "open", path: path, errno: errno)
+        }
+    }
+
+    func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let chunk = min(bytes.count - offset, 1 << 30)
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, chunk)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.io(operation: "write", path: path, errno: errno)
+            }
+            offset += n
+        }
+    }
+
+    func writeAll(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try writeAll($0) }
+    }
+
+    func pwriteAll(_ bytes: UnsafeRawBufferPointer, at start: Int) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let chunk = min(bytes.count - offset, 1 << 30)
+            let n = Glibc.pwrite(fd, bytes.baseAddress! + offset, chunk, off_t(start + offset))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.io(operation: "write", path: path, errno: errno)
+            }
+            offset += n
+        }
+    }
+
+    /// Reads exactly `count` bytes at `offset`, or fewer at end of file.
+    func pread(count: Int, at offset: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        try out.withUnsafeMutableBytes { buf in
+            while done < count {
+                let n = Glibc.pread(fd, buf.baseAddress! + done, count - done, off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StoreError.io(operation: "read", path: path, errno: errno)
+                }
+                if n == 0 { break }
+                done += n
+            }
+        }
+        return Array(out[0..<done])
+    }
+
+    func readToEnd() throws -> [UInt8] {
+        let size = try self.size()
+        return try pread(count: size, at: 0)
+    }
+
+    func size() throws -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StoreError.io(operation: "stat", path: path, errno: errno) }
+        return Int(st.st_size)
+    }
+
+    func sync() throws {
+        guard fsync(fd) == 0 else { throw StoreError.io(operation: "fsync", path: path, errno: errno) }
+    }
+
+    func lock(exclusive: Bool, wait: Bool = true) throws -> Bool {
+        let op = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB)
+        while true {
+            if flock(fd, op) == 0 { return true }
+            if errno == EINTR { continue }
+            if errno == EWOULDBLOCK { return false }
+            throw StoreError.io(operation: "flock", path: path, errno: errno)
+        }
+    }
+
+    func unlock() {
+        _ = flock(fd, LOCK_UN)
+    }
+}
+
+enum Posix {
+    static func fileExists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// (size, modification time in seconds since the epoch), nil if absent.
+    static func status(_ path: String) -> (size: Int, mtime: Double, mode: mode_t)? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return (Int(st.st_size), Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) * 1e-9, st.st_mode)
+    }
+
+    static func makeDirectory(_ path: String) throws {
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw StoreError.io(operation: "mkdir", path: path, errno: errno)
+        }
+    }
+
+    static func syncDirectory(_ path: String) throws {
+        let h = try FileHandle.open(path, flags: O_RDONLY | O_DIRECTORY)
+        try h.sync()
+    }
+
+    /// Makes `target` name the file at `source` unless `target` exists. Returns false if it did.
+    static func linkNoReplace(_ source: String, _ target: String) throws -> Bool {
+        if link(source, target) == 0 { return true }
+        if errno == EEXIST { return false }
+        throw StoreError.io(operation: "link", path: target, errno: errno)
+    }
+
+    static func rename(_ source: String, _ target: String) throws {
+        guard Glibc.rename(source, target) == 0 else {
+            throw StoreError.io(operation: "rename", path: target, errno: errno)
+        }
+    }
+
+    static func unlinkIfExists(_ path: String) throws {
+        if unlink(path) != 0 && errno != ENOENT {
+            throw StoreError.io(operation: "unlink", path: path, errno: errno)
+        }
+    }
+
+    static func removeDirectory(_ path: String) throws {
+        if rmdir(path) != 0 && errno != ENOENT {
+            throw StoreError.io(operation: "rmdir", path: path, errno: errno)
+        }
+    }
+
+    /// Sets the modification time to now (keeps a deduplicated object young for gc's grace period).
+    static func touch(_ path: String) {
+        _ = utimensat(AT_FDCWD, path, nil, 0)
+    }
+
+    /// Entries of a directory (without "." and ".."), empty if it does not exist.
+    static func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            if errno == ENOENT || errno == ENOTDIR { return [] }
+            throw StoreError.io(operation: "opendir", path: path, errno: errno)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Removes a directory tree (used for dead writers' tmp directories only).
+    static func removeTree(_ path: String) throws {
+        if let st = status(path), (st.mode & S_IFMT) == S_IFDIR {
+            for name in try listDirectory(path) { try removeTree(path + "/" + name) }
+            try removeDirectory(path)
+        } else {
+            try unlinkIfExists(path)
+        }
+    }
+
+    static func readFile(_ path: String) throws -> [UInt8]? {
+        guard let h = try FileHandle.openIfExists(path) else { return nil }
+        return try h.readToEnd()
+    }
+
+    /// Writes a small file atomically and durably: write `tmp`, fsync, rename over `path`, fsync its directory.
+    static func writeFileAtomically(_ path: String, bytes: [UInt8], temporary tmp: String) throws {
+        do {
+            let h = try FileHandle.open(tmp, flags: O_WRONLY | O_CREAT | O_EXCL)
+            try h.writeAll(bytes)
+            try h.sync()
+        }
+        try rename(tmp, path)
+        try syncDirectory(parent(of: path))
+    }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func processID() -> Int32 { getpid() }
+}

@@ -1,0 +1,356 @@
+// The content-addressed object store: a directory holding config.json, objects/<2 hex>/<32 hex>,
+// refs/, journal/, tmp/ and a lock file. See README.md ("The store") and schemas/.
+//
+// Write protocol: an object is written to this process's directory under tmp/, fsynced, then
+// linked into objects/ without clobbering (an existing object with that id is already correct) and
+// the fan-out directory fsynced. Nothing is ever visible half-written.
+
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How to encode an object's payload.
+public enum CodecPolicy: String, Sendable, Codable {
+    /// Stored as is; memory-mapped and used in place.
+    case raw
+    /// LZ4 blocks, always.
+    case lz4
+    /// LZ4 when it saves at least 1/8 of the bytes, else raw.
+    case auto
+}
+
+public struct StoreConfig: Equatable, Sendable {
+    /// Tensors above this many bytes are stored as row-aligned chunks of at most this size.
+    public var chunkBytes: Int = 512 << 20
+    /// The codec for tensors whose dtype is not a float (float weights are stored raw so they map in place).
+    public var compression: CodecPolicy = .auto
+    /// gc never removes an unreachable object younger than this.
+    public var gcGraceSeconds: Double = 3600
+
+    public init() {}
+
+    static let keys: Set<String> = ["format", "version", "chunk_bytes", "compression", "gc_grace_seconds"]
+
+    var json: JSONValue {
+        ["format": "bridge-store", "version": .int(Store.formatVersion), "chunk_bytes": .int(chunkBytes),
+         "compression": .string(compression.rawValue), "gc_grace_seconds": .double(gcGraceSeconds)]
+    }
+
+    init(json: JSONValue, path: String) throws {
+        func bad(_ why: String) -> StoreError { .notAStore(path: path, reason: "config.json: \(why)") }
+        guard let o = json.objectValue else { throw bad("not a JSON object") }
+        if let unknown = o.keys.sorted().first(where: { !StoreConfig.keys.contains($0) }) {
+            throw bad("unknown key '\(unknown)'")
+        }
+        guard o["format"]?.stringValue == "bridge-store" else { throw bad("'format' is not \"bridge-store\"") }
+        guard let version = o["version"]?.intValue else { throw bad("missing 'version'") }
+        guard version == Store.formatVersion else { throw StoreError.unsupportedStoreVersion(path: path, version: version) }
+        if let v = o["chunk_bytes"] {
+            guard let n = v.intValue, n >= 4096 else { throw bad("'chunk_bytes' must be an integer >= 4096") }
+            chunkBytes = n
+        }
+        if let v = o["compression"] {
+            guard let s = v.stringValue, let c = CodecPolicy(rawValue: s) else { throw bad("'compression' must be raw, lz4 or auto") }
+            compression = c
+        }
+        if let v = o["gc_grace_seconds"] {
+            guard let s = v.doubleValue, s >= 0 else { throw bad("'gc_grace_seconds' must be a number >= 0") }
+            gcGraceSeconds = s
+        }
+    }
+}
+
+public final class Store: @unchecked Sendable {
+    public static let formatVersion = 1
+    public static let defaultDirectory = ".bridge"
+
+    public let root: String
+    public let config: StoreConfig
+
+    private struct Session {
+        var directory: String
+        var lockHandle: FileHandle
+        var counter: Int
+    }
+    private let session = Mutex<Session?>(nil)
+
+    /// The store directory to use: an explicit --store, else $BRIDGE_STORE, else ./.bridge.
+    public static func location(explicit: String?) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let env = getenv("BRIDGE_STORE"), let s = String(validatingCString: env), !s.isEmpty { return s }
+        return defaultDirectory
+    }
+
+    /// Creates a new, empty store at `path` (the directory may exist if it is empty).
+    @discardableResult
+    public static func create(at path: String, config: StoreConfig = StoreConfig()) throws -> Store {
+        let root = normalise(path)
+        if Posix.fileExists(root + "/config.json") { throw StoreError.alreadyAStore(path: root) }
+        if Posix.fileExists(root) {
+            guard Posix.isDirectory(root) else { throw StoreError.notAStore(path: root, reason: "it is a file") }
+            guard try Posix.listDirectory(root).isEmpty else {
+                throw StoreError.notAStore(path: root, reason: "directory exists and is not empty")
+            }
+        }
+        try Posix.makeDirectory(root)
+        for sub in ["objects", "refs", "journal", "tmp"] { try Posix.makeDirectory(root + "/" + sub) }
+        let lock = try FileHandle.open(root + "/lock", flags: O_WRONLY | O_CREAT)
+        try lock.sync()
+        try Posix.writeFileAtomically(root + "/config.json", bytes: Array((config.json.pretty + "\n").utf8),
+                                      temporary: root + "/tmp/config.json.\(getpid())")
+        try Posix.syncDirectory(root)
+        return try Store(at: root)
+    }
+
+    /// Opens an existing store; throws `notAStore` (naming the path) for anything else.
+    public init(at path: String) throws {
+        root = Store.normalise(path)
+        guard Posix.isDirectory(root) else {
+            throw StoreError.notAStore(path: root, reason: Posix.fileExists(root) ? "not a directory" : "no such directory")
+        }
+        guard let bytes = try Posix.readFile(root + "/config.json") else {
+            throw StoreError.notAStore(path: root, reason: "no config.json")
+        }
+        let json: JSONValue
+        do { json = try JSONValue(parsing: bytes) } catch {
+            throw StoreError.notAStore(path: root, reason: "config.json is not valid JSON: \(error)")
+        }
+        config = try StoreConfig(json: json, path: root)
+        for sub in ["objects", "refs", "journal", "tmp"] where !Posix.isDirectory(root + "/" + sub) {
+            throw StoreError.notAStore(path: root, reason: "missing directory '\(sub)/'")
+        }
+    }
+
+    deinit {
+        session.withLock { s in
+            guard let s else { return }
+            // Our own leftovers (none after successful writes); the directory goes if empty.
+            if let names = try? Posix.listDirectory(s.directory), names == [".lock"] {
+                try? Posix.unlinkIfExists(s.directory + "/.lock")
+                try? Posix.removeDirectory(s.directory)
+            }
+            s.lockHandle.unlock()
+        }
+    }
+
+    static func normalise(_ path: String) -> String {
+        var p = path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        return p
+    }
+
+    // MARK: paths
+
+    func objectDirectory(_ id: ObjectID) -> String {
+        root + "/objects/" + String(id.hex.prefix(2))
+    }
+
+    public func objectPath(_ id: ObjectID) -> String {
+        let hex = id.hex
+        return root + "/objects/" + String(hex.prefix(2)) + "/" + hex
+    }
+
+    /// A fresh path in this process's tmp directory, which is locked while the process lives so that
+    /// gc can tell a live writer's files from a dead one's.
+    func temporaryPath(_ stem: String) throws -> String {
+        try session.withLock { s in
+            if s == nil {
+                let dir = root + "/tmp/w-\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+                try Posix.makeDirectory(dir)
+                let lock = try FileHandle.open(dir + "/.lock", flags: O_WRONLY | O_CREAT)
+                _ = try lock.lock(exclusive: true)
+                s = Session(directory: dir, lockHandle: lock, counter: 0)
+            }
+            s!.counter += 1
+            return s!.directory + "/\(stem).\(s!.counter)"
+        }
+    }
+
+    // MARK: the store lock
+
+    /// Runs `body` holding the store's exclusive lock (ref updates, journal appends, gc).
+    public func withLock<R>(_ body: () throws -> R) throws -> R {
+        let h = try FileHandle.open(root + "/lock", flags: O_WRONLY | O_CREAT)
+        _ = try h.lock(exclusive: true)
+        defer { h.unlock() }
+        return try body()
+    }
+
+    // MARK: writing objects
+
+    public struct PutResult: Sendable {
+        public let id: ObjectID
+        public let codec: Codec
+        /// False when the object was already in the store.
+        public let written: Bool
+    }
+
+    /// Stores `bytes` as an object; returns its id. Already-present objects are not rewritten
+    /// (their modification time is refreshed so gc's grace period protects them).
+    @discardableResult
+    public func put(_ bytes: UnsafeRawBufferPointer, kind: ObjectKind, tag: UInt8 = 0, codec: CodecPolicy = .raw) throws -> PutResult {
+        let id = ObjectHasher.id(of: bytes, kind: kind, tag: tag)
+        return try put(bytes, id: id, kind: kind, tag: tag, codec: codec)
+    }
+
+    @discardableResult
+    public func put(_ bytes: [UInt8], kind: ObjectKind, tag: UInt8 = 0, codec: CodecPolicy = .raw) throws -> PutResult {
+        try bytes.withUnsafeBytes { try put($0, kind: kind, tag: tag, codec: codec) }
+    }
+
+    /// Stores a JSON document as a manifest object (canonical encoding, LZ4 when it pays).
+    @discardableResult
+    public func putManifest(_ json: JSONValue) throws -> ObjectID {
+        try put(json.canonicalBytes, kind: .manifest, codec: .auto).id
+    }
+
+    /// `put` with an id the caller already computed (it must be the id of `bytes`).
+    @discardableResult
+    public func put(_ bytes: UnsafeRawBufferPointer, id: ObjectID, kind: ObjectKind, tag: UInt8, codec: CodecPolicy) throws -> PutResult {
+        let path = objectPath(id)
+        if Posix.fileExists(path) {
+            Posix.touch(path)
+            return PutResult(id: id, codec: (try? header(id).codec) ?? .raw, written: false)
+        }
+        var payloadOwner: [UInt8]? = nil
+        var chosen = Codec.raw
+        switch codec {
+        case .raw: break
+        case .lz4:
+            payloadOwner = LZ4Codec.compress(bytes)
+            chosen = .lz4
+        case .auto:
+            if let c = LZ4Codec.compress(bytes, minSaving: 0.125) {
+                payloadOwner = c
+                chosen = .lz4
+            }
+        }
+        let payloadCount = payloadOwner?.count ?? bytes.count
+        let header = ObjectHeader(codec: chosen, kind: kind, tag: tag, logicalLength: bytes.count,
+                                  payloadLength: payloadCount, id: id, base: .zero)
+        let tmp = try temporaryPath(id.hex)
+        do {
+            let h = try FileHandle.open(tmp, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
+            try h.writeAll(header.encoded())
+            if let payloadOwner { try h.writeAll(payloadOwner) } else { try h.writeAll(bytes) }
+            try h.sync()
+        }
+        let dir = objectDirectory(id)
+        if !Posix.isDirectory(dir) {
+            try Posix.makeDirectory(dir)
+            try Posix.syncDirectory(root + "/objects")
+        }
+        let linked = try Posix.linkNoReplace(tmp, path)
+        try Posix.unlinkIfExists(tmp)
+        if linked { try Posix.syncDirectory(dir) } else { Posix.touch(path) }
+        return PutResult(id: id, codec: chosen, written: linked)
+    }
+
+    // MARK: reading objects
+
+    public func contains(_ id: ObjectID) -> Bool {
+        Posix.fileExists(objectPath(id))
+    }
+
+    /// The checked header of an object (reads 64 bytes).
+    public func header(_ id: ObjectID) throws -> ObjectHeader {
+        let path = objectPath(id)
+        guard let h = try FileHandle.openIfExists(path) else { throw StoreError.missingObject(id, neededBy: nil) }
+        let size = try h.size()
+        let raw = try h.pread(count: ObjectHeader.size, at: 0)
+        return try raw.withUnsafeBytes { try ObjectHeader.parse($0, expectedID: id, fileLength: size, path: path) }
+    }
+
+    /// The logical bytes of an object. `raw` objects are memory-mapped and lent in place; others are
+    /// decoded into owned memory. With `verify`, the bytes are re-hashed and must match the id.
+    public func read(_ id: ObjectID, verify: Bool = true) throws -> ObjectBytes {
+        let path = objectPath(id)
+        guard Posix.fileExists(path) else { throw StoreError.missingObject(id, neededBy: nil) }
+        let map = try MappedFile(path: path)
+        let header = try map.withUnsafeBytes {
+            try ObjectHeader.parse($0, expectedID: id, fileLength: map.count, path: path)
+        }
+        let bytes: ObjectBytes
+        switch header.codec {
+        case .raw:
+            bytes = ObjectBytes(map: map, offset: ObjectHeader.size, count: header.logicalLength)
+        case .lz4:
+            bytes = ObjectBytes(ownedCount: header.logicalLength)
+            try map.withUnsafeBytes { all in
+                let payload = UnsafeRawBufferPointer(rebasing: all[ObjectHeader.size...])
+                try bytes.withOwnedMutableBytes { out in
+                    do { try LZ4Codec.decompress(payload, into: out) } catch let LZ4Codec.DecodeError.malformed(why) {
+                        throw StoreError.corruptObject(id, path: path, reason: why)
+                    }
+                }
+            }
+        }
+        if verify || header.codec != .raw {
+            let actual = bytes.withUnsafeBytes { ObjectHasher.id(of: $0, kind: header.kind, tag: header.tag) }
+            guard actual == id else {
+                throw StoreError.corruptObject(id, path: path, reason: "content hashes to \(actual)")
+            }
+        }
+        return bytes
+    }
+
+    /// A manifest object parsed as JSON.
+    public func readJSON(_ id: ObjectID) throws -> JSONValue {
+        let bytes = try read(id, verify: true)
+        do {
+            return try bytes.withUnsafeBytes { try JSONValue(parsing: $0) }
+        } catch {
+            throw StoreError.corruptObject(id, path: objectPath(id), reason: "manifest is not valid JSON: \(error)")
+        }
+    }
+
+    /// Every object id in the store, sorted.
+    public func allObjectIDs() throws -> [ObjectID] {
+        var ids: [ObjectID] = []
+        for fan in try Posix.listDirectory(root + "/objects") where fan.count == 2 && isHex(fan) {
+            for name in try Posix.listDirectory(root + "/objects/" + fan) {
+                if let id = ObjectID(hex: name), name.hasPrefix(fan) { ids.append(id) }
+            }
+        }
+        return ids.sorted()
+    }
+
+    /// Ids starting with `prefix` (at least 2 hex digits).
+    public func objectIDs(withPrefix prefix: String) throws -> [ObjectID] {
+        let p = prefix.lowercased()
+        guard p.count >= 2, isHex(p) else { return [] }
+        let fan = String(p.prefix(2))
+        return try Posix.listDirectory(root + "/objects/" + fan).compactMap { name in
+            name.hasPrefix(p) ? ObjectID(hex: name) : nil
+        }.sorted()
+    }
+
+    // MARK: statistics
+
+    public struct Stats: Sendable {
+        public var objects = 0
+        public var logicalBytes = 0
+        public var diskBytes = 0
+        public var byCodec: [String: Int] = [:]
+        public var byKind: [String: Int] = [:]
+        public var unreadable: [ObjectID] = []
+    }
+
+    public func stats() throws -> Stats {
+        var s = Stats()
+        for c in Codec.allCases { s.byCodec[c.name] = 0 }
+        for id in try allObjectIDs() {
+            s.objects += 1
+            if let st = Posix.status(objectPath(id)) { s.diskBytes += st.size }
+            guard let h = try? header(id) else { s.unreadable.append(id); continue }
+            s.logicalBytes += h.logicalLength
+            s.byCodec[h.codec.name, default: 0] += 1
+            s.byKind[h.kind.name, default: 0] += 1
+        }
+        return s
+    }
+}
