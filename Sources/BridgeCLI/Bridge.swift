@@ -16,6 +16,7 @@ struct Bridge: ParsableCommand {
             StoreCommand.self,
             Bench.self,
             Grade.self,
+            DatasetCommand.self,
         ])
 }
 

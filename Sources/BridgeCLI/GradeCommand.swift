@@ -22,13 +22,13 @@ struct Grade: ParsableCommand {
     @Flag(help: "Print one JSON object per input line (`extracted`, `correct`, `reward`), then a summary object with `accuracy`.")
     var json = false
 
-    @Option(help: "Reward for a correct answer.")
+    @Option(parsing: .unconditional, help: "Reward for a correct answer.")
     var correctReward: Double = 1
 
-    @Option(help: "Reward for an incorrect or missing answer (-1 gives the paper's ±1).")
+    @Option(parsing: .unconditional, help: "Reward for an incorrect or missing answer (-1 gives the paper's ±1).")
     var incorrectReward: Double = 0
 
-    @Option(help: "Extra reward when the final answer is given in \\boxed{} (0 = off).")
+    @Option(parsing: .unconditional, help: "Extra reward when the final answer is given in \\boxed{} (0 = off).")
     var formatReward: Double = 0
 
     @Option(help: "Relative tolerance for inexact numbers (integers and fractions compare exactly).")

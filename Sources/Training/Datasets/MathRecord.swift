@@ -63,6 +63,11 @@ public struct MathRecord: Sendable, Equatable, Codable {
 }
 
 extension Array where Element == MathRecord {
+    /// Records with a non-empty reference answer (two MATH train solutions box nothing).
+    public var answerable: [MathRecord] {
+        filter { !$0.answer.trimmingSpaces.isEmpty }
+    }
+
     /// Drops records whose id is in `ids` (e.g. MATH-500's `unique_id`s from MATH test).
     public func excluding(ids: Set<String>) -> [MathRecord] {
         filter { !ids.contains($0.id) }
@@ -73,6 +78,8 @@ extension Array where Element == MathRecord {
 /// otherwise append "The final answer is $\boxed{answer}$.".
 enum SFTTarget {
     static func ending(_ solution: String, withAnswer answer: String) -> String {
+        // A few MATH solutions box nothing (`\boxed{}`); there is no answer to append either.
+        if answer.trimmingSpaces.isEmpty { return solution }
         if let boxed = AnswerExtraction.lastBoxed(in: solution), MathGrader().isEquivalent(boxed, to: answer) {
             return solution
         }

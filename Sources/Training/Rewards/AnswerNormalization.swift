@@ -99,7 +99,8 @@ enum AnswerNormalizer {
                 out += ", "
             } else if isTimeOfDay(content) {
                 out += " " + content
-            } else if content.count <= 1 || isWhole || MathTokenizer.plainNames.contains(content) {
+            } else if content.count <= 1 || isWhole || MathTokenizer.plainNames.contains(content)
+                        || isChoiceInParentheses(content) {
                 out += content
             } else {
                 // A unit or a remark: drop it and a power written after it (`\text{cm}^2`).
@@ -125,6 +126,12 @@ enum AnswerNormalizer {
         var j = i + 1
         while j < chars.count, chars[j].isASCII, chars[j].isLetter { j += 1 }
         return j > i + 1 ? String(chars[(i + 1)..<j]) : nil
+    }
+
+    /// `(E)`: a multiple-choice letter is the answer, not a remark.
+    static func isChoiceInParentheses(_ s: String) -> Bool {
+        let c = Array(s)
+        return c.count == 3 && c[0] == "(" && c[2] == ")" && c[1].isLetter
     }
 
     /// "a.m." / "p.m." change the meaning of a time and are never dropped as units.
