@@ -53,7 +53,9 @@ import Testing
         ("100", "100\\text{ square units}"), ("5", "5 \\mbox{cm}^2"), ("10 cm", "10"),
         ("48", "48^\\circ"), ("120^{\\circ}", "120"), ("6", "\\$6"), ("6 dollars", "6"),
         ("\\text{Evelyn}", "Evelyn"), ("(C)", "\\text{(C)}"), ("C", "\\textbf{(C)}"),
-        ("4:30 \\text{ p.m.}", "\\text{4:30 p.m.}"),
+        ("4:30 \\text{ p.m.}", "\\text{4:30 p.m.}"), ("25^\\circ C", "25"), ("2 and 3", "3, 2"),
+        ("\\left( \\text{even} \\right)", "\\text{even}"), ("\\left( 7, -2, \\text{ and } -5 \\right)", "7, -2, \\text{ and } -5"),
+        ("((3, 4))", "(3, 4)"), ("(1, -3)", "1, -3"), ("- 3   +   6 i", "-3 + 6i"),
         // roots, π, scientific notation, spacing
         ("2\\sqrt{3}", "\\sqrt{12}"), ("\\sqrt2", "\\sqrt{2}"), ("\\sqrt[3]{8}", "2"), ("7\\pi", "7 \\pi"),
         ("\\pi/2", "\\frac{\\pi}{2}"), ("1.5 \\times 10^{-3}", "0.0015"), ("7.8\\times 10^2", "780"),
@@ -83,10 +85,10 @@ import Testing
         ("\\frac{5}{16}", "\\frac{3}{8}"), ("1\\frac{8}{91}", "1\\frac{1}{10}"), ("0.33", "\\frac{1}{3}"),
         ("C", "A"), ("4:30", "\\text{4:30 p.m.}"), ("4:30 a.m.", "4:30 p.m."), ("12.5", "25\\%"), ("x = 2", "x = 1"),
         ("y = 1", "x = 1"), ("x < 5", "x > 5"), ("x \\le 5", "x < 5"), ("2x + 4y = 7", "x + 2y = 3"),
-        ("[0,1)", "[0,9)"), ("(0,9)", "[0,9)"), ("(1,2)", "(2,1)"), ("1, 2", "1, 2, 3"), ("(1,2)", "1, 2"),
+        ("[0,1)", "[0,9)"), ("(0,9)", "[0,9)"), ("(1,2)", "(2,1)"), ("1, 2", "1, 2, 3"), ("[1,2]", "1, 2"),
         ("x^2 - 7x + 10", "(x+2)(x+5)"), ("\\sqrt{3}", "\\sqrt{2}"), ("3\\pi", "3"), ("0.64", "0.64N"),
         ("10^{10}", "10^{10^{10^{10}}}"), ("\\frac{1+\\sqrt{5}}{2}", "2"), ("", "5"), ("5", ""),
-        ("\\text{Evelyn}", "\\text{Briana}"), ("1 000", "1"), ("28", "0.28"),
+        ("\\text{Evelyn}", "\\text{Briana}"), ("1 000", "1"), ("28", "0.28"), ("1 5", "15"), ("(-3, 1)", "1, -3"),
     ]
 
     @Test(arguments: equal)
@@ -104,6 +106,19 @@ import Testing
         #expect(!grader.isEquivalent("7.1 \\cdot 10^{35}", to: "7 \\times 10^{35}", absoluteTolerances: [1e33]))
         #expect(grader.isEquivalent("0.001, 7.1 \\cdot 10^{35}", to: "7 \\times 10^{35}, 0.002", absoluteTolerances: [1e34, 1e-3]))
         #expect(!grader.isEquivalent("0.001, 7.1 \\cdot 10^{35}", to: "7 \\times 10^{35}, 0.002", absoluteTolerances: [1e33, 1e-3]))
+    }
+
+    @Test func degenerateNestingIsRefusedWithoutCrashing() {
+        // Redundant parentheses are peeled; nested products beyond the parser's depth are refused.
+        let nested = { (n: Int) in String(repeating: "(", count: n) + "1" + String(repeating: ")", count: n) }
+        #expect(grader.isEquivalent(nested(200), to: "1"))
+        #expect(!grader.isEquivalent(nested(100_000), to: "1"))
+        let product = { (n: Int) in String(repeating: "2(", count: n) + "1" + String(repeating: ")", count: n) }
+        #expect(grader.isEquivalent(product(20), to: "1048576"))
+        #expect(!grader.isEquivalent(product(300), to: "2^{300}"))
+        #expect(!grader.grade(response: "\\boxed{" + String(repeating: "\\frac{", count: 5000) + "}", reference: "1").correct)
+        let deepText = String(repeating: "\\text{", count: 20_000) + "1" + String(repeating: "}", count: 20_000)
+        #expect(!grader.grade(response: "\\boxed{" + deepText + "}", reference: "1").correct)
     }
 
     @Test func relativeToleranceIsConfigurable() {

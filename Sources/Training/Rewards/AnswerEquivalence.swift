@@ -25,6 +25,9 @@ struct AnswerEquivalence: Sendable {
         case let (.list(x), .list(y)), let (.set(x), .set(y)), let (.list(x), .set(y)), let (.set(x), .list(y)),
              let (.union(x), .union(y)):
             return unorderedMatch(x, y) { _ in tolerance }
+        case let (.tuple("(", ")", x), .list(y)), let (.list(x), .tuple("(", ")", y)):
+            // `(1, -3)` for the solutions `1, -3`: the same values in the same order.
+            return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1, tolerance: tolerance) }
         case let (.tuple(o1, c1, x), .tuple(o2, c2, y)):
             return o1 == o2 && c1 == c2 && x.count == y.count
                 && zip(x, y).allSatisfy { equal($0, $1, tolerance: tolerance) }
@@ -168,9 +171,23 @@ struct AnswerEquivalence: Sendable {
 
     // MARK: text
 
+    /// Case, braces and spacing aside; a space between two letters or digits still separates
+    /// them (`1 5` is not `15`).
     private func textEqual(_ a: String, _ b: String) -> Bool {
         func key(_ s: String) -> String {
-            s.lowercased().filter { !$0.isWhitespace && $0 != "{" && $0 != "}" }.trimming(".")
+            let chars = Array(s.lowercased().filter { $0 != "{" && $0 != "}" })
+            var out = ""
+            for (i, c) in chars.enumerated() {
+                if c.isWhitespace {
+                    let before = out.last, after = chars[(i + 1)...].first { !$0.isWhitespace }
+                    if let before, let after, before.isLetter || before.isNumber, after.isLetter || after.isNumber, out.last != " " {
+                        out.append(" ")
+                    }
+                    continue
+                }
+                out.append(c)
+            }
+            return out.trimming(".")
         }
         let ka = key(a), kb = key(b)
         return !ka.isEmpty && ka == kb

@@ -53,6 +53,8 @@ indirect enum AnswerForm: Sendable {
             let inner = String(s.dropFirst().dropLast())
             let parts = splitTopLevel(inner, separator: ",")
             if parts.count > 1 { return .tuple(open: open, close: close, parts.map(parseItem)) }
+            // Redundant parentheses around a whole answer: `\left( x = 2 \right)`, `((1, 2))`.
+            if open == "(", close == ")", !inner.trimmingSpaces.isEmpty { return parse(inner) }
         }
         var (sides, operators) = splitRelation(s)
         // `\frac{1}{3} \approx 0.33`, `x = 1/3 \approx 0.33`: an approximation after a value is a

@@ -41,6 +41,9 @@ enum AnswerNormalizer {
         ("\u{222A}", "\\cup "), ("\u{2208}", "\\in "), ("\u{00B1}", "\\pm "), ("\u{FF0C}", ","),
         ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"),
         ("\\displaystyle", ""), ("\\textstyle", ""),
+        ("^{\\circ}\\text{C}", ""), ("^\\circ\\text{C}", ""), ("^{\\circ}\\text{F}", ""), ("^\\circ\\text{F}", ""),
+        ("^{\\circ}\\mathrm{C}", ""), ("^\\circ\\mathrm{C}", ""), ("^{\\circ} C", ""), ("^\\circ C", ""),
+        ("^{\\circ}C", ""), ("^\\circ C", ""), ("^\\circ F", ""), ("^{\\circ}F", ""), ("\u{00B0}C", ""), ("\u{00B0}F", ""),
         ("^{\\circ}", ""), ("^\\circ", ""), ("\\circ", ""), ("\u{00B0}", ""), ("\\degree", ""),
         ("^{\\prime\\prime}", "''"), ("^{\\prime}", "'"), ("^\\prime", "'"), ("\\prime", "'"),
         ("\\%", "%"), ("{,}", ","), (",\\! ", ",\\!"), ("\\!", ""), ("\\,", " "), ("\\;", " "), ("\\:", " "),
@@ -49,7 +52,7 @@ enum AnswerNormalizer {
     ]
 
     /// Rewrites that must see the result of the `\text{}` pass.
-    static let lateReplacements: [(String, String)] = [("\\%", "%"), ("~", " ")]
+    static let lateReplacements: [(String, String)] = [("\\%", "%"), ("~", " "), (", and ", ", "), (", or ", ", "), (" and ", ", "), (" or ", ", ")]
 
     /// Removes `\left`, `\right`, `\bigl` and friends (and the null delimiter `\left.`).
     static func removeSizedDelimiters(_ s: String) -> String {
@@ -93,10 +96,13 @@ enum AnswerNormalizer {
                 continue
             }
             let content = rewriteTextCommands(String(chars[(open + 1)..<close])).trimming(" ~")
-            let isWhole = out.allSatisfy(\.isWhitespace) && chars[(close + 1)...].allSatisfy(\.isWhitespace)
+            // The whole answer (perhaps inside brackets or followed by a full stop) is this text.
+            let isWhole = out.allSatisfy { $0.isWhitespace || "([".contains($0) }
+                && chars[(close + 1)...].allSatisfy { $0.isWhitespace || ").]".contains($0) }
             var next = close + 1
             if ["and", "or", ","].contains(content.lowercased()) {
-                out += ", "
+                // `7, -2, \text{ and } -5`: the comma is already there.
+                out += out.last(where: { !$0.isWhitespace }) == "," ? " " : ", "
             } else if isTimeOfDay(content) {
                 out += " " + content
             } else if content.count <= 1 || isWhole || MathTokenizer.plainNames.contains(content)

@@ -10,6 +10,10 @@
 struct MathExpressionParser {
     private var tokens: [MathToken]
     private var position = 0
+    private var depth = 0
+
+    /// Deeper nesting is refused (degenerate outputs such as "((((…" must not exhaust the stack).
+    static let maximumDepth = 64
 
     private struct Failure: Error {}
 
@@ -140,7 +144,9 @@ struct MathExpressionParser {
     }
 
     private mutating func parseAtom() throws(Failure) -> MathExpr {
-        guard let t = peek else { throw Failure() }
+        guard let t = peek, depth < Self.maximumDepth else { throw Failure() }
+        depth += 1
+        defer { depth -= 1 }
         switch t {
         case let .number(literal):
             advance()

@@ -39,13 +39,21 @@ public struct MathGrader: Sendable, Equatable {
 
     /// Whether an answer (already extracted; `\boxed{}` is unwrapped if present) equals the reference.
     public func isEquivalent(_ answer: String, to reference: String, absoluteTolerances: [Double] = []) -> Bool {
+        if answer.utf8.count > 8 * Self.maximumParsedLength || reference.utf8.count > 8 * Self.maximumParsedLength {
+            return answer.trimmingSpaces == reference.trimmingSpaces
+        }
         let a = AnswerNormalizer.normalize(answer)
         let r = AnswerNormalizer.normalize(reference)
         if a.isEmpty || r.isEmpty { return false }
         if a == r { return true }
+        // Answers this long are not short mathematical answers; compare them as text only.
+        if a.count > Self.maximumParsedLength || r.count > Self.maximumParsedLength { return false }
         let equivalence = AnswerEquivalence(relativeTolerance: relativeTolerance, absoluteTolerances: absoluteTolerances)
         return equivalence.equivalent(reference: AnswerForm.parse(r), candidate: AnswerForm.parse(a))
     }
+
+    /// Longer normalised answers are compared as strings only (bounds the work per response).
+    public static let maximumParsedLength = 2000
 
     /// The normalised spelling the grader compares (useful to see why two answers differ).
     public static func normalize(_ answer: String) -> String {
