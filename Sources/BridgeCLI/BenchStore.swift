@@ -18,9 +18,15 @@ struct BenchStore: ParsableCommand {
     @Option(help: "Write the generated safetensors file here (and keep it) so peers can read the same tensors.") var writeFile: String?
     @Option(help: "Scratch directory (default: a new directory under $TMPDIR or /tmp, removed afterwards).") var scratch: String?
     @Option(name: .customLong("repeat"), help: "Repetitions of each measurement; the best is reported.") var repetitions: Int = 3
+    @Flag(help: "Only write the generated file (with --write-file) and stop.") var generateOnly = false
     @Flag(help: "Print a JSON object.") var json = false
 
     func run() throws {
+        if generateOnly {
+            guard let writeFile else { throw UserError("--generate-only needs --write-file") }
+            try Self.writeBenchFile(to: writeFile, mib: sizeMib)
+            return
+        }
         let base = scratch ?? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/bridge-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         defer { if scratch == nil { try? FileManager.default.removeItem(atPath: base) } }
@@ -119,13 +125,23 @@ struct BenchStore: ParsableCommand {
         }
         let tensors: [(String, Tensor)] = shapes.enumerated().map { i, item in
             let n = item.1.reduce(1, *)
+            // Copies of a random 64 Ki-element block, each copy's first element made unique, so every
+            // tensor (and chunk) is distinct while generation runs at memory speed even in debug builds.
             let buffer = ByteBuffer(zeroedCount: n * 4)
             buffer.withUnsafeMutableBytes { raw in
                 let f = raw.bindMemory(to: Float.self)
+                let blockCount = 1 << 16
                 var state = UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15
-                for k in 0..<n {
+                for k in 0..<min(n, blockCount) {
                     state = state &* 6364136223846793005 &+ 1442695040888963407
                     f[k] = Float(Int32(truncatingIfNeeded: state >> 32)) * (0.02 / Float(Int32.max))
+                }
+                var start = blockCount
+                while start < n {
+                    let m = min(blockCount, n - start)
+                    (raw.baseAddress! + 4 * start).copyMemory(from: raw.baseAddress!, byteCount: 4 * m)
+                    f[start] = Float(i) + Float(start / blockCount) * 1e-3
+                    start += m
                 }
             }
             return (item.0, Tensor(dtype: .f32, shape: item.1, buffer: buffer))
