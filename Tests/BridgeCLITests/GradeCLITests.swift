@@ -11,7 +11,7 @@ import ShardStore
 
     func file(_ name: String, _ lines: [String]) -> String {
         let path = scratch.file(name)
-        FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
         return path
     }
 
@@ -70,7 +70,7 @@ import ShardStore
 
     @Test func invalidUTF8IsAnError() throws {
         let path = scratch.file("utf8.jsonl")
-        FileManager.default.createFile(atPath: path, contents: Data(Array(responses[0].utf8) + [0x0A, 0x7B, 0xC3, 0x28, 0x7D, 0x0A]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(Array(responses[0].utf8) + [0x0A, 0x7B, 0xC3, 0x28, 0x7D, 0x0A]))
         let r = try runBridge(["grade", "--input", path])
         #expect(r.status == 1)
         #expect(r.stderr.contains("line 2: invalid UTF-8"), "\(r.stderr)")
@@ -111,7 +111,7 @@ import ShardStore
     @Test func showNamesTheLineOfABadRecord() throws {
         let path = scratch.file("gsm.jsonl")
         let text = "{\"question\": \"q\", \"answer\": \"#### 1\"}\n{\"question\": \"q\"}\n"
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         let r = try runBridge(["dataset", "show", path])
         #expect(r.status == 1)
         #expect(r.stderr.contains("line 2: missing field 'answer'"), "\(r.stderr)")

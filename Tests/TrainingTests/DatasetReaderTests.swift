@@ -127,7 +127,7 @@ import TestSupport
 
     func write(_ name: String, _ bytes: [UInt8]) -> URL {
         let url = URL(fileURLWithPath: scratch.file(name))
-        FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
         return url
     }
 
