@@ -92,6 +92,31 @@ import TestSupport
         #expect(grader.grade(response: "\\boxed{(4,5,7), (1,8,19), (2,7,13)}", reference: records[2].answer).correct)
     }
 
+    @Test func math12kExcludesMath500() throws {
+        let scratch = ScratchDirectory("math12k")
+        let dir = URL(fileURLWithPath: scratch.file("math"))
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let algebra = try Data(contentsOf: samples.appendingPathComponent("math_test_algebra.jsonl"))
+        try algebra.write(to: dir.appendingPathComponent("test_algebra.jsonl"))
+        try algebra.write(to: dir.appendingPathComponent("train_algebra.jsonl"))
+        try Data("ignored".utf8).write(to: dir.appendingPathComponent("README.txt"))
+        // A MATH-500 file holding one of those problems (test/algebra/2.json).
+        let math500 = URL(fileURLWithPath: scratch.file("math500.jsonl"))
+        let line = #"{"problem": "p", "solution": "\\boxed{\\frac{1}{2}}", "answer": "\\frac{1}{2}", "subject": "Algebra", "level": 5, "unique_id": "test/algebra/2.json"}"#
+        try Data((line + "\n").utf8).write(to: math500)
+        let records = try DatasetReader.math12k(mathDirectory: dir, math500: math500)
+        #expect(records.count == 4)  // 2 files × 3 records, minus the MATH-500 problem in each
+        #expect(!records.contains { $0.id == "test/algebra/2.json" })
+        #expect(records.filter { $0.id == "test/algebra/1.json" }.count == 2)
+    }
+
+    @Test func rewardUsesTheRecordTolerance() throws {
+        let record = try read("olympiadbench_test.jsonl")[3]
+        #expect(record.answer == "4.2" && record.tolerance == 0.1)
+        #expect(MathReward().score(response: "\\boxed{4.25}", record: record).reward == 1)
+        #expect(MathReward().score(response: "\\boxed{4.35}", record: record).reward == 0)
+    }
+
     @Test func evaluationPrompt() throws {
         let r = try read("math_test_algebra.jsonl")[0]
         #expect(r.evaluationPrompt == r.prompt + "\nPlease reason step by step, and put your final answer within \\boxed{}.")

@@ -44,6 +44,27 @@ public enum DatasetReader {
         return try records(from: lines, file: url.path, stem: stem, format: format)
     }
 
+    /// The usual "MATH 12k" training set: every MATH train and test problem (files `train_*.jsonl`
+    /// and `test_*.jsonl` of `mathDirectory`) except MATH-500's, which are kept for evaluation.
+    public static func math12k(mathDirectory: URL, math500: URL) throws(DatasetError) -> [MathRecord] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: mathDirectory.path)
+        } catch {
+            throw .unreadable(file: mathDirectory.path, reason: (error as NSError).localizedDescription)
+        }
+        let files = names.filter { ($0.hasPrefix("train_") || $0.hasPrefix("test_")) && $0.hasSuffix(".jsonl") }.sorted()
+        guard !files.isEmpty else {
+            throw .unreadable(file: mathDirectory.path, reason: "no train_*.jsonl or test_*.jsonl files")
+        }
+        let evaluation = Set(try read(math500, format: .math500).map(\.id))
+        var out: [MathRecord] = []
+        for name in files {
+            out += try read(mathDirectory.appendingPathComponent(name), format: .math).excluding(ids: evaluation)
+        }
+        return out
+    }
+
     /// Converts parsed JSONL objects; `stem` names GSM8K records (`gsm8k/<stem>/<index>`).
     public static func records(from lines: [JSONLine], file: String, stem: String, format: DatasetFormat? = nil) throws(DatasetError) -> [MathRecord] {
         guard let first = lines.first else { return [] }

@@ -56,6 +56,11 @@ public struct MathReward: Sendable {
         return RewardOutcome(reward: reward, grade: grade, formatted: formatted)
     }
 
+    /// Scores a response to a dataset record (its answer, and its tolerance when it has one).
+    public func score(response: String, record: MathRecord) -> RewardOutcome {
+        score(response: response, reference: record.answer, absoluteTolerances: record.tolerance.map { [$0] } ?? [])
+    }
+
     public func callAsFunction(response: String, reference: String) -> Double {
         score(response: response, reference: reference).reward
     }
