@@ -175,7 +175,7 @@ public enum DatasetReader {
 public enum GSM8K {
     /// The text after the last `####` (thousands separators kept, as written).
     public static func finalAnswer(_ solution: String) -> String? {
-        AnswerExtraction.afterLastMarker(Array(solution), marker: "####")
+        AnswerExtraction.afterLastMarker(in: solution, marker: "####")
     }
 
     /// The solution without calculator annotations, its `#### x` line replaced by

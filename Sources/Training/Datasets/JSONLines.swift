@@ -52,13 +52,14 @@ public enum JSONLineValue: Equatable, Sendable, Decodable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
+        // Most values in these files are strings: try that first (each failed try throws).
         if c.decodeNil() { self = .null }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let o = try? c.decode([String: JSONLineValue].self) { self = .object(o) }
         else if let b = try? c.decode(Bool.self) { self = .bool(b) }
         else if let i = try? c.decode(Int.self) { self = .int(i) }
         else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONLineValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONLineValue].self)) }
+        else { self = .array(try c.decode([JSONLineValue].self)) }
     }
 
     /// A number or string as answer text (`27.0` → "27").

@@ -22,19 +22,22 @@ public struct ExtractedAnswer: Sendable, Equatable {
 }
 
 public enum AnswerExtraction {
+    // Extraction works on UTF-8 bytes: every marker is ASCII, so each cut falls on a character
+    // boundary and the pieces stay valid UTF-8 (and scanning long responses stays cheap).
+
     /// The final answer of a response, or nil when it states none.
     public static func extract(from response: String) -> ExtractedAnswer? {
-        let chars = Array(response)
-        if let boxed = lastBoxed(chars) {
+        let bytes = Array(response.utf8)
+        if let boxed = lastBoxed(bytes) {
             return boxed.map { ExtractedAnswer(text: $0, source: .boxed) }
         }
-        if let hashes = afterLastMarker(chars, marker: "####") {
+        if let hashes = afterLastMarker(bytes, marker: "####") {
             return ExtractedAnswer(text: hashes, source: .gsm8k)
         }
-        if let phrase = answerPhrase(chars) {
+        if let phrase = answerPhrase(bytes) {
             return ExtractedAnswer(text: phrase, source: .answerPhrase)
         }
-        if let number = lastNumber(chars) {
+        if let number = lastNumber(bytes) {
             return ExtractedAnswer(text: number, source: .lastNumber)
         }
         return nil
@@ -42,55 +45,78 @@ public enum AnswerExtraction {
 
     /// The content of the last `\boxed{…}` / `\fbox{…}` / `\boxed x`; nil if there is none.
     public static func lastBoxed(in text: String) -> String? {
-        lastBoxed(Array(text)) ?? nil
+        lastBoxed(Array(text.utf8)) ?? nil
     }
 
+    /// The text after the last `marker` up to the end of its line (GSM8K's `####`).
+    public static func afterLastMarker(in text: String, marker: String) -> String? {
+        afterLastMarker(Array(text.utf8), marker: marker)
+    }
+
+    private static let backslash = UInt8(ascii: "\\"), openBrace = UInt8(ascii: "{"), closeBrace = UInt8(ascii: "}")
+
     /// nil: no box at all; .some(nil): the last box is unterminated (a cut-off response).
-    static func lastBoxed(_ chars: [Character]) -> String?? {
-        var start: Int?
-        var commandEnd = 0
-        var i = 0
-        while i < chars.count {
-            if chars[i] == "\\" {
-                for name in ["boxed", "fbox"] where matches(chars, at: i + 1, name) {
-                    let end = i + 1 + name.count
-                    if end >= chars.count || !chars[end].isLetter {
-                        start = i
+    static func lastBoxed(_ bytes: [UInt8]) -> String?? {
+        var commandEnd: Int?
+        var i = bytes.count - 1
+        search: while i >= 0 {
+            if bytes[i] == backslash {
+                for name in ["boxed", "fbox"] where matches(bytes, at: i + 1, name) {
+                    let end = i + 1 + name.utf8.count
+                    if end >= bytes.count || !isLetter(bytes[end]) {
                         commandEnd = end
+                        break search
                     }
                 }
             }
-            i += 1
+            i -= 1
         }
-        guard start != nil else { return nil }
+        guard let commandEnd else { return nil }
         var j = commandEnd
-        while j < chars.count, chars[j] == " " { j += 1 }
-        if j < chars.count, chars[j] == "{" {
-            guard let close = matchingBrace(chars, open: j) else { return .some(nil) }
-            return .some(String(chars[(j + 1)..<close]))
+        while j < bytes.count, bytes[j] == UInt8(ascii: " ") { j += 1 }
+        if j < bytes.count, bytes[j] == openBrace {
+            guard let close = matchingBrace(bytes, open: j) else { return .some(nil) }
+            return .some(text(bytes[(j + 1)..<close]))
         }
         // `\boxed 5`: one space-delimited token (stops at `$` or whitespace).
         guard j > commandEnd else { return .some(nil) }
         var k = j
-        while k < chars.count, !chars[k].isWhitespace, chars[k] != "$" { k += 1 }
-        return k > j ? .some(String(chars[j..<k])) : .some(nil)
+        while k < bytes.count, !isSpace(bytes[k]), bytes[k] != UInt8(ascii: "$") { k += 1 }
+        return k > j ? .some(text(bytes[j..<k])) : .some(nil)
     }
 
     /// The index of the `}` closing the `{` at `open`; escaped braces (`\{`, `\}`) do not count.
-    static func matchingBrace(_ chars: [Character], open: Int) -> Int? {
+    static func matchingBrace<T: Equatable>(_ items: [T], open: Int, openBrace: T, closeBrace: T, escape: T) -> Int? {
         var depth = 0
         var i = open
-        while i < chars.count {
-            let c = chars[i]
-            if c == "\\" { i += 2; continue }
-            if c == "{" { depth += 1 }
-            if c == "}" {
+        while i < items.count {
+            let c = items[i]
+            if c == escape { i += 2; continue }
+            if c == openBrace { depth += 1 }
+            if c == closeBrace {
                 depth -= 1
                 if depth == 0 { return i }
             }
             i += 1
         }
         return nil
+    }
+
+    static func matchingBrace(_ bytes: [UInt8], open: Int) -> Int? {
+        matchingBrace(bytes, open: open, openBrace: openBrace, closeBrace: closeBrace, escape: backslash)
+    }
+
+    static func matchingBrace(_ chars: [Character], open: Int) -> Int? {
+        matchingBrace(chars, open: open, openBrace: "{", closeBrace: "}", escape: "\\")
+    }
+
+    static func matches(_ bytes: [UInt8], at i: Int, _ word: String) -> Bool {
+        var k = i
+        for w in word.utf8 {
+            guard k < bytes.count, bytes[k] == w else { return false }
+            k += 1
+        }
+        return true
     }
 
     static func matches(_ chars: [Character], at i: Int, _ word: String) -> Bool {
@@ -102,72 +128,86 @@ public enum AnswerExtraction {
         return true
     }
 
-    /// Text after the last `####` up to the end of its line.
-    static func afterLastMarker(_ chars: [Character], marker: String) -> String? {
-        var found: Int?
-        var i = 0
-        while i + marker.count <= chars.count {
-            if matches(chars, at: i, marker) { found = i + marker.count }
-            i += 1
+    static func afterLastMarker(_ bytes: [UInt8], marker: String) -> String? {
+        let m = Array(marker.utf8)
+        var from: Int?
+        var i = bytes.count - m.count
+        while i >= 0 {
+            if bytes[i] == m[0], matches(bytes, at: i, marker) { from = i + m.count; break }
+            i -= 1
         }
-        guard let from = found else { return nil }
+        guard let from else { return nil }
         var end = from
-        while end < chars.count, !chars[end].isNewline { end += 1 }
-        let text = String(chars[from..<end]).trimmingSpaces
-        return text.isEmpty ? nil : text
+        while end < bytes.count, !isNewline(bytes[end]) { end += 1 }
+        let found = text(bytes[from..<end]).trimmingSpaces
+        return found.isEmpty ? nil : found
     }
 
     /// "The answer is 12." / "Final answer: $\frac{1}{2}$" (the last such phrase, its sentence).
-    static func answerPhrase(_ chars: [Character]) -> String? {
-        let lower = chars.map { Character($0.lowercased()) }
-        var found: Int?
-        var i = 0
-        for phrase in ["answer is", "answer:"] {
-            i = 0
-            while i + phrase.count <= lower.count {
-                if matches(lower, at: i, phrase) { found = max(found ?? 0, i + phrase.count) }
-                i += 1
+    static func answerPhrase(_ bytes: [UInt8]) -> String? {
+        var from: Int?
+        var i = bytes.count - 1
+        while i >= 0, from == nil {
+            if lower(bytes[i]) == UInt8(ascii: "a") {
+                for phrase in ["answer is", "answer:"] where matchesLowercased(bytes, at: i, phrase) {
+                    from = i + phrase.utf8.count
+                    break
+                }
             }
+            i -= 1
         }
-        guard let from = found else { return nil }
+        guard let from else { return nil }
         var end = from
-        while end < chars.count, !chars[end].isNewline {
+        while end < bytes.count, !isNewline(bytes[end]) {
             // A sentence ends at ". " or a final "."; decimal points are followed by digits.
-            if chars[end] == ".", end + 1 >= chars.count || chars[end + 1].isWhitespace { break }
+            if bytes[end] == UInt8(ascii: "."), end + 1 >= bytes.count || isSpace(bytes[end + 1]) { break }
             end += 1
         }
-        var text = String(chars[from..<end]).trimmingSpaces
+        var found = text(bytes[from..<end]).trimmingSpaces
         for wrapper in [("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**")] {
-            if text.hasPrefix(wrapper.0), text.hasSuffix(wrapper.1), text.count >= wrapper.0.count + wrapper.1.count {
-                text = String(text.dropFirst(wrapper.0.count).dropLast(wrapper.1.count)).trimmingSpaces
+            if found.hasPrefix(wrapper.0), found.hasSuffix(wrapper.1), found.count >= wrapper.0.count + wrapper.1.count {
+                found = String(found.dropFirst(wrapper.0.count).dropLast(wrapper.1.count)).trimmingSpaces
             }
         }
-        return text.isEmpty ? nil : text
+        return found.isEmpty ? nil : found
     }
 
     /// The last number: optional sign, digits with optional thousands commas, decimals, or a/b.
-    static func lastNumber(_ chars: [Character]) -> String? {
-        var last: String?
-        var i = 0
-        while i < chars.count {
-            guard chars[i].isASCII, chars[i].isNumber else { i += 1; continue }
-            var start = i
-            if start > 0, chars[start - 1] == "-" { start -= 1 }
-            var j = i
-            while j < chars.count {
-                if chars[j].isASCII, chars[j].isNumber { j += 1; continue }
-                // A comma or point inside a number must be followed by a digit (1,080 / 3.5).
-                if chars[j] == "," || chars[j] == "." || chars[j] == "/",
-                   j + 1 < chars.count, chars[j + 1].isASCII, chars[j + 1].isNumber {
-                    j += 1
-                    continue
-                }
-                break
+    static func lastNumber(_ bytes: [UInt8]) -> String? {
+        var end = bytes.count
+        while end > 0, !isDigit(bytes[end - 1]) { end -= 1 }
+        guard end > 0 else { return nil }
+        var start = end - 1
+        while start > 0 {
+            let c = bytes[start - 1]
+            if isDigit(c) { start -= 1; continue }
+            // A comma, point or slash inside a number sits between digits (1,080 / 3.5 / 3/4).
+            if c == UInt8(ascii: ",") || c == UInt8(ascii: ".") || c == UInt8(ascii: "/"), start >= 2, isDigit(bytes[start - 2]) {
+                start -= 1
+                continue
             }
-            last = String(chars[start..<j])
-            i = j
+            break
         }
-        return last
+        if start > 0, bytes[start - 1] == UInt8(ascii: "-") { start -= 1 }
+        return text(bytes[start..<end])
+    }
+
+    // MARK: bytes
+
+    private static func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
+    private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+    private static func isLetter(_ b: UInt8) -> Bool { (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A }
+    private static func isNewline(_ b: UInt8) -> Bool { b == 0x0A || b == 0x0D }
+    private static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || isNewline(b) }
+    private static func lower(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+
+    private static func matchesLowercased(_ bytes: [UInt8], at i: Int, _ word: String) -> Bool {
+        var k = i
+        for w in word.utf8 {
+            guard k < bytes.count, lower(bytes[k]) == w else { return false }
+            k += 1
+        }
+        return true
     }
 }
 

@@ -17,7 +17,7 @@ enum AnswerNormalizer {
         if let boxed = AnswerExtraction.lastBoxed(in: s) { s = boxed }
         // Matrix row breaks `\\` must survive the one-backslash rewrites below.
         s = s.replacingAll("\\\\", with: rowBreak)
-        for (from, to) in replacements { s = s.replacingAll(from, with: to) }
+        s = applyReplacements(s)
         s = removeSizedDelimiters(s)
         s = rewriteTextCommands(s)
         for (from, to) in lateReplacements { s = s.replacingAll(from, with: to) }
@@ -32,7 +32,9 @@ enum AnswerNormalizer {
 
     private static let rowBreak = "\u{1}"
 
-    /// Ordered literal rewrites (longer patterns first where they overlap).
+    /// Ordered literal rewrites, applied in one left-to-right pass: at each position the first
+    /// pattern that matches wins (so longer patterns come first where they overlap), and what it
+    /// writes is not rescanned.
     static let replacements: [(String, String)] = [
         ("\\$", ""), ("$", ""), ("\\(", ""), ("\\)", ""), ("\\[", ""), ("\\]", ""),
         ("\u{2212}", "-"), ("\u{00D7}", "\\times "), ("\u{00B7}", "\\cdot "), ("\u{22C5}", "\\cdot "),
@@ -46,10 +48,35 @@ enum AnswerNormalizer {
         ("^{\\circ}C", ""), ("^\\circ C", ""), ("^\\circ F", ""), ("^{\\circ}F", ""), ("\u{00B0}C", ""), ("\u{00B0}F", ""),
         ("^{\\circ}", ""), ("^\\circ", ""), ("\\circ", ""), ("\u{00B0}", ""), ("\\degree", ""),
         ("^{\\prime\\prime}", "''"), ("^{\\prime}", "'"), ("^\\prime", "'"), ("\\prime", "'"),
-        ("\\%", "%"), ("{,}", ","), (",\\! ", ",\\!"), ("\\!", ""), ("\\,", " "), ("\\;", " "), ("\\:", " "),
+        ("\\%", "%"), ("{,}", ","), (",\\! ", ","), ("\\!", ""), ("\\,", " "), ("\\;", " "), ("\\:", " "),
         ("\\qquad", " "), ("\\quad", " "), ("\\ ", " "), ("~", " "),
         ("\\varnothing", "\\emptyset"), ("\\leq", "\\le"), ("\\geq", "\\ge"), ("\\neq", "\\ne"),
     ]
+
+    /// `replacements` indexed by first byte, in order.
+    private static let replacementTable: [[([UInt8], [UInt8])]] = {
+        var table = [[([UInt8], [UInt8])]](repeating: [], count: 256)
+        for (from, to) in replacements { table[Int(from.utf8.first!)].append((Array(from.utf8), Array(to.utf8))) }
+        return table
+    }()
+
+    static func applyReplacements(_ s: String) -> String {
+        let bytes = Array(s.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 8)
+        var i = 0
+        scan: while i < bytes.count {
+            for (pattern, replacement) in replacementTable[Int(bytes[i])]
+            where i + pattern.count <= bytes.count && bytes[i..<(i + pattern.count)].elementsEqual(pattern) {
+                out.append(contentsOf: replacement)
+                i += pattern.count
+                continue scan
+            }
+            out.append(bytes[i])
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 
     /// Rewrites that must see the result of the `\text{}` pass.
     static let lateReplacements: [(String, String)] = [("\\%", "%"), ("~", " "), (", and ", ", "), (", or ", ", "), (" and ", ", "), (" or ", ", ")]
@@ -233,9 +260,30 @@ enum AnswerNormalizer {
 }
 
 extension String {
+    /// Replaces every occurrence of `target`, scanning UTF-8 bytes (valid UTF-8 patterns only
+    /// ever match on character boundaries).
     func replacingAll(_ target: String, with replacement: String) -> String {
-        guard contains(target) else { return self }
-        return components(separatedBy: target).joined(separator: replacement)
+        let t = Array(target.utf8)
+        guard let first = t.first else { return self }
+        var bytes = Array(utf8)
+        guard bytes.count >= t.count, bytes.contains(first) else { return self }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        var changed = false
+        while i < bytes.count {
+            if bytes[i] == first, i + t.count <= bytes.count, bytes[i..<(i + t.count)].elementsEqual(t) {
+                out.append(contentsOf: replacement.utf8)
+                i += t.count
+                changed = true
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        guard changed else { return self }
+        bytes = out
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     func trimming(_ set: String) -> String {
