@@ -16,9 +16,13 @@
 3. Renders chats with transformers' apply_chat_template and the published Jinja templates of
    Qwen2.5-Instruct, Qwen2.5-Math-Instruct (another default system prompt), Meta-Llama-3-8B-Instruct
    and Llama-3.2-Instruct into chat_templates.jsonl.
+4. Pins the pieces: pretokenize.jsonl (each Split regex on its own, on the test lines and more
+   random text) and nfc.jsonl (`tokenizers`' NFC of every primary composition pair, reordered
+   mark runs, Hangul jamo sequences and random mark soup). Pieces are given as UTF-8 byte lengths.
 
 Run: /tmp/peers/bin/python tools/gen_tokenizer_goldens.py
-Writes Tests/TokenizersTests/Fixtures/{qwen2-style,llama3-style,gpt2-flags}/ and chat_templates.jsonl.
+Writes Tests/TokenizersTests/Fixtures/{qwen2-style,llama3-style,gpt2-flags}/, chat_templates.jsonl,
+pretokenize.jsonl, nfc.jsonl and versions.json.
 """
 import glob
 import json
@@ -34,6 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "Tests", "TokenizersTests", "Fixtures")
 DATA = "/work/shared/data"
 
+GPT2_REGEX = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 QWEN2_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 LLAMA3_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
@@ -517,6 +522,43 @@ def chat_goldens(trained):
 
 
 # ---------------------------------------------------------------------------------------------
+# Pre-tokenizer patterns and NFC on their own
+
+def pretokenize_goldens(lines, rng):
+    rows = []
+    texts = handmade() + fuzz_lines(rng, 400)
+    for name, regex in [("qwen2", QWEN2_REGEX), ("llama3", LLAMA3_REGEX), ("gpt2", GPT2_REGEX)]:
+        split = pre_tokenizers.Split(Regex(regex), behavior="isolated", invert=False)
+        for text in texts:
+            pieces = [p for p, _ in split.pre_tokenize_str(text)]
+            rows.append({"pattern": name, "text": text, "piece_bytes": [len(p.encode("utf-8")) for p in pieces]})
+    return rows
+
+
+def nfc_goldens(rng):
+    import unicodedata as ud
+    nfc = normalizers.NFC()
+    texts = []
+    for c in range(0x110000):
+        if 0xD800 <= c <= 0xDFFF:
+            continue
+        d = ud.decomposition(chr(c))
+        if d and not d.startswith("<"):
+            parts = "".join(chr(int(x, 16)) for x in d.split())
+            texts += [parts + "\u0323\u0301", "x" + parts[::-1]]
+    marks = [chr(c) for c in range(0x300, 0x370)] + ["\u0323", "\u031b", "\u05b0", "\u0e38", "\u3099", "\u093c"]
+    bases = list("aeiouAEIOUnNcCsSzZ") + ["\u3046", "\u304b", "\u0915", "\u05d0", "\u1100", "\uac00", "\u03b1"]
+    jamo = [chr(c) for c in list(range(0x1100, 0x1113)) + list(range(0x1161, 0x1176)) + list(range(0x11A8, 0x11C3))]
+    for _ in range(1000):
+        texts.append("".join(rng.choice(bases) + "".join(rng.choice(marks) for _ in range(rng.randint(0, 4)))
+                             for _ in range(rng.randint(1, 4))))
+        texts.append("".join(rng.choice(jamo + ["\uac00", "\uac01", "\ud7a3"]) for _ in range(rng.randint(1, 6))))
+    rows = []
+    for t in texts:
+        n = nfc.normalize_str(t)
+        rows.append({"text": t} if n == t else {"text": t, "nfc": n})  # no "nfc": unchanged
+    return rows
+
 
 def main():
     rng = random.Random(20240917)
@@ -550,6 +592,8 @@ def main():
         size = os.path.getsize(os.path.join(out, "tokenizer.json"))
         print(f"{name}: vocab {tok.get_vocab_size()}, tokenizer.json {size} bytes, {len(rows)} lines")
     write_jsonl(os.path.join(FIXTURES, "chat_templates.jsonl"), chat_goldens(trained))
+    write_jsonl(os.path.join(FIXTURES, "pretokenize.jsonl"), pretokenize_goldens(lines, random.Random(13)))
+    write_jsonl(os.path.join(FIXTURES, "nfc.jsonl"), nfc_goldens(random.Random(17)))
     with open(os.path.join(FIXTURES, "versions.json"), "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")
