@@ -96,7 +96,7 @@ struct AddedTokenMatcher: Sendable {
             }
             if token.lstrip {
                 var k = s
-                while k > start {
+                while k > offset {
                     var b = k - 1
                     while b > start && p[b] & 0xC0 == 0x80 { b -= 1 }
                     guard CharacterClasses.of(UTF8Text.scalar(p, b).value).contains(.whitespace) else { break }

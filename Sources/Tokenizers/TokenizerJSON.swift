@@ -3,8 +3,6 @@
 // anything else is an error naming the file and the key. `truncation` and `padding` are ignored
 // (they are per-call options in transformers too).
 
-import Foundation
-
 /// The pieces of a byte-level BPE tokenizer.json.
 struct TokenizerJSONConfig {
     var vocabulary: [String: Int32] = [:]
@@ -21,54 +19,57 @@ struct TokenizerJSONConfig {
     var suffixIDs: [Int32] = []
 }
 
-/// A JSON value with the dotted path it was found at, for errors.
+/// A JSON value with the dotted path it was found at, for errors (nil value: missing or null).
 private struct Node {
-    let value: Any?
+    let value: JSON?
     let path: String
     let file: String
 
     subscript(key: String) -> Node {
-        let dict = value as? [String: Any]
-        return Node(value: dict?[key].flatMap { $0 is NSNull ? nil : $0 }, path: path.isEmpty ? key : "\(path).\(key)", file: file)
+        var v = value?[key]
+        if case .null? = v { v = nil }
+        return Node(value: v, path: path.isEmpty ? key : "\(path).\(key)", file: file)
     }
 
     var isNull: Bool { value == nil }
 
     func invalid(_ reason: String) -> TokenizerError { .invalidValue(file: file, key: path, reason: reason) }
 
-    func object() throws -> [String: Any] {
+    func object() throws -> [(key: String, value: JSON)] {
         guard let value else { throw TokenizerError.missingKey(file: file, key: path) }
-        guard let o = value as? [String: Any] else { throw invalid("expected an object") }
+        guard case let .object(o) = value else { throw invalid("expected an object") }
         return o
     }
 
-    func array() throws -> [Any] {
+    func array() throws -> [JSON] {
         guard let value else { throw TokenizerError.missingKey(file: file, key: path) }
-        guard let a = value as? [Any] else { throw invalid("expected an array") }
+        guard case let .array(a) = value else { throw invalid("expected an array") }
         return a
     }
 
     func string() throws -> String {
         guard let value else { throw TokenizerError.missingKey(file: file, key: path) }
-        guard let s = value as? String else { throw invalid("expected a string") }
+        guard case let .string(s) = value else { throw invalid("expected a string") }
         return s
     }
 
     func bool(default d: Bool) throws -> Bool {
         guard let value else { return d }
-        guard let b = value as? Bool else { throw invalid("expected true or false") }
+        guard case let .bool(b) = value else { throw invalid("expected true or false") }
         return b
     }
 
     func int() throws -> Int {
         guard let value else { throw TokenizerError.missingKey(file: file, key: path) }
-        guard let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) else { throw invalid("expected an integer") }
+        guard case let .number(n) = value, let i = Int(exactly: n) else { throw invalid("expected an integer") }
         return i
     }
 
     func element(_ i: Int) throws -> Node {
         let a = try array()
-        return Node(value: a[i] is NSNull ? nil : a[i], path: "\(path)[\(i)]", file: file)
+        var v: JSON? = a[i]
+        if case .null? = v { v = nil }
+        return Node(value: v, path: "\(path)[\(i)]", file: file)
     }
 
     func type() throws -> String { try self["type"].string() }
@@ -80,14 +81,14 @@ extension TokenizerJSONConfig {
         "ByteLevel, or Sequence[Split(regex of Qwen2 or Llama-3, Isolated), ByteLevel(use_regex: false)]"
 
     init(json bytes: [UInt8], file: String) throws {
-        let parsed: Any
+        let parsed: JSON
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+            parsed = try JSON.parse(bytes)
         } catch {
-            throw TokenizerError.invalidJSON(file: file, reason: "\(error.localizedDescription)")
+            throw TokenizerError.invalidJSON(file: file, reason: error.description)
         }
+        guard case .object = parsed else { throw TokenizerError.invalidJSON(file: file, reason: "the top level is not an object") }
         let root = Node(value: parsed, path: "", file: file)
-        guard parsed is [String: Any] else { throw TokenizerError.invalidJSON(file: file, reason: "the top level is not an object") }
         try readModel(root["model"], file: file)
         try readNormalizer(root["normalizer"], file: file)
         try readPreTokenizer(root["pre_tokenizer"], file: file)
@@ -102,7 +103,7 @@ extension TokenizerJSONConfig {
         guard type == "BPE" else {
             throw TokenizerError.unsupported(file: file, key: "model.type", value: type, supported: Self.supportedModels)
         }
-        if let d = model["dropout"].value as? NSNumber, d.doubleValue != 0 {
+        if case let .number(d)? = model["dropout"].value, d != 0 {
             throw TokenizerError.unsupported(file: file, key: "model.dropout", value: "\(d)", supported: "no BPE dropout (null or 0)")
         }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] where !model[key].isNull {
@@ -120,8 +121,10 @@ extension TokenizerJSONConfig {
         unknownToken = model["unk_token"].isNull ? nil : try model["unk_token"].string()
 
         let vocab = model["vocab"]
-        for (token, value) in try vocab.object() {
-            guard let n = value as? NSNumber, let id = Int32(exactly: n.doubleValue), id >= 0 else {
+        let entries = try vocab.object()
+        vocabulary.reserveCapacity(entries.count)
+        for (token, value) in entries {
+            guard case let .number(n) = value, let id = Int32(exactly: n), id >= 0 else {
                 throw vocab.invalid("id of '\(token)' is not a non-negative integer")
             }
             vocabulary[token] = id
@@ -133,13 +136,17 @@ extension TokenizerJSONConfig {
         let list = try mergesNode.array()
         merges.reserveCapacity(list.count)
         for (i, item) in list.enumerated() {
-            if let s = item as? String {
+            switch item {
+            case let .array(pair):
+                guard pair.count == 2, case let .string(a) = pair[0], case let .string(b) = pair[1] else {
+                    throw mergesNode.invalid("entry \(i) is not a pair of token strings")
+                }
+                merges.append((a, b))
+            case let .string(s):
                 let parts = s.split(separator: " ", omittingEmptySubsequences: false)
                 guard parts.count == 2 else { throw mergesNode.invalid("entry \(i) '\(s)' is not two tokens separated by one space") }
                 merges.append((String(parts[0]), String(parts[1])))
-            } else if let pair = item as? [Any], pair.count == 2, let a = pair[0] as? String, let b = pair[1] as? String {
-                merges.append((a, b))
-            } else {
+            default:
                 throw mergesNode.invalid("entry \(i) is neither \"a b\" nor [\"a\", \"b\"]")
             }
         }
@@ -256,7 +263,7 @@ extension TokenizerJSONConfig {
                     let name = try item["SpecialToken"]["id"].string()
                     let entry = specials[name]
                     let ids = try entry["ids"].array().enumerated().map { k, v -> Int32 in
-                        guard let n = v as? NSNumber, let id = Int32(exactly: n.doubleValue) else {
+                        guard case let .number(n) = v, let id = Int32(exactly: n) else {
                             throw entry["ids"].invalid("entry \(k) is not a token id")
                         }
                         return id

@@ -1,8 +1,10 @@
 // The pieces under the tokenizers, each against its own golden or reference: the hand-matched
 // Split regexes against `tokenizers`' regex engine, NFC against `tokenizers`' NFC, the fast BPE
-// merge loops against the naive one, UTF-8 validation against the standard library's decoder.
+// merge loops against the naive one, UTF-8 validation against the standard library's decoder,
+// the JSON reader against JSONSerialization; and encoding from many threads at once.
 
 import Foundation
+import Synchronization
 import Testing
 @testable import Tokenizers
 
@@ -122,4 +124,62 @@ struct SplitMix: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+@Suite struct JSONReaderTests {
+    @Test(arguments: Fixtures.byteLevelStyles)
+    func readsTokenizerFilesLikeJSONSerialization(style: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("\(style)/tokenizer.json")))
+        let reference = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let parsed = try JSON.parse([UInt8](data))
+        let vocab = try #require((reference["model"] as? [String: Any])?["vocab"] as? [String: Any])
+        guard case let .object(pairs)? = parsed["model"]?["vocab"] else {
+            Issue.record("no model.vocab")
+            return
+        }
+        #expect(pairs.count == vocab.count)
+        for (key, value) in pairs {
+            guard case let .number(n) = value else { Issue.record("\(key) is not a number"); continue }
+            #expect((vocab[key] as? NSNumber)?.intValue == Int(n), "\(key)")
+        }
+    }
+
+    @Test func stringsEscapesAndNumbers() throws {
+        let doc = #"{"s": "a\u00e9\ud83d\ude00\n\t\"\\\/é", "n": [0, -12, 3.5, 1e3, -0.25E-2], "b": [true, false, null]}"#
+        let v = try JSON.parse(Array(doc.utf8))
+        guard case let .string(s)? = v["s"], case let .array(n)? = v["n"] else {
+            Issue.record("unexpected shape")
+            return
+        }
+        #expect(s == "aé😀\n\t\"\\/é")
+        let numbers = n.compactMap { if case let .number(x) = $0 { x } else { nil } }
+        #expect(numbers == [0, -12, 3.5, 1000, -0.0025])
+    }
+
+    @Test func rejectsInvalidDocuments() {
+        for bad in [#"{"a":}"#, "[1,]", #""\ud800""#, "01", "\"\u{01}\"", "[1] x", "{\"a\" 1}", "tru", "[", #""\x""#, "-"] {
+            #expect(throws: JSON.ParseError.self, "\(bad)") { _ = try JSON.parse(Array(bad.utf8)) }
+        }
+        #expect(throws: JSON.ParseError.self) { _ = try JSON.parse([0x22, 0xFF, 0x22]) }  // invalid UTF-8 in a string
+    }
+}
+
+@Suite struct ConcurrencyTests {
+    /// Encoding from many threads at once (each takes its own word cache) gives the golden ids.
+    @Test func concurrentEncodesAgree() throws {
+        let tokenizer = try Fixtures.tokenizer("qwen2-style")
+        let goldens = try Fixtures.lines("qwen2-style/encode.jsonl", as: EncodeGolden.self)
+        let mismatches = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            for g in goldens.shuffled(using: &SplitMixBox(seed: UInt64(worker)).rng) where tokenizer.encode(g.text) != g.ids {
+                mismatches.withLock { $0 += 1 }
+            }
+        }
+        #expect(mismatches.withLock { $0 } == 0)
+    }
+}
+
+private final class SplitMixBox {
+    var rng: SplitMix
+    init(seed: UInt64) { rng = SplitMix(seed: seed) }
 }
