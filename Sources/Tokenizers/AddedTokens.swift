@@ -3,8 +3,6 @@
 // single_word / lstrip / rstrip rules; tokens with `normalized: true` are matched a second time
 // on the normalized pieces.
 
-import Foundation
-
 /// One entry of tokenizer.json's `added_tokens`.
 public struct AddedToken: Sendable, Equatable {
     public var id: Int32

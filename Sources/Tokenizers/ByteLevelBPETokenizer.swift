@@ -3,14 +3,14 @@
 // → Split regex → ByteLevel (prefix space, GPT-2 regex) → BPE per word (memoized) → template
 // tokens. decode: each token's bytes (the byte-to-unicode map undone) joined, invalid UTF-8 → U+FFFD.
 
-import Foundation
 import Synchronization
 
 public final class ByteLevelBPETokenizer: Tokenizer {
     public let name: String
     public let vocabularySize: Int
     let model: BPEModel
-    let addedTokens: [AddedToken]
+    /// The added tokens of tokenizer.json, in file order.
+    public let addedTokens: [AddedToken]
     /// Added tokens with normalized == false, matched in the raw text.
     let rawMatcher: AddedTokenMatcher
     /// Added tokens with normalized == true, matched in the normalized text.

@@ -18,8 +18,6 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
     case invalidLlama2CFile(file: String, reason: String)
     /// Input text that is not valid UTF-8 (line is 1-based when known; offset is the byte offset in the line).
     case invalidUTF8(source: String, line: Int?, byteOffset: Int)
-    /// A token id that the tokenizer does not have.
-    case unknownTokenID(Int, vocabularySize: Int)
     /// A chat message role the template does not render.
     case unsupportedRole(template: String, role: String)
     /// A chat template name bridge does not know.
@@ -46,8 +44,6 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
         case let .invalidUTF8(source, line, offset):
             let at = line.map { "line \($0), byte \(offset + 1)" } ?? "byte \(offset + 1)"
             return "invalid UTF-8 in '\(source)' at \(at)\nhint: tokenizers take UTF-8 text; convert the file first (e.g. iconv -t UTF-8)"
-        case let .unknownTokenID(id, size):
-            return "token id \(id) is not in the vocabulary (ids run from 0 to \(size - 1))"
         case let .unsupportedRole(template, role):
             return "chat template '\(template)' does not render role '\(role)'\nhint: use system, user and assistant messages"
         case let .unknownChatTemplate(name):
