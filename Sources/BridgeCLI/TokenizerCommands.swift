@@ -21,14 +21,7 @@ struct TokenizerOptions: ParsableArguments {
     @Option(name: .long, help: "Input file, one item per line ('-' for standard input).")
     var input: String
 
-    /// Builds the tokenizer TOKENIZER names. The seam for model refs: resolve the ref to the
-    /// tokenizer blob its tensor set carries and call TokenizerLoader.load(bytes:name:).
-    func load() throws -> any Tokenizer {
-        guard FileManager.default.fileExists(atPath: tokenizer) else {
-            throw UserError("no tokenizer file '\(tokenizer)'\nhint: give a tokenizer.json or a llama2.c tokenizer .bin path")
-        }
-        return try TokenizerLoader.load(path: tokenizer)
-    }
+    func load() throws -> any Tokenizer { try loadTokenizer(tokenizer) }
 
     /// The input's lines as raw bytes (a final newline ends the last line rather than starting one).
     func lines() throws -> [ArraySlice<UInt8>] {
@@ -58,6 +51,15 @@ struct TokenizerOptions: ParsableArguments {
             return s
         }
     }
+}
+
+/// Builds the tokenizer a TOKENIZER argument names. The seam for model refs: resolve the ref to the
+/// tokenizer blob its tensor set carries and call TokenizerLoader.load(bytes:name:).
+func loadTokenizer(_ argument: String) throws -> any Tokenizer {
+    guard FileManager.default.fileExists(atPath: argument) else {
+        throw UserError("no tokenizer file '\(argument)'\nhint: give a tokenizer.json or a llama2.c tokenizer .bin path")
+    }
+    return try TokenizerLoader.load(path: argument)
 }
 
 /// Runs a command body, reporting tokenizer errors the way the CLI reports input errors.
@@ -164,7 +166,7 @@ struct TokenizerInfo: ParsableCommand {
 
     func run() throws {
         try reportingTokenizerErrors {
-            let tok = try TokenizerOptions.parse([tokenizer, "--input", "-"]).load()
+            let tok = try loadTokenizer(tokenizer)
             let kind = tok is Llama2CTokenizer ? "llama2.c" : "byte-level BPE (tokenizer.json)"
             let specials = (0..<Int32(tok.vocabularySize)).filter { tok.isSpecial($0) }
             let listed = specials.prefix(64).map { JSONValue.object(["id": .int(Int($0)), "token": .string(tok.token($0) ?? "")]) }
