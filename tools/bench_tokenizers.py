@@ -3,8 +3,9 @@
 same texts, side by side in one run.
 
 By default it trains (once, cached under /tmp/bridge-bench/) a large byte-level BPE tokenizer in the
-Qwen2 style (NFC + Split(Qwen2 regex) + ByteLevel, ~42k vocabulary, the most GSM8K + MATH text
-supports) and benchmarks on GSM8K test + MATH test problems and solutions (12,638 texts, 4.3 MB).
+Qwen2 style (NFC + Split(Qwen2 regex) + ByteLevel; --style llama3 for Split(Llama-3 regex) +
+ByteLevel + ignore_merges), ~42k vocabulary, the most GSM8K + MATH train+test text supports,
+and benchmarks on GSM8K test + MATH test problems and solutions (12,638 texts, 4.3 MB).
 Both sides encode text by text without special tokens; `tokenizers` runs with
 RAYON_NUM_THREADS=1 and TOKENIZERS_PARALLELISM=false, and both its per-text `encode` loop and its
 `encode_batch` (one thread) are timed, the faster counting. Each side makes one cold pass (empty
@@ -13,7 +14,7 @@ little-endian int32 ids) and must agree.
 
 Run (after `swift build -c release`):
   /tmp/peers/bin/python tools/bench_tokenizers.py [--tokenizer tokenizer.json] [--texts texts.jsonl]
-      [--bridge .build/release/bridge] [--repeats 5]
+      [--style qwen2|llama3] [--bridge .build/release/bridge] [--repeats 5]
 """
 import argparse
 import glob
@@ -32,6 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = "/work/shared/data"
 WORK = "/tmp/bridge-bench"
 QWEN2_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+LLAMA3_REGEX = QWEN2_REGEX.replace(r"\p{N}|", r"\p{N}{1,3}|")
 
 
 def read_jsonl(path):
@@ -50,11 +52,13 @@ def gsm8k_math_texts(splits):
     return texts
 
 
-def train_large(path):
-    tok = Tokenizer(models.BPE())
-    tok.normalizer = normalizers.NFC()
+def train_large(path, style):
+    """Qwen2 style: NFC + Split(Qwen2 regex) + ByteLevel; Llama-3 style: Split(Llama-3 regex) + ByteLevel, ignore_merges."""
+    tok = Tokenizer(models.BPE(ignore_merges=style == "llama3"))
+    if style == "qwen2":
+        tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(QWEN2_REGEX), behavior="isolated"),
+        pre_tokenizers.Split(Regex(QWEN2_REGEX if style == "qwen2" else LLAMA3_REGEX), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=65536, min_frequency=1, show_progress=False,
@@ -107,16 +111,17 @@ def bench_tokenizers(path, texts, repeats):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tokenizer", help="tokenizer.json (default: train the large Qwen2-style one under /tmp/bridge-bench)")
+    ap.add_argument("--tokenizer", help="tokenizer.json (default: train a large one under /tmp/bridge-bench)")
+    ap.add_argument("--style", choices=["qwen2", "llama3"], default="qwen2", help="style of the trained tokenizer")
     ap.add_argument("--texts", help="JSON Lines of strings (default: GSM8K test + MATH test)")
     ap.add_argument("--bridge", default=os.path.join(ROOT, ".build", "release", "bridge"))
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     os.makedirs(WORK, exist_ok=True)
-    path = args.tokenizer or os.path.join(WORK, "qwen2-style-gsm8k-math.json")
+    path = args.tokenizer or os.path.join(WORK, f"{args.style}-style-gsm8k-math.json")
     if not os.path.exists(path):
         print(f"training {path} ...", flush=True)
-        train_large(path)
+        train_large(path, args.style)
     texts_path = args.texts or os.path.join(WORK, "gsm8k-math-test.jsonl")
     if not args.texts:
         with open(texts_path, "w", encoding="utf-8") as f:
