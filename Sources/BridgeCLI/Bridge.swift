@@ -15,6 +15,7 @@ struct Bridge: ParsableCommand {
             GC.self,
             StoreCommand.self,
             Bench.self,
+            TokenizerCommand.self,
             Grade.self,
             DatasetCommand.self,
         ])
