@@ -14,6 +14,7 @@ struct Bridge: ParsableCommand {
             Ckpt.self,
             GC.self,
             StoreCommand.self,
+            StageCommand.self,
             Bench.self,
             TokenizerCommand.self,
             Grade.self,
