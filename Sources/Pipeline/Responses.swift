@@ -69,22 +69,17 @@ public struct Responses: Sendable, Equatable {
         func bad(_ why: String) -> PipelineError { .invalidInput("object \(id) is not a responses set: \(why)") }
         guard set.metadata["format"]?.stringValue == "bridge-responses", let g = set.metadata["group_size"]?.intValue,
               let prompts = set.metadata["prompts"]?.stringValue.flatMap(ObjectID.init(hex:)) else { throw bad("no responses metadata") }
-        func column<T>(_ name: String, _ dtype: DType) throws -> [T]? {
-            guard let e = set.entry(name) else { return nil }
-            guard e.dtype == dtype, e.shape.count == 1 else { throw bad("tensor '\(name)' is \(e.dtype.rawValue)\(e.shape)") }
-            return try store.loadTensor(e).buffer.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
-        }
-        guard let ids: [Int32] = try column("response_ids", .i32), let offsets: [Int64] = try column("response_offsets", .i64),
-              let index: [Int32] = try column("prompt_index", .i32), let finished: [UInt8] = try column("finished", .u8)
-        else { throw bad("a column is missing") }
-        let o = offsets.map(Int.init)
-        guard o.count == index.count + 1, o.first == 0, o.last == ids.count, zip(o, o.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+        let ids: [Int32] = try store.requiredColumn(set, "response_ids", .i32)
+        let offsets: [Int64] = try store.requiredColumn(set, "response_offsets", .i64)
+        let index: [Int32] = try store.requiredColumn(set, "prompt_index", .i32)
+        let finished: [UInt8] = try store.requiredColumn(set, "finished", .u8)
+        guard offsets.count == index.count + 1, let tokens = split(ids, by: offsets)?.map(Array.init) else {
             throw bad("response_offsets do not partition response_ids")
         }
-        let tokens = (0..<index.count).map { Array(ids[o[$0]..<o[$0 + 1]]) }
-        let lp: [Float]? = try column("logprobs", .f32)
+        let lp: [Float]? = try store.column(set, "logprobs", .f32)
+        if let lp, lp.count != ids.count { throw bad("logprobs do not match response_ids") }
         return Responses(tokens: tokens, promptIndex: index.map(Int.init), finished: finished.map { $0 != 0 },
-                         logprobs: lp.map { all in (0..<index.count).map { Array(all[o[$0]..<o[$0 + 1]]) } },
+                         logprobs: lp.flatMap { split($0, by: offsets)?.map(Array.init) },
                          groupSize: g, prompts: prompts)
     }
 }

@@ -89,11 +89,7 @@ public struct ScoreStage: Stage {
     public static func loadScores(from store: Store, id: ObjectID) throws -> (rewards: [Float], advantages: [Float], correct: [Bool]) {
         let set = try store.tensorSet(id)
         guard set.metadata["format"]?.stringValue == "bridge-scores" else { throw PipelineError.invalidInput("object \(id) is not a scores set") }
-        func column<T>(_ name: String) throws -> [T] {
-            guard let e = set.entry(name) else { throw PipelineError.invalidInput("scores \(id): no tensor '\(name)'") }
-            return try store.loadTensor(e).buffer.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
-        }
-        let correct: [UInt8] = try column("correct")
-        return (try column("rewards"), try column("advantages"), correct.map { $0 != 0 })
+        let correct: [UInt8] = try store.requiredColumn(set, "correct", .u8)
+        return (try store.requiredColumn(set, "rewards", .f32), try store.requiredColumn(set, "advantages", .f32), correct.map { $0 != 0 })
     }
 }

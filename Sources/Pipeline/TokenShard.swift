@@ -80,28 +80,18 @@ public struct TokenShard: Sendable, Equatable {
         func bad(_ why: String) -> PipelineError { .invalidInput("object \(id) is not a token shard: \(why)") }
         guard set.metadata["format"]?.stringValue == "bridge-token-shard",
               let kind = set.metadata["kind"]?.stringValue.flatMap(Kind.init(rawValue:)) else { throw bad("no token-shard metadata") }
-        func column<T>(_ name: String, _ type: T.Type, _ dtype: DType) throws -> [T] {
-            guard let e = set.entry(name) else { throw bad("no tensor '\(name)'") }
-            guard e.dtype == dtype, e.shape.count == 1 else { throw bad("tensor '\(name)' is \(e.dtype.rawValue)\(e.shape), expected 1-D \(dtype.rawValue)") }
-            return try store.loadTensor(e).buffer.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
-        }
-        let ids = try column("input_ids", Int32.self, .i32)
-        let offsets = try column("offsets", Int64.self, .i64).map(Int.init)
-        let promptLengths = try column("prompt_lengths", Int32.self, .i32).map(Int.init)
+        let ids: [Int32] = try store.requiredColumn(set, "input_ids", .i32)
+        let promptLengths = try store.requiredColumn(set, "prompt_lengths", .i32, as: Int32.self).map(Int.init)
         let n = promptLengths.count
-        guard offsets.count == n + 1, offsets.first == 0, offsets.last == ids.count, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }) else {
-            throw bad("offsets do not partition input_ids")
-        }
-        let sequences = (0..<n).map { Array(ids[offsets[$0]..<offsets[$0 + 1]]) }
+        let offsets: [Int64] = try store.requiredColumn(set, "offsets", .i64)
+        guard offsets.count == n + 1, let sequences = split(ids, by: offsets)?.map(Array.init) else { throw bad("offsets do not partition input_ids") }
         guard zip(sequences, promptLengths).allSatisfy({ $1 >= 0 && $1 <= $0.count }) else { throw bad("a prompt length exceeds its example") }
         func strings(_ name: String, _ offsetsName: String) throws -> [String] {
-            let bytes = try column(name, UInt8.self, .u8)
-            let o = try column(offsetsName, Int64.self, .i64).map(Int.init)
-            guard o.count == n + 1, o.first == 0, o.last == bytes.count, zip(o, o.dropFirst()).allSatisfy({ $0 <= $1 }) else {
-                throw bad("\(offsetsName) do not partition \(name)")
-            }
-            return try (0..<n).map {
-                guard let s = String(validating: bytes[o[$0]..<o[$0 + 1]], as: UTF8.self) else { throw bad("\(name)[\($0)] is not UTF-8") }
+            let bytes: [UInt8] = try store.requiredColumn(set, name, .u8)
+            let o: [Int64] = try store.requiredColumn(set, offsetsName, .i64)
+            guard o.count == n + 1, let parts = split(bytes, by: o) else { throw bad("\(offsetsName) do not partition \(name)") }
+            return try parts.enumerated().map { i, part in
+                guard let s = String(validating: part, as: UTF8.self) else { throw bad("\(name)[\(i)] is not UTF-8") }
                 return s
             }
         }
@@ -111,16 +101,6 @@ public struct TokenShard: Sendable, Equatable {
                           answers: try strings("answers", "answer_offsets"), recordIDs: try strings("record_ids", "record_id_offsets"),
                           metadata: metadata)
     }
-}
-
-func raggedUTF8(_ strings: [String]) -> ([UInt8], [Int64]) {
-    var bytes: [UInt8] = []
-    var offsets: [Int64] = [0]
-    for s in strings {
-        bytes += Array(s.utf8)
-        offsets.append(Int64(bytes.count))
-    }
-    return (bytes, offsets)
 }
 
 extension Tensor {
