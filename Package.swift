@@ -26,7 +26,7 @@ let package = Package(
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
 
         .target(name: "Tensors", dependencies: ["COpenBLAS"]),
-        .target(name: "ShardStore", dependencies: ["CXXHash", "CLZ4"]),
+        .target(name: "ShardStore", dependencies: ["Tensors", "CXXHash", "CLZ4"]),
         .target(name: "Checkpoint", dependencies: ["ShardStore", "Tensors", "LanguageModel", "Tokenizers"]),
         .target(name: "Tokenizers"),
         .target(name: "LanguageModel", dependencies: ["Tensors"]),

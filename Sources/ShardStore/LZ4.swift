@@ -2,7 +2,7 @@
 //
 //   payload = block size u32 LE | block count u32 LE | compressed size u32 LE × count | blocks
 //
-// The last block holds the remainder. Independent blocks keep every int within LZ4's limits and
+// The block size is fixed at 4 MiB in format version 1; the last block holds the remainder. Independent blocks keep every int within LZ4's limits and
 // let a reader bound its work per block.
 
 import CLZ4
@@ -47,7 +47,7 @@ enum LZ4Codec {
         guard payload.count >= 8 else { throw DecodeError.malformed("lz4 payload shorter than its 8-byte block header") }
         let bs = Int(loadLE32(payload, 0))
         let blocks = Int(loadLE32(payload, 4))
-        guard bs > 0, bs <= 1 << 30 else { throw DecodeError.malformed("lz4 block size \(bs) out of range") }
+        guard bs == blockSize else { throw DecodeError.malformed("lz4 block size \(bs) is not the format's \(blockSize)") }
         let expectedBlocks = output.count == 0 ? 0 : (output.count + bs - 1) / bs
         guard blocks == expectedBlocks else {
             throw DecodeError.malformed("lz4 block count \(blocks) does not fit logical length \(output.count)")

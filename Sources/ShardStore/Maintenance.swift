@@ -2,8 +2,8 @@
 // (mark from refs and journals, sweep unreachable objects older than the grace period, remove
 // dead writers' temporary files). Neither ever repairs or rewrites an object.
 
-import Dispatch
 import Synchronization
+import Tensors
 
 #if canImport(Glibc)
 import Glibc
@@ -37,20 +37,20 @@ extension Store {
     /// Checks objects against their ids. With `refs` nil: every object in the store, and every
     /// ref and journal for missing objects; otherwise only what the given refs reach.
     public func verify(refs: [RefName]? = nil) throws -> VerifyReport {
-        let rootList: [(label: String, id: ObjectID)]
-        if let refs {
-            rootList = try refs.map { ref in
-                guard let id = try readRef(ref) else { throw StoreError.unknownRef(ref.path) }
-                return (label: "ref '\(ref)'", id: id)
-            }
-        } else {
-            rootList = try roots()
-        }
+        guard let refs else { return try verify(roots: try roots(), everything: true) }
+        return try verify(roots: try refs.map { ref in
+            guard let id = try readRef(ref) else { throw StoreError.unknownRef(ref.path) }
+            return (label: "ref '\(ref)'", id: id)
+        })
+    }
+
+    /// Checks what `roots` reach (and, with `everything`, every object in the store).
+    public func verify(roots rootList: [(label: String, id: ObjectID)], everything: Bool = false) throws -> VerifyReport {
         let reach = reachability(from: rootList)
-        let toCheck: [ObjectID] = refs == nil ? try allObjectIDs() : reach.reachable.filter { !reach.missing.contains($0) }.sorted()
+        let toCheck: [ObjectID] = everything ? try allObjectIDs() : reach.reachable.filter { !reach.missing.contains($0) }.sorted()
 
         let results = Mutex<[ObjectID: String]>([:])
-        DispatchQueue.concurrentPerform(iterations: toCheck.count) { i in
+        parallelFor(toCheck.count) { i in
             let id = toCheck[i]
             do {
                 _ = try read(id, verify: true)

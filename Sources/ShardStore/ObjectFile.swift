@@ -74,8 +74,11 @@ public struct ObjectHeader: Equatable, Sendable {
         }
         guard logical <= UInt64(Int.max) else { throw corrupt("absurd logical length \(logical)") }
         if codec == .raw, logical != payload { throw corrupt("raw object with logical length \(logical) != payload length \(payload)") }
+        // LZ4 expands at most ~255:1; a larger claim is a lie (and must not drive an allocation).
+        if codec == .lz4, logical / 255 > payload { throw corrupt("lz4 object claims \(logical) logical bytes from \(payload) stored") }
         guard let id = ObjectID(bytes: raw[32..<48]), let base = ObjectID(bytes: raw[48..<64]) else { throw corrupt("unreadable id") }
         guard id == expectedID else { throw corrupt("header names object \(id), not the id in its file name") }
+        guard base.isZero else { throw corrupt("codec \(codec.name) takes no base object, but the header names one") }
         return ObjectHeader(codec: codec, kind: kind, tag: raw[12], logicalLength: Int(logical),
                             payloadLength: Int(payload), id: id, base: base)
     }

@@ -67,7 +67,7 @@ public enum DType: String, Sendable, CaseIterable, Codable, Hashable {
 }
 
 /// Number of elements of a shape; nil on overflow or a negative dimension.
-public func elementCount(_ shape: [Int]) -> Int? {
+public func shapeElementCount(_ shape: [Int]) -> Int? {
     var n = 1
     for d in shape {
         guard d >= 0 else { return nil }

@@ -7,14 +7,14 @@ public struct Tensor: Sendable {
     public let buffer: ByteBuffer
 
     public init(dtype: DType, shape: [Int], buffer: ByteBuffer) {
-        precondition(Tensors.elementCount(shape).map { $0 * dtype.size } == buffer.count,
+        precondition(shapeElementCount(shape).map { $0 * dtype.size } == buffer.count,
                      "tensor bytes \(buffer.count) do not match \(dtype.rawValue)\(shape)")
         self.dtype = dtype
         self.shape = shape
         self.buffer = buffer
     }
 
-    public var elementCount: Int { Tensors.elementCount(shape)! }
+    public var elementCount: Int { shapeElementCount(shape)! }
     public var byteCount: Int { buffer.count }
 
     /// An f32 tensor owning a copy of `values`.

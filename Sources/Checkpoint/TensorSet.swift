@@ -1,0 +1,221 @@
+// Tensor sets (checkpoints): a JSON manifest object listing tensors by name with dtype, shape and
+// the object ids of their data; the checkpoint id is the manifest's id. schemas/tensor-set.schema.json
+// describes the manifest:
+//
+//   {"format": "bridge-tensor-set", "version": 1,
+//    "tensors": [{"name": "...", "dtype": "f32", "shape": [..], "bytes": N,
+//                 "chunks": [{"id": "<32 hex>", "bytes": n}, ...]}, ...],   sorted by name
+//    "metadata": {...}, "parent": "<32 hex>" | null}
+//
+// Tensors larger than the store's chunk size are split into row-aligned chunks. Float data is
+// stored raw (memory-mapped in place when read); other dtypes use the store's compression policy.
+
+import ShardStore
+import Synchronization
+import Tensors
+
+public struct TensorChunk: Sendable, Equatable {
+    public let id: ObjectID
+    public let bytes: Int
+}
+
+public struct TensorEntry: Sendable, Equatable {
+    public let name: String
+    public let dtype: DType
+    public let shape: [Int]
+    public let chunks: [TensorChunk]
+    public var byteCount: Int { chunks.reduce(0) { $0 + $1.bytes } }
+    public var elementCount: Int { shapeElementCount(shape) ?? 0 }
+
+    public init(name: String, dtype: DType, shape: [Int], chunks: [TensorChunk]) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.chunks = chunks
+    }
+}
+
+public struct TensorSet: Sendable {
+    public static let format = "bridge-tensor-set"
+
+    /// The manifest id (nil until stored).
+    public var id: ObjectID?
+    /// Sorted by name.
+    public var tensors: [TensorEntry]
+    public var metadata: [String: JSONValue]
+    public var parent: ObjectID?
+
+    public init(tensors: [TensorEntry], metadata: [String: JSONValue] = [:], parent: ObjectID? = nil) {
+        self.tensors = tensors.sorted { $0.name < $1.name }
+        self.metadata = metadata
+        self.parent = parent
+    }
+
+    public var byteCount: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+    public var elementCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+
+    public func entry(_ name: String) -> TensorEntry? {
+        // Binary search: tensors are sorted by name.
+        var lo = 0, hi = tensors.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if tensors[mid].name < name { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < tensors.count && tensors[lo].name == name ? tensors[lo] : nil
+    }
+
+    public var json: JSONValue {
+        .object([
+            "format": .string(TensorSet.format),
+            "version": 1,
+            "tensors": .array(tensors.map { t in
+                .object(["name": .string(t.name), "dtype": .string(t.dtype.rawValue),
+                         "shape": .array(t.shape.map { .int($0) }), "bytes": .int(t.byteCount),
+                         "chunks": .array(t.chunks.map { ["id": .string($0.id.hex), "bytes": .int($0.bytes)] })])
+            }),
+            "metadata": .object(metadata),
+            "parent": parent.map { .string($0.hex) } ?? .null,
+        ])
+    }
+
+    /// Decodes and checks a manifest (unknown keys, duplicate names and inconsistent sizes are errors).
+    public init(json: JSONValue, id: ObjectID) throws {
+        func bad(_ why: String) -> CheckpointError { .notATensorSet(id, reason: why) }
+        guard let o = json.objectValue, o["format"]?.stringValue == TensorSet.format else { throw bad("no \"format\": \"\(TensorSet.format)\"") }
+        if let extra = o.keys.sorted().first(where: { !["format", "version", "tensors", "metadata", "parent"].contains($0) }) {
+            throw bad("unknown key '\(extra)'")
+        }
+        guard o["version"]?.intValue == 1 else { throw bad("unsupported version \(o["version"] ?? .null)") }
+        guard let list = o["tensors"]?.arrayValue else { throw bad("missing 'tensors'") }
+        var entries: [TensorEntry] = []
+        for (i, t) in list.enumerated() {
+            guard let name = t["name"]?.stringValue else { throw bad("tensor \(i) has no name") }
+            guard let dtype = t["dtype"]?.stringValue.flatMap(DType.init(rawValue:)) else { throw bad("tensor '\(name)': bad dtype") }
+            guard let shape = t["shape"]?.arrayValue?.compactMap(\.intValue), shape.count == t["shape"]?.arrayValue?.count,
+                  let n = shapeElementCount(shape) else { throw bad("tensor '\(name)': bad shape") }
+            guard let chunkList = t["chunks"]?.arrayValue, !chunkList.isEmpty else { throw bad("tensor '\(name)': no chunks") }
+            var chunks: [TensorChunk] = []
+            for c in chunkList {
+                guard let cid = c["id"]?.stringValue.flatMap(ObjectID.init(hex:)), let b = c["bytes"]?.intValue, b >= 0 else {
+                    throw bad("tensor '\(name)': bad chunk")
+                }
+                chunks.append(TensorChunk(id: cid, bytes: b))
+            }
+            let entry = TensorEntry(name: name, dtype: dtype, shape: shape, chunks: chunks)
+            guard entry.byteCount == n * dtype.size, t["bytes"]?.intValue == entry.byteCount else {
+                throw bad("tensor '\(name)': chunk sizes do not add up to \(dtype.rawValue)\(shape)")
+            }
+            if let last = entries.last, last.name >= name { throw bad("tensors are not sorted by unique name at '\(name)'") }
+            entries.append(entry)
+        }
+        tensors = entries
+        metadata = o["metadata"]?.objectValue ?? [:]
+        parent = o["parent"]?.stringValue.flatMap(ObjectID.init(hex:))
+        self.id = id
+    }
+}
+
+extension Store {
+    /// The codec a tensor's data gets: float weights stay raw so they map in place.
+    func codec(for dtype: DType) -> CodecPolicy {
+        dtype.isFloatingPoint ? .raw : config.compression
+    }
+
+    /// Stores one tensor's bytes (chunked above the store's chunk size) and returns its entry.
+    public func putTensor(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer) throws -> TensorEntry {
+        guard let n = shapeElementCount(shape), n * dtype.size == bytes.count else {
+            throw CheckpointError.badSafetensors(path: name, reason: "tensor '\(name)': \(bytes.count) bytes do not hold \(dtype.rawValue)\(shape)")
+        }
+        let rowBytes = shape.count <= 1 ? dtype.size : max(dtype.size, (shapeElementCount(Array(shape.dropFirst())) ?? 1) * dtype.size)
+        let rowsPerChunk = max(1, config.chunkBytes / max(rowBytes, 1))
+        let chunkSize = rowsPerChunk * rowBytes
+        var chunks: [TensorChunk] = []
+        var offset = 0
+        repeat {
+            let n = min(chunkSize, bytes.count - offset)
+            let part = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
+            let r = try put(part, kind: .tensor, tag: dtype.code, codec: codec(for: dtype))
+            chunks.append(TensorChunk(id: r.id, bytes: n))
+            offset += n
+        } while offset < bytes.count
+        return TensorEntry(name: name, dtype: dtype, shape: shape, chunks: chunks)
+    }
+
+    public func putTensor(name: String, _ tensor: Tensor) throws -> TensorEntry {
+        try tensor.buffer.withUnsafeBytes { try putTensor(name: name, dtype: tensor.dtype, shape: tensor.shape, bytes: $0) }
+    }
+
+    /// Stores many tensors in parallel (both cores hash and write).
+    public func putTensors(_ items: [(name: String, tensor: Tensor)]) throws -> [TensorEntry] {
+        let results = Mutex<[Int: TensorEntry]>([:])
+        try parallelForThrowing(items.count) { i in
+            let entry = try putTensor(name: items[i].name, items[i].tensor)
+            results.withLock { $0[i] = entry }
+        }
+        let all = results.withLock { $0 }
+        return items.indices.map { all[$0]! }
+    }
+
+    /// Stores the manifest of a tensor set; returns the checkpoint id.
+    @discardableResult
+    public func putTensorSet(_ set: TensorSet) throws -> ObjectID {
+        var names = Set<String>()
+        for t in set.tensors where !names.insert(t.name).inserted {
+            throw CheckpointError.badSafetensors(path: t.name, reason: "duplicate tensor name '\(t.name)'")
+        }
+        return try putManifest(set.json)
+    }
+
+    public func putTensorSet(_ entries: [TensorEntry], metadata: [String: JSONValue] = [:], parent: ObjectID? = nil) throws -> ObjectID {
+        try putTensorSet(TensorSet(tensors: entries, metadata: metadata, parent: parent))
+    }
+
+    /// Reads a tensor set's manifest (only the manifest).
+    public func tensorSet(_ id: ObjectID) throws -> TensorSet {
+        let header = try header(id)
+        guard header.kind == .manifest else { throw CheckpointError.notATensorSet(id, reason: "it is a \(header.kind.name) object") }
+        return try TensorSet(json: try readJSON(id), id: id)
+    }
+
+    /// A tensor's data: a zero-copy view of the memory-mapped object when it is one raw chunk,
+    /// else an owned copy. With `verify`, every chunk is re-hashed against its id; errors name the tensor.
+    public func loadTensor(_ entry: TensorEntry, verify: Bool = true) throws -> Tensor {
+        do {
+            if entry.chunks.count == 1 {
+                let bytes = try read(entry.chunks[0].id, verify: verify)
+                guard bytes.count == entry.byteCount else {
+                    throw StoreError.corruptObject(entry.chunks[0].id, path: objectPath(entry.chunks[0].id),
+                                                   reason: "holds \(bytes.count) bytes, the manifest says \(entry.byteCount)")
+                }
+                let buffer = bytes.withUnsafeBytes { ByteBuffer(borrowing: $0, owner: bytes) }
+                return Tensor(dtype: entry.dtype, shape: entry.shape, buffer: buffer)
+            }
+            let buffer = ByteBuffer(zeroedCount: entry.byteCount)
+            try buffer.withUnsafeMutableBytes { out in
+                var offset = 0
+                for chunk in entry.chunks {
+                    let bytes = try read(chunk.id, verify: verify)
+                    guard bytes.count == chunk.bytes, offset + chunk.bytes <= out.count else {
+                        throw StoreError.corruptObject(chunk.id, path: objectPath(chunk.id), reason: "holds \(bytes.count) bytes, the manifest says \(chunk.bytes)")
+                    }
+                    bytes.withUnsafeBytes { src in
+                        if src.count > 0 { (out.baseAddress! + offset).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+                    }
+                    offset += chunk.bytes
+                }
+            }
+            return Tensor(dtype: entry.dtype, shape: entry.shape, buffer: buffer)
+        } catch let StoreError.corruptObject(id, path, reason) {
+            throw StoreError.corruptObject(id, path: path, reason: "\(reason) (tensor '\(entry.name)')")
+        } catch let StoreError.missingObject(id, _) {
+            throw StoreError.missingObject(id, neededBy: "tensor '\(entry.name)'")
+        }
+    }
+
+    /// All tensors of a set, by name.
+    public func loadTensors(_ set: TensorSet, verify: Bool = true) throws -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for e in set.tensors { out[e.name] = try loadTensor(e, verify: verify) }
+        return out
+    }
+}
