@@ -10,7 +10,8 @@ writes, under Tests/LanguageModelTests/Fixtures/<family>/:
                        after 3 AdamW steps (with grad-norm clipping) on the same batch
   golden.json          tokens, targets, loss, per-step losses, AdamW hyper-parameters, and a
                        greedy generate() prompt with the ids transformers produced
-and a LoRA fixture (PEFT) for the Qwen2 model under Fixtures/lora/.
+and a LoRA fixture (PEFT) for the Qwen2 model under Fixtures/lora/, and the Llama model saved by
+save_pretrained in shards under Tests/CheckpointTests/Fixtures/hf-sharded-llama/.
 
 Usage: /tmp/peers/bin/python tools/gen_model_goldens.py [OUT_DIR]
 """
@@ -167,13 +168,17 @@ def main():
     qwen2, _, tokens, targets = family(
         "qwen2", Qwen2Config, Qwen2ForCausalLM,
         dict(common, tie_word_embeddings=True, rope_theta=1000.0, use_sliding_window=False), classic_config=True)
-    family("llama", LlamaConfig, LlamaForCausalLM,
+    llama, _, _, _ = family("llama", LlamaConfig, LlamaForCausalLM,
            dict(common, tie_word_embeddings=False, rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2,
                 rope_parameters=dict(rope_type="llama3", rope_theta=10000.0, factor=4.0, low_freq_factor=1.0,
                                      high_freq_factor=4.0, original_max_position_embeddings=16)))
     family("qwen3", Qwen3Config, Qwen3ForCausalLM,
            dict(common, head_dim=12, tie_word_embeddings=False, rope_theta=10000.0))
     lora_fixture(qwen2, tokens, targets)
+    # a sharded save_pretrained directory of the llama fixture (for `bridge import hf`)
+    sharded = os.path.join(OUT, "..", "..", "CheckpointTests", "Fixtures", "hf-sharded-llama")
+    llama.save_pretrained(sharded, max_shard_size="40KB")
+    print("sharded:", sorted(os.listdir(sharded)))
 
 
 if __name__ == "__main__":

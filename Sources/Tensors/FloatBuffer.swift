@@ -122,7 +122,7 @@ public final class FloatBuffer: @unchecked Sendable {
 
     /// The bytes as an f32 `Tensor` (copied).
     public func tensor(shape: [Int], offset: Int = 0) -> Tensor {
-        let n = elementCount(shape)!
+        let n = shapeElementCount(shape)!
         precondition(offset >= 0 && offset + n <= count)
         let bytes = ByteBuffer(copying: UnsafeRawBufferPointer(start: base + offset, count: n * 4))
         return Tensor(dtype: .f32, shape: shape, buffer: bytes)
