@@ -52,7 +52,6 @@ public final class Activations: @unchecked Sendable {
     let dGateUp: FloatBuffer       // [N, 2I]
     let dHidden: FloatBuffer       // [N, I]
     let dLoRA: FloatBuffer         // [N, r]
-    let attentionScratch: FloatBuffer  // [T, T]
     public let dLosses: FloatBuffer    // [N]
 
     /// `logits` become valid after a forward pass; `forwardDone` guards backward.
@@ -104,7 +103,6 @@ public final class Activations: @unchecked Sendable {
         dGateUp = FloatBuffer(count: N * 2 * I)
         dHidden = FloatBuffer(count: N * I)
         dLoRA = FloatBuffer(count: N * loraRank)
-        attentionScratch = FloatBuffer(count: time * time)
         dLosses = FloatBuffer(count: N)
     }
 
@@ -112,7 +110,7 @@ public final class Activations: @unchecked Sendable {
     public var floatCount: Int {
         [residual, ln1, rstd1, qkv, rstdQ, rstdK, q, k, v, probs, att, residualMid, ln2, rstd2, gateUp, hidden, lnf,
          rstdf, logits, losses, loraXA, dResidual, dNorm, dQKV, dQ, dK, dV, dAtt, dGateUp, dHidden, dLoRA,
-         attentionScratch, dLosses].reduce(0) { $0 + $1.count }
+         dLosses].reduce(0) { $0 + $1.count }
     }
 
     /// Number of rows with a target (≥ 0).

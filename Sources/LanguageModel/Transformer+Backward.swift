@@ -31,18 +31,24 @@ extension Transformer {
             let weight = 1 / Float(max(acts.targetCount, 1))
             for r in 0..<N { acts.dLosses[r] = acts.targets[r] >= 0 ? weight : 0 }
         }
+        StepProfile.measure("bwd cross-entropy") {
         acts.targets.withUnsafeBufferPointer { t in
             CrossEntropy.backward(dlogits: acts.logits.pointer, logits: acts.logits.readPointer, targets: t.baseAddress!,
-                                  dlosses: acts.dLosses.readPointer, n: N, v: c.vocabSize)
+                                  losses: acts.losses.readPointer, dlosses: acts.dLosses.readPointer, n: N, v: c.vocabSize)
+        }
         }
         let dx = acts.dResidual.pointer, dln = acts.dNorm.pointer
         dx.update(repeating: 0, count: N * C)
-        Linear.backward(dinp: dln, dweight: gp(layout.lmHead), dbias: nil, dout: acts.logits.readPointer,
-                        inp: acts.lnf.readPointer, weight: w + layout.lmHead, n: N, inFeatures: C, outFeatures: c.vocabSize,
-                        overwriteInput: true)
-        RMSNorm.backward(dinp: dx, dweight: gp(layout.finalNorm), dout: dln,
-                         inp: acts.residual.readPointer + c.numHiddenLayers * N * C, weight: w + layout.finalNorm,
-                         rstd: acts.rstdf.readPointer, n: N, c: C)
+        StepProfile.measure("bwd lm_head matmul") {
+            Linear.backward(dinp: dln, dweight: gp(layout.lmHead), dbias: nil, dout: acts.logits.readPointer,
+                            inp: acts.lnf.readPointer, weight: w + layout.lmHead, n: N, inFeatures: C, outFeatures: c.vocabSize,
+                            overwriteInput: true)
+        }
+        StepProfile.measure("bwd rmsnorm") {
+            RMSNorm.backward(dinp: dx, dweight: gp(layout.finalNorm), dout: dln,
+                             inp: acts.residual.readPointer + c.numHiddenLayers * N * C, weight: w + layout.finalNorm,
+                             rstd: acts.rstdf.readPointer, n: N, c: C)
+        }
 
         for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
             let P = layout.layers[l]
@@ -58,55 +64,87 @@ extension Transformer {
 
             // MLP block: out = mid + down(silu(gate)·up), gate/up = ln2 · W
             let dh = acts.dHidden.pointer, dgu = acts.dGateUp.pointer
-            Linear.backward(dinp: dh, dweight: gp(P.downWeight), dbias: nil, dout: dx, inp: h, weight: w + P.downWeight,
-                            n: N, inFeatures: I, outFeatures: C, overwriteInput: true)
-            loraBackward(lora, loraGrads, acts, layer: l, targets: [.down], dx: dh, x: h, dy: dx, ldy: C, columns: [0])
-            dgu.update(repeating: 0, count: N * 2 * I)
-            for r in 0..<N {
-                SwiGLU.backward(dgate: dgu + r * 2 * I, dup: dgu + r * 2 * I + I, dout: dh + r * I,
-                                gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I)
+            StepProfile.measure("bwd down matmul") {
+                Linear.backward(dinp: dh, dweight: gp(P.downWeight), dbias: nil, dout: dx, inp: h, weight: w + P.downWeight,
+                                n: N, inFeatures: I, outFeatures: C, overwriteInput: true)
             }
-            Linear.backward(dinp: dln, dweight: gp(P.gateUpWeight), dbias: nil, dout: dgu, inp: ln2, weight: w + P.gateUpWeight,
-                            n: N, inFeatures: C, outFeatures: 2 * I, overwriteInput: true)
+            loraBackward(lora, loraGrads, acts, layer: l, targets: [.down], dx: dh, x: h, dy: dx, ldy: C, columns: [0])
+            StepProfile.measure("bwd zeroing") {
+                dgu.update(repeating: 0, count: N * 2 * I)
+            }
+            StepProfile.measure("bwd swiglu") {
+            parallelChunks(N, minChunk: 16) { rows in
+                for r in rows {
+                    SwiGLU.backward(dgate: dgu + r * 2 * I, dup: dgu + r * 2 * I + I, dout: dh + r * I,
+                                    gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I)
+                }
+            }
+            }
+            StepProfile.measure("bwd gate/up matmul") {
+                Linear.backward(dinp: dln, dweight: gp(P.gateUpWeight), dbias: nil, dout: dgu, inp: ln2, weight: w + P.gateUpWeight,
+                                n: N, inFeatures: C, outFeatures: 2 * I, overwriteInput: true)
+            }
             loraBackward(lora, loraGrads, acts, layer: l, targets: [.gate, .up], dx: dln, x: ln2, dy: dgu, ldy: 2 * I, columns: [0, I])
-            RMSNorm.backward(dinp: dx, dweight: gp(P.postNorm), dout: dln, inp: mid, weight: w + P.postNorm,
-                             rstd: acts.rstd2.readPointer + l * N, n: N, c: C)
+            StepProfile.measure("bwd rmsnorm") {
+                RMSNorm.backward(dinp: dx, dweight: gp(P.postNorm), dout: dln, inp: mid, weight: w + P.postNorm,
+                                 rstd: acts.rstd2.readPointer + l * N, n: N, c: C)
+            }
 
             // attention block: mid = x + o(attention(rope(q), rope(k), v)), q/k/v = ln1 · W (+ b)
             let datt = acts.dAtt.pointer
-            Linear.backward(dinp: datt, dweight: gp(P.oWeight), dbias: gp(P.oBias), dout: dx, inp: att, weight: w + P.oWeight,
-                            n: N, inFeatures: Q, outFeatures: C, overwriteInput: true)
+            StepProfile.measure("bwd o matmul") {
+                Linear.backward(dinp: datt, dweight: gp(P.oWeight), dbias: gp(P.oBias), dout: dx, inp: att, weight: w + P.oWeight,
+                                n: N, inFeatures: Q, outFeatures: C, overwriteInput: true)
+            }
             loraBackward(lora, loraGrads, acts, layer: l, targets: [.o], dx: datt, x: att, dy: dx, ldy: C, columns: [0])
             let dq = acts.dQ.pointer, dk = acts.dK.pointer, dv = acts.dV.pointer
-            dq.update(repeating: 0, count: N * Q)
-            dk.update(repeating: 0, count: N * K)
-            dv.update(repeating: 0, count: N * K)
-            Attention.backward(dq: dq, dk: dk, dv: dv, scratch: acts.attentionScratch.pointer, dout: datt,
-                               probs: acts.probs.readPointer + l * B * Hq * T * T, q: q, k: k, v: v, shape: shape)
+            StepProfile.measure("bwd zeroing") {
+                dq.update(repeating: 0, count: N * Q)
+            }
+            StepProfile.measure("bwd zeroing") {
+                dk.update(repeating: 0, count: N * K)
+            }
+            StepProfile.measure("bwd zeroing") {
+                dv.update(repeating: 0, count: N * K)
+            }
+            StepProfile.measure("bwd attention") {
+                Attention.backward(dq: dq, dk: dk, dv: dv, dout: datt,
+                                   probs: acts.probs.readPointer + l * B * Hq * T * T, q: q, k: k, v: v, shape: shape)
+            }
+            let dqkv = acts.dQKV.pointer
+            StepProfile.measure("bwd rope/qk-norm/gather") {
             acts.positions.withUnsafeBufferPointer { pos in
                 RoPE.backward(dq, positions: pos.baseAddress!, cos: acts.ropeCos, sin: acts.ropeSin, rows: N, heads: Hq, headDim: D)
                 RoPE.backward(dk, positions: pos.baseAddress!, cos: acts.ropeCos, sin: acts.ropeSin, rows: N, heads: Hkv, headDim: D)
             }
-            let dqkv = acts.dQKV.pointer
             for r in 0..<N {
                 let row = dqkv + r * QKV
                 if c.qkNorm {
                     row.update(repeating: 0, count: Q + K)
-                    RMSNorm.backward(dinp: row, dweight: gp(P.qNorm), dout: dq + r * Q, inp: qkv + r * QKV, weight: w + P.qNorm!,
-                                     rstd: acts.rstdQ.readPointer + (l * N + r) * Hq, n: Hq, c: D)
-                    RMSNorm.backward(dinp: row + Q, dweight: gp(P.kNorm), dout: dk + r * K, inp: qkv + r * QKV + Q, weight: w + P.kNorm!,
-                                     rstd: acts.rstdK.readPointer + (l * N + r) * Hkv, n: Hkv, c: D)
+                    StepProfile.measure("bwd rmsnorm") {
+                        RMSNorm.backward(dinp: row, dweight: gp(P.qNorm), dout: dq + r * Q, inp: qkv + r * QKV, weight: w + P.qNorm!,
+                                         rstd: acts.rstdQ.readPointer + (l * N + r) * Hq, n: Hq, c: D)
+                    }
+                    StepProfile.measure("bwd rmsnorm") {
+                        RMSNorm.backward(dinp: row + Q, dweight: gp(P.kNorm), dout: dk + r * K, inp: qkv + r * QKV + Q, weight: w + P.kNorm!,
+                                         rstd: acts.rstdK.readPointer + (l * N + r) * Hkv, n: Hkv, c: D)
+                    }
                 } else {
                     row.update(from: dq + r * Q, count: Q)
                     (row + Q).update(from: dk + r * K, count: K)
                 }
                 (row + Q + K).update(from: dv + r * K, count: K)
             }
-            Linear.backward(dinp: dln, dweight: gp(P.qkvWeight), dbias: gp(P.qkvBias), dout: dqkv, inp: ln1, weight: w + P.qkvWeight,
-                            n: N, inFeatures: C, outFeatures: QKV, overwriteInput: true)
+            }
+            StepProfile.measure("bwd qkv matmul") {
+                Linear.backward(dinp: dln, dweight: gp(P.qkvWeight), dbias: gp(P.qkvBias), dout: dqkv, inp: ln1, weight: w + P.qkvWeight,
+                                n: N, inFeatures: C, outFeatures: QKV, overwriteInput: true)
+            }
             loraBackward(lora, loraGrads, acts, layer: l, targets: [.q, .k, .v], dx: dln, x: ln1, dy: dqkv, ldy: QKV, columns: [0, Q, Q + K])
-            RMSNorm.backward(dinp: dx, dweight: gp(P.inputNorm), dout: dln, inp: x, weight: w + P.inputNorm,
-                             rstd: acts.rstd1.readPointer + l * N, n: N, c: C)
+            StepProfile.measure("bwd rmsnorm") {
+                RMSNorm.backward(dinp: dx, dweight: gp(P.inputNorm), dout: dln, inp: x, weight: w + P.inputNorm,
+                                 rstd: acts.rstd1.readPointer + l * N, n: N, c: C)
+            }
         }
         if let g {
             acts.tokens.withUnsafeBufferPointer { tok in

@@ -6,7 +6,7 @@ import Tensors
 
 /// Per-step buffers of the decoder, sized for B sequences.
 final class DecodeScratch {
-    let x, ln, qkv, q, att, gateUp, hidden, logits, scores, loraXA, rstd: FloatBuffer
+    let x, ln, qkv, q, att, gateUp, hidden, logits, loraXA, rstd: FloatBuffer
     init(config c: ModelConfig, batch B: Int, capacity: Int, loraRank: Int) {
         x = FloatBuffer(count: B * c.hiddenSize)
         ln = FloatBuffer(count: B * c.hiddenSize)
@@ -16,7 +16,6 @@ final class DecodeScratch {
         gateUp = FloatBuffer(count: B * 2 * c.intermediateSize)
         hidden = FloatBuffer(count: B * c.intermediateSize)
         logits = FloatBuffer(count: B * c.vocabSize)
-        scores = FloatBuffer(count: (c.numAttentionHeads / c.numKeyValueHeads) * capacity)
         loraXA = FloatBuffer(count: B * loraRank)
         rstd = FloatBuffer(count: B * c.numAttentionHeads)
     }
@@ -84,7 +83,7 @@ extension Transformer {
                     RoPE.forward(kDst, positions: p.baseAddress!, cos: cache.ropeCos, sin: cache.ropeSin, rows: 1, heads: Hkv, headDim: D)
                 }
             }
-            Attention.decode(out: s.att.pointer, scores: s.scores.pointer, q: q,
+            Attention.decode(out: s.att.pointer, q: q,
                              kCache: cache.keys.readPointer + cache.offset(layer: l, batch: 0, position: 0),
                              vCache: cache.values.readPointer + cache.offset(layer: l, batch: 0, position: 0),
                              batch: B, length: pos + 1, capacity: cache.capacity, heads: Hq, kvHeads: Hkv, headDim: D)

@@ -50,9 +50,10 @@ extension Transformer {
             let out = acts.residual.pointer + (l + 1) * N * C
 
             // attention block
-            RMSNorm.forward(out: ln1, rstd: acts.rstd1.pointer + l * N, inp: x, weight: w + P.inputNorm, n: N, c: C, eps: eps)
-            Linear.forward(out: qkv, inp: ln1, weight: w + P.qkvWeight, bias: P.qkvBias.map { w + $0 }, n: N, inFeatures: C, outFeatures: QKV)
+            StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: ln1, rstd: acts.rstd1.pointer + l * N, inp: x, weight: w + P.inputNorm, n: N, c: C, eps: eps) }
+            StepProfile.measure("fwd qkv matmul") { Linear.forward(out: qkv, inp: ln1, weight: w + P.qkvWeight, bias: P.qkvBias.map { w + $0 }, n: N, inFeatures: C, outFeatures: QKV) }
             loraForward(lora, acts, layer: l, targets: [.q, .k, .v], x: ln1, y: qkv, ldy: QKV, columns: [0, Q, Q + K])
+            StepProfile.measure("fwd split/qk-norm/rope") {
             for r in 0..<N {
                 let row = qkv + r * QKV
                 if c.qkNorm {
@@ -68,30 +69,37 @@ extension Transformer {
                 RoPE.forward(q, positions: pos.baseAddress!, cos: acts.ropeCos, sin: acts.ropeSin, rows: N, heads: Hq, headDim: D)
                 RoPE.forward(k, positions: pos.baseAddress!, cos: acts.ropeCos, sin: acts.ropeSin, rows: N, heads: Hkv, headDim: D)
             }
-            Attention.forward(out: att, probs: acts.probs.pointer + l * B * Hq * T * T, q: q, k: k, v: v, shape: shape)
-            mid.update(from: x, count: N * C)
-            Linear.forward(out: mid, inp: att, weight: w + P.oWeight, bias: P.oBias.map { w + $0 }, n: N, inFeatures: Q, outFeatures: C, accumulate: true)
+            }
+            StepProfile.measure("fwd attention") { Attention.forward(out: att, probs: acts.probs.pointer + l * B * Hq * T * T, q: q, k: k, v: v, shape: shape) }
+            StepProfile.measure("fwd copies") { mid.update(from: x, count: N * C) }
+            StepProfile.measure("fwd o matmul") { Linear.forward(out: mid, inp: att, weight: w + P.oWeight, bias: P.oBias.map { w + $0 }, n: N, inFeatures: Q, outFeatures: C, accumulate: true) }
             loraForward(lora, acts, layer: l, targets: [.o], x: att, y: mid, ldy: C, columns: [0])
 
             // MLP block
-            RMSNorm.forward(out: ln2, rstd: acts.rstd2.pointer + l * N, inp: mid, weight: w + P.postNorm, n: N, c: C, eps: eps)
-            Linear.forward(out: gu, inp: ln2, weight: w + P.gateUpWeight, bias: nil, n: N, inFeatures: C, outFeatures: 2 * I)
+            StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: ln2, rstd: acts.rstd2.pointer + l * N, inp: mid, weight: w + P.postNorm, n: N, c: C, eps: eps) }
+            StepProfile.measure("fwd gate/up matmul") { Linear.forward(out: gu, inp: ln2, weight: w + P.gateUpWeight, bias: nil, n: N, inFeatures: C, outFeatures: 2 * I) }
             loraForward(lora, acts, layer: l, targets: [.gate, .up], x: ln2, y: gu, ldy: 2 * I, columns: [0, I])
-            for r in 0..<N {
-                SwiGLU.forward(out: h + r * I, gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I)
+            StepProfile.measure("fwd swiglu") {
+            parallelChunks(N, minChunk: 16) { rows in
+                for r in rows { SwiGLU.forward(out: h + r * I, gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I) }
             }
-            out.update(from: mid, count: N * C)
-            Linear.forward(out: out, inp: h, weight: w + P.downWeight, bias: nil, n: N, inFeatures: I, outFeatures: C, accumulate: true)
+            }
+            StepProfile.measure("fwd copies") { out.update(from: mid, count: N * C) }
+            StepProfile.measure("fwd down matmul") { Linear.forward(out: out, inp: h, weight: w + P.downWeight, bias: nil, n: N, inFeatures: I, outFeatures: C, accumulate: true) }
             loraForward(lora, acts, layer: l, targets: [.down], x: h, y: out, ldy: C, columns: [0])
         }
         let last = acts.residual.pointer + c.numHiddenLayers * N * C
-        RMSNorm.forward(out: acts.lnf.pointer, rstd: acts.rstdf.pointer, inp: last, weight: w + layout.finalNorm, n: N, c: C, eps: eps)
-        Linear.forward(out: acts.logits.pointer, inp: acts.lnf.pointer, weight: w + layout.lmHead, bias: nil,
-                       n: N, inFeatures: C, outFeatures: c.vocabSize)
+        StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: acts.lnf.pointer, rstd: acts.rstdf.pointer, inp: last, weight: w + layout.finalNorm, n: N, c: C, eps: eps) }
+        StepProfile.measure("fwd lm_head matmul") {
+            Linear.forward(out: acts.logits.pointer, inp: acts.lnf.pointer, weight: w + layout.lmHead, bias: nil,
+                           n: N, inFeatures: C, outFeatures: c.vocabSize)
+        }
         acts.forwardDone = true
         guard targets != nil else { return nil }
+        StepProfile.measure("fwd cross-entropy") {
         acts.targets.withUnsafeBufferPointer { t in
             CrossEntropy.forward(losses: acts.losses.pointer, logits: acts.logits.readPointer, targets: t.baseAddress!, n: N, v: c.vocabSize)
+        }
         }
         let count = acts.targetCount
         guard count > 0 else { return nil }

@@ -35,6 +35,16 @@ public enum BLAS {
                     alpha, a, blasint(lda), x, 1, beta, y, 1)
     }
 
+    /// Runs body with OpenBLAS limited to one thread per call (for BLAS calls made from several
+    /// threads of our own at once), then restores the previous count.
+    public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
+        let saved = threads
+        if saved == 1 { return try body() }
+        threads = 1
+        defer { threads = saved }
+        return try body()
+    }
+
     /// Threads OpenBLAS uses for one call.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }

@@ -103,7 +103,7 @@ import TestSupport
         }
         _ = loss()
         let dq = FloatBuffer(count: nq), dk = FloatBuffer(count: nkv), dv = FloatBuffer(count: nkv), scratch = FloatBuffer(count: 16)
-        Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, scratch: scratch.pointer, dout: r.readPointer,
+        Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: r.readPointer,
                            probs: probs.readPointer, q: q.readPointer, k: k.readPointer, v: v.readPointer, shape: s)
         check(dq, q, eps: 1e-3, loss, "dq"); check(dk, k, eps: 1e-3, loss, "dk"); check(dv, v, eps: 1e-3, loss, "dv")
     }
@@ -132,8 +132,10 @@ import TestSupport
             return GradientCheck.project(losses, weights)
         }
         let dl = FloatBuffer(count: n * v)
+        _ = loss()
         targets.withUnsafeBufferPointer {
-            CrossEntropy.backward(dlogits: dl.pointer, logits: logits.readPointer, targets: $0.baseAddress!, dlosses: weights.readPointer, n: n, v: v)
+            CrossEntropy.backward(dlogits: dl.pointer, logits: logits.readPointer, targets: $0.baseAddress!, losses: losses.readPointer,
+                                  dlosses: weights.readPointer, n: n, v: v)
         }
         check(dl, logits, eps: 1e-3, loss, "dlogits")
     }

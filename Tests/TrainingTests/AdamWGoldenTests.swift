@@ -40,14 +40,15 @@ let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
         let expectedLosses = (json["step_losses"] as! [Double]).map { Float($0) }
         #expect(closeness(losses, expectedLosses, rtol: 1e-4, atol: 0).ok, "losses \(losses) vs \(expectedLosses)")
-        // Adam divides by sqrt(v): entries whose gradient is at rounding level get noise-sized steps,
-        // so every entry must be within 1% of one step (lr) and almost all within 2e-6.
+        // Adam divides by sqrt(v): an entry whose gradient is a near-cancellation (e.g. q_proj rows
+        // under Qwen3's q_norm, which removes the radial component) gets a step whose size is set by
+        // rounding noise. So every entry must be within 5% of one step (lr) and 99% within 2e-6.
         let golden = try FixtureTensors(path: dir + "/golden.safetensors")
         let lr = Double(hyper["lr"]!)
         var tight = 0, total = 0
         for e in layout.entries {
             let actual = params.array(offset: e.offset, count: e.count), expected = golden["after3." + e.name]!
-            let c = closeness(actual, expected, rtol: 1e-4, atol: 1e-2 * lr)
+            let c = closeness(actual, expected, rtol: 1e-4, atol: 5e-2 * lr)
             #expect(c.ok, "\(family) \(e.name): \(c)")
             for (a, b) in zip(actual, expected) where abs(Double(a - b)) <= 2e-6 + 1e-4 * abs(Double(b)) { tight += 1 }
             total += e.count

@@ -25,7 +25,7 @@ public enum AdamWKernel {
         let bc2Sqrt = Float(bc2.squareRoot())
         let decay = 1 - h.lr * h.weightDecay
         let b1 = h.beta1, b2 = h.beta2, eps = h.eps
-        for i in 0..<count {
+        @inline(__always) func scalar(_ i: Int) {
             let g = grads[i] * gradScale
             var p = params[i] * decay
             let mi = m[i] + (g - m[i]) * (1 - b1)          // torch: m.lerp_(g, 1 − β1)
@@ -36,6 +36,25 @@ public enum AdamWKernel {
             v[i] = vi
             params[i] = p
         }
+        typealias V = SIMD16<Float>
+        parallelChunks(count / 16, minChunk: 4096) { blocks in
+            let vScale = V(repeating: gradScale), vDecay = V(repeating: decay), vB1 = V(repeating: 1 - b1)
+            let vB2 = V(repeating: b2), vB2c = V(repeating: 1 - b2), vBc2 = V(repeating: bc2Sqrt), vEps = V(repeating: eps)
+            let vStep = V(repeating: stepSize)
+            for blk in blocks {
+                let i = blk * 16
+                let g = UnsafeRawPointer(grads + i).loadUnaligned(as: V.self) * vScale
+                let p = UnsafeRawPointer(params + i).loadUnaligned(as: V.self) * vDecay
+                let m0 = UnsafeRawPointer(m + i).loadUnaligned(as: V.self)
+                let mi = m0 + (g - m0) * vB1
+                let vi = UnsafeRawPointer(v + i).loadUnaligned(as: V.self) * vB2 + vB2c * g * g
+                let denom = VectorMath.sqrt16(vi) / vBc2 + vEps
+                UnsafeMutableRawPointer(params + i).storeBytes(of: p - vStep * (mi / denom), as: V.self)
+                UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: V.self)
+                UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: V.self)
+            }
+        }
+        for i in (count / 16 * 16)..<count { scalar(i) }
     }
 
     // MARK: naive reference (textbook form, Double)

@@ -17,23 +17,26 @@ public struct AttentionShape: Sendable, Equatable {
 }
 
 public enum Attention {
-    /// Overwrites out and probs.
+    /// Overwrites out and probs. (batch, head) pairs run in parallel, each with single-threaded sgemm.
     public static func forward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                shape s: AttentionShape) {
         let T = s.time, D = s.headDim
-        for b in 0..<s.batch {
-            for h in 0..<s.heads {
-                let kvh = h / s.groups
-                let qh = q + b * T * s.qStride + h * D
-                let kh = k + b * T * s.kvStride + kvh * D
-                let vh = v + b * T * s.kvStride + kvh * D
-                let p = probs + (b * s.heads + h) * T * T
-                BLAS.sgemm(transB: true, m: T, n: T, k: D, alpha: s.scale, a: qh, lda: s.qStride,
-                           b: kh, ldb: s.kvStride, c: p, ldc: T)
-                causalSoftmax(p, T)
-                BLAS.sgemm(m: T, n: D, k: T, a: p, lda: T, b: vh, ldb: s.kvStride,
-                           c: out + b * T * s.qStride + h * D, ldc: s.qStride)
+        BLAS.singleThreaded {
+            parallelChunks(s.batch * s.heads) { pairs in
+                for pair in pairs {
+                    let b = pair / s.heads, h = pair % s.heads
+                    let kvh = h / s.groups
+                    let qh = q + b * T * s.qStride + h * D
+                    let kh = k + b * T * s.kvStride + kvh * D
+                    let vh = v + b * T * s.kvStride + kvh * D
+                    let p = probs + (b * s.heads + h) * T * T
+                    BLAS.sgemm(transB: true, m: T, n: T, k: D, alpha: s.scale, a: qh, lda: s.qStride,
+                               b: kh, ldb: s.kvStride, c: p, ldc: T)
+                    causalSoftmax(p, T)
+                    BLAS.sgemm(m: T, n: D, k: T, a: p, lda: T, b: vh, ldb: s.kvStride,
+                               c: out + b * T * s.qStride + h * D, ldc: s.qStride)
+                }
             }
         }
     }
@@ -49,64 +52,74 @@ public enum Attention {
         }
     }
 
-    /// Accumulates dq, dk, dv. `scratch` holds T·T floats.
+    /// Accumulates dq, dk, dv. Work is split by (batch, kv head) so that the query heads sharing
+    /// a kv head accumulate into its dk/dv on one thread.
     public static func backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
-                                scratch: UnsafeMutablePointer<Float>,
                                 dout: UnsafePointer<Float>, probs: UnsafePointer<Float>,
                                 q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                 shape s: AttentionShape) {
         let T = s.time, D = s.headDim
-        for b in 0..<s.batch {
-            for h in 0..<s.heads {
-                let kvh = h / s.groups
-                let qOff = b * T * s.qStride + h * D
-                let kvOff = b * T * s.kvStride + kvh * D
-                let p = probs + (b * s.heads + h) * T * T
-                let dp = scratch
-                // dP = dO · Vᵀ ; dV += Pᵀ · dO
-                BLAS.sgemm(transB: true, m: T, n: T, k: D, a: dout + qOff, lda: s.qStride,
-                           b: v + kvOff, ldb: s.kvStride, c: dp, ldc: T)
-                BLAS.sgemm(transA: true, m: T, n: D, k: T, a: p, lda: T, b: dout + qOff, ldb: s.qStride,
-                           beta: 1, c: dv + kvOff, ldc: s.kvStride)
-                // dS = P ⊙ (dP − Σ dP·P) · scale (rows restricted to the causal prefix)
-                for t in 0..<T {
-                    let pr = p + t * T, dr = dp + t * T
-                    let dot = VectorMath.dot(pr, dr, t + 1)
-                    for j in 0...t { dr[j] = pr[j] * (dr[j] - dot) * s.scale }
-                    if t + 1 < T { (dr + t + 1).update(repeating: 0, count: T - t - 1) }
+        BLAS.singleThreaded {
+            parallelChunks(s.batch * s.kvHeads) { groups in
+                let scratch = FloatBuffer(count: T * T)
+                let dp = scratch.pointer
+                for group in groups {
+                    let b = group / s.kvHeads, kvh = group % s.kvHeads
+                    for h in (kvh * s.groups)..<((kvh + 1) * s.groups) {
+                        let qOff = b * T * s.qStride + h * D
+                        let kvOff = b * T * s.kvStride + kvh * D
+                        let p = probs + (b * s.heads + h) * T * T
+                        // dP = dO · Vᵀ ; dV += Pᵀ · dO
+                        BLAS.sgemm(transB: true, m: T, n: T, k: D, a: dout + qOff, lda: s.qStride,
+                                   b: v + kvOff, ldb: s.kvStride, c: dp, ldc: T)
+                        BLAS.sgemm(transA: true, m: T, n: D, k: T, a: p, lda: T, b: dout + qOff, ldb: s.qStride,
+                                   beta: 1, c: dv + kvOff, ldc: s.kvStride)
+                        // dS = P ⊙ (dP − Σ dP·P) · scale (rows restricted to the causal prefix)
+                        for t in 0..<T {
+                            let pr = p + t * T, dr = dp + t * T
+                            let dot = VectorMath.dot(pr, dr, t + 1)
+                            for j in 0...t { dr[j] = pr[j] * (dr[j] - dot) * s.scale }
+                            if t + 1 < T { (dr + t + 1).update(repeating: 0, count: T - t - 1) }
+                        }
+                        // dQ += dS · K ; dK += dSᵀ · Q
+                        BLAS.sgemm(m: T, n: D, k: T, a: dp, lda: T, b: k + kvOff, ldb: s.kvStride,
+                                   beta: 1, c: dq + qOff, ldc: s.qStride)
+                        BLAS.sgemm(transA: true, m: T, n: D, k: T, a: dp, lda: T, b: q + qOff, ldb: s.qStride,
+                                   beta: 1, c: dk + kvOff, ldc: s.kvStride)
+                    }
                 }
-                // dQ += dS · K ; dK += dSᵀ · Q
-                BLAS.sgemm(m: T, n: D, k: T, a: dp, lda: T, b: k + kvOff, ldb: s.kvStride,
-                           beta: 1, c: dq + qOff, ldc: s.qStride)
-                BLAS.sgemm(transA: true, m: T, n: D, k: T, a: dp, lda: T, b: q + qOff, ldb: s.qStride,
-                           beta: 1, c: dk + kvOff, ldc: s.kvStride)
             }
         }
     }
 
     /// One new position per batch row attending to a KV cache of `length` positions (the new one
-    /// included). q/out [B,Hq,D]; caches [B, capacity, Hkv, D]; scores scratch ≥ groups·length.
-    public static func decode(out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+    /// included). q/out [B,Hq,D]; caches [B, capacity, Hkv, D].
+    public static func decode(out: UnsafeMutablePointer<Float>,
                               q: UnsafePointer<Float>, kCache: UnsafePointer<Float>, vCache: UnsafePointer<Float>,
                               batch: Int, length: Int, capacity: Int, heads: Int, kvHeads: Int, headDim D: Int) {
         let groups = heads / kvHeads, kvStride = kvHeads * D
         let scale = 1 / Float(D).squareRoot()
-        for b in 0..<batch {
-            for kvh in 0..<kvHeads {
-                let qh = q + (b * heads + kvh * groups) * D
-                let kc = kCache + b * capacity * kvStride + kvh * D
-                let vc = vCache + b * capacity * kvStride + kvh * D
-                // S[groups, L] = scale · Q[groups, D] · K[L, D]ᵀ
-                BLAS.sgemm(transB: true, m: groups, n: length, k: D, alpha: scale, a: qh, lda: D,
-                           b: kc, ldb: kvStride, c: scores, ldc: length)
-                for g in 0..<groups {
-                    let row = scores + g * length
-                    let m = VectorMath.max(row, length)
-                    let sum = VectorMath.expShifted(row, row, shift: m, length)
-                    VectorMath.scale(row, 1 / sum, length)
+        BLAS.singleThreaded {
+            parallelChunks(batch * kvHeads) { pairs in
+                let scratch = FloatBuffer(count: groups * length)
+                let scores = scratch.pointer
+                for pair in pairs {
+                    let b = pair / kvHeads, kvh = pair % kvHeads
+                    let qh = q + (b * heads + kvh * groups) * D
+                    let kc = kCache + b * capacity * kvStride + kvh * D
+                    let vc = vCache + b * capacity * kvStride + kvh * D
+                    // S[groups, L] = scale · Q[groups, D] · K[L, D]ᵀ
+                    BLAS.sgemm(transB: true, m: groups, n: length, k: D, alpha: scale, a: qh, lda: D,
+                               b: kc, ldb: kvStride, c: scores, ldc: length)
+                    for g in 0..<groups {
+                        let row = scores + g * length
+                        let m = VectorMath.max(row, length)
+                        let sum = VectorMath.expShifted(row, row, shift: m, length)
+                        VectorMath.scale(row, 1 / sum, length)
+                    }
+                    BLAS.sgemm(m: groups, n: D, k: length, a: scores, lda: length, b: vc, ldb: kvStride,
+                               c: out + (b * heads + kvh * groups) * D, ldc: D)
                 }
-                BLAS.sgemm(m: groups, n: D, k: length, a: scores, lda: length, b: vc, ldb: kvStride,
-                           c: out + (b * heads + kvh * groups) * D, ldc: D)
             }
         }
     }

@@ -4,10 +4,12 @@
 public enum CrossEntropy {
     public static func forward(losses: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                                n: Int, v: Int) {
-        for r in 0..<n {
-            guard targets[r] >= 0 else { losses[r] = 0; continue }
-            let x = logits + r * v
-            losses[r] = logSumExp(x, v) - x[Int(targets[r])]
+        parallelChunks(n, minChunk: 4) { rows in
+            for r in rows {
+                guard targets[r] >= 0 else { losses[r] = 0; continue }
+                let x = logits + r * v
+                losses[r] = logSumExp(x, v) - x[Int(targets[r])]
+            }
         }
     }
 
@@ -29,16 +31,27 @@ public enum CrossEntropy {
 
     /// Writes (not accumulates) dlogits = (softmax(logits) − onehot(target)) · dlosses[r]; rows
     /// without a target get zeros. `dlogits` may be the logits buffer itself (in place).
+    /// `losses` are the forward values: logsumexp = loss + logit[target], so one pass suffices.
     public static func backward(dlogits: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
-                                dlosses: UnsafePointer<Float>, n: Int, v: Int) {
-        for r in 0..<n {
-            let dx = dlogits + r * v
-            guard targets[r] >= 0 else { dx.update(repeating: 0, count: v); continue }
-            let x = logits + r * v
-            let m = VectorMath.max(x, v)
-            let sum = VectorMath.expShifted(dx, x, shift: m, v)
-            VectorMath.scale(dx, dlosses[r] / sum, v)
-            dx[Int(targets[r])] -= dlosses[r]
+                                losses: UnsafePointer<Float>, dlosses: UnsafePointer<Float>, n: Int, v: Int) {
+        parallelChunks(n, minChunk: 4) { rows in
+            for r in rows {
+                let dx = dlogits + r * v
+                guard targets[r] >= 0 else { dx.update(repeating: 0, count: v); continue }
+                let x = logits + r * v
+                let target = Int(targets[r])
+                let lse = losses[r] + x[target]
+                let g = dlosses[r]
+                let shift = SIMD16<Float>(repeating: lse), scale = SIMD16<Float>(repeating: g)
+                var i = 0
+                while i + 16 <= v {
+                    let e = VectorMath.exp16(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - shift)
+                    UnsafeMutableRawPointer(dx + i).storeBytes(of: e * scale, as: SIMD16<Float>.self)
+                    i += 16
+                }
+                while i < v { dx[i] = VectorMath.exp(x[i] - lse) * g; i += 1 }
+                dx[target] -= g
+            }
         }
     }
 

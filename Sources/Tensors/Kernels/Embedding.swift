@@ -12,10 +12,13 @@ public enum Embedding {
     /// Accumulates dtable[ids[r]] += dout[r].
     public static func backward(dtable: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, ids: UnsafePointer<Int32>,
                                 n: Int, c: Int) {
-        for r in 0..<n {
-            let row = dtable + Int(ids[r]) * c
-            let g = dout + r * c
-            for i in 0..<c { row[i] += g[i] }
+        // threads split the channels, so rows with the same id never race
+        parallelChunks(c, minChunk: 32) { cols in
+            for r in 0..<n {
+                let row = dtable + Int(ids[r]) * c
+                let g = dout + r * c
+                for i in cols { row[i] += g[i] }
+            }
         }
     }
 

@@ -5,12 +5,14 @@ public enum RMSNorm {
     public static func forward(out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                                inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                n: Int, c: Int, eps: Float) {
-        for r in 0..<n {
-            let x = inp + r * c
-            let y = out + r * c
-            let s = 1 / (VectorMath.sumOfSquares(x, c) / Float(c) + eps).squareRoot()
-            rstd[r] = s
-            for i in 0..<c { y[i] = (x[i] * s) * weight[i] }
+        parallelChunks(n, minChunk: max(1, 16384 / max(c, 1))) { rows in
+            for r in rows {
+                let x = inp + r * c
+                let y = out + r * c
+                let s = 1 / (VectorMath.sumOfSquares(x, c) / Float(c) + eps).squareRoot()
+                rstd[r] = s
+                for i in 0..<c { y[i] = (x[i] * s) * weight[i] }
+            }
         }
     }
 
@@ -18,18 +20,32 @@ public enum RMSNorm {
     public static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 rstd: UnsafePointer<Float>, n: Int, c: Int) {
-        for r in 0..<n {
-            let x = inp + r * c
-            let g = dout + r * c
-            let dx = dinp + r * c
-            let s = rstd[r]
-            // dxhat = g·w; dx = s·(dxhat − xhat·mean(dxhat·xhat)), xhat = x·s
-            var dot: Float = 0
-            for i in 0..<c { dot += g[i] * weight[i] * x[i] }
-            let k = dot * s * s / Float(c)
-            for i in 0..<c { dx[i] += s * (g[i] * weight[i] - x[i] * k) }
-            if let dweight {
-                for i in 0..<c { dweight[i] += g[i] * x[i] * s }
+        let threads = max(1, min(KernelThreads.count, n / max(1, 16384 / max(c, 1))))
+        // per-thread partial dweight, summed at the end (rows of one thread in order)
+        let partial = dweight == nil ? nil : FloatBuffer(count: threads * c)
+        parallelChunks(threads, minChunk: 1) { ts in
+            for t in ts {
+                let dw = partial.map { $0.pointer + t * c }
+                for r in (t * n / threads)..<((t + 1) * n / threads) {
+                    let x = inp + r * c
+                    let g = dout + r * c
+                    let dx = dinp + r * c
+                    let s = rstd[r]
+                    // dxhat = g·w; dx = s·(dxhat − xhat·mean(dxhat·xhat)), xhat = x·s
+                    var dot: Float = 0
+                    for i in 0..<c { dot += g[i] * weight[i] * x[i] }
+                    let k = dot * s * s / Float(c)
+                    for i in 0..<c { dx[i] += s * (g[i] * weight[i] - x[i] * k) }
+                    if let dw {
+                        for i in 0..<c { dw[i] += g[i] * x[i] * s }
+                    }
+                }
+            }
+        }
+        if let dweight, let partial {
+            for t in 0..<threads {
+                let p = partial.readPointer + t * c
+                for i in 0..<c { dweight[i] += p[i] }
             }
         }
     }

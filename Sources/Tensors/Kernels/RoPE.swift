@@ -77,16 +77,18 @@ public enum RoPE {
                        cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
                        rows: Int, heads: Int, headDim: Int, sign: Float) {
         let half = headDim / 2
-        for r in 0..<rows {
-            let c = cos + Int(positions[r]) * half
-            let s = sin + Int(positions[r]) * half
-            for h in 0..<heads {
-                let v = x + (r * heads + h) * headDim
-                for i in 0..<half {
-                    let a = v[i], b = v[i + half]
-                    let si = sign * s[i]
-                    v[i] = a * c[i] - b * si
-                    v[i + half] = b * c[i] + a * si
+        parallelChunks(rows, minChunk: max(1, 8192 / max(1, heads * headDim))) { chunk in
+            for r in chunk {
+                let c = cos + Int(positions[r]) * half
+                let s = sin + Int(positions[r]) * half
+                for h in 0..<heads {
+                    let v = x + (r * heads + h) * headDim
+                    for i in 0..<half {
+                        let a = v[i], b = v[i + half]
+                        let si = sign * s[i]
+                        v[i] = a * c[i] - b * si
+                        v[i + half] = b * c[i] + a * si
+                    }
                 }
             }
         }
