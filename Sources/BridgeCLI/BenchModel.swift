@@ -67,6 +67,7 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         let o = options
+        KernelThreads.count = o.threads
         BLAS.threads = o.threads
         let config = o.config(context: o.seq)
         let model = try Transformer(randomWeights: config, seed: o.seed)
@@ -96,7 +97,7 @@ struct BenchTrain: ParsableCommand {
             rows["adamw (incl. grad norm)"] = optimizerSeconds
             let steps = Double(o.warmup + o.steps)
             for (name, s) in rows.sorted(by: { $0.value > $1.value }) {
-                FileHandle.standardError.write(Data(String(format: "%-28@ %8.2f ms\n", name as NSString, s / steps * 1000).utf8))
+                FileHandle.standardError.write(Data((name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.2f ms\n", s / steps * 1000)).utf8))
             }
         }
         let step = median(times)
@@ -128,20 +129,28 @@ struct BenchGenerate: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "generate", abstract: "Sampling at temperature 1 with a KV cache after batch prompts of seq random tokens.")
     @OptionGroup var options: BenchModelOptions
     @Option(name: .customLong("new-tokens"), help: "Tokens generated per sequence.") var newTokens = 64
+    @Flag(help: "Print where the time goes (per phase, mean per generate call).") var profile = false
 
     func run() throws {
         let o = options
+        KernelThreads.count = o.threads
         BLAS.threads = o.threads
         let config = o.config(context: o.seq + newTokens)
         let model = try Transformer(randomWeights: config, seed: o.seed)
         let tokens = o.randomTokens(o.batch * o.seq, stream: 2)
         let prompts = (0..<o.batch).map { Array(tokens[($0 * o.seq)..<(($0 + 1) * o.seq)]) }
         var produced = 0
+        StepProfile.enabled = profile
         let times = try timeRepeated(o.steps, warmup: o.warmup) {
             let r = try model.generate(prompts: prompts, maxNewTokens: newTokens, sampling: SamplingOptions(temperature: 1, topP: 1, seed: o.seed))
             produced = r.ids.reduce(0) { $0 + $1.count }
         }
         let t = median(times)
+        if profile {
+            for (name, s) in StepProfile.seconds.sorted(by: { $0.value > $1.value }) {
+                FileHandle.standardError.write(Data((name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.2f ms\n", s / Double(o.warmup + o.steps) * 1000)).utf8))
+            }
+        }
         o.emit([("tokens_per_s", .double(Double(produced) / t)), ("seconds", .double(t)), ("new_tokens", .int(produced)),
                 ("threads", .int(o.threads)), ("parameters", .int(model.layout.totalCount))],
                text: String(format: "bench generate: %.0f new tokens/s (%d tokens in %.3f s), %d threads", Double(produced) / t, produced, t, o.threads))

@@ -1,23 +1,31 @@
-// Incremental decoding with a KV cache: prefill a batch of equal-length prompts with the full
-// forward pass, then one token per sequence per step, and `generate` on top (greedy or sampled).
-// B sequences, C hidden, Q/K q and kv widths, I intermediate, V vocab.
+// Inference with a KV cache: T new tokens per sequence (a whole prompt, or one token while
+// decoding) go through the model, their keys/values are written to the cache, and only each
+// sequence's last logits are computed. `generate` (greedy or sampled) builds on it.
+// B sequences, T new tokens, C hidden, Q/K q and kv widths, I intermediate, V vocab.
 
 import Tensors
 
-/// Per-step buffers of the decoder, sized for B sequences.
-final class DecodeScratch {
-    let x, ln, qkv, q, att, gateUp, hidden, logits, loraXA, rstd: FloatBuffer
-    init(config c: ModelConfig, batch B: Int, capacity: Int, loraRank: Int) {
-        x = FloatBuffer(count: B * c.hiddenSize)
-        ln = FloatBuffer(count: B * c.hiddenSize)
-        qkv = FloatBuffer(count: B * (c.qDim + 2 * c.kvDim))
-        q = FloatBuffer(count: B * c.qDim)
-        att = FloatBuffer(count: B * c.qDim)
-        gateUp = FloatBuffer(count: B * 2 * c.intermediateSize)
-        hidden = FloatBuffer(count: B * c.intermediateSize)
+/// Buffers of one cached forward for B×T new tokens (reused across decode steps).
+final class InferenceScratch {
+    let rows: Int
+    let x, ln, qkv, q, att, gateUp, hidden, lastLN, logits, loraXA, rstd: FloatBuffer
+    var positions: [Int32]
+
+    init(config c: ModelConfig, batch B: Int, time T: Int, loraRank: Int) {
+        rows = B * T
+        let N = rows
+        x = FloatBuffer(count: N * c.hiddenSize)
+        ln = FloatBuffer(count: N * c.hiddenSize)
+        qkv = FloatBuffer(count: N * (c.qDim + 2 * c.kvDim))
+        q = FloatBuffer(count: N * c.qDim)
+        att = FloatBuffer(count: N * c.qDim)
+        gateUp = FloatBuffer(count: N * 2 * c.intermediateSize)
+        hidden = FloatBuffer(count: N * c.intermediateSize)
+        lastLN = FloatBuffer(count: B * c.hiddenSize)
         logits = FloatBuffer(count: B * c.vocabSize)
-        loraXA = FloatBuffer(count: B * loraRank)
-        rstd = FloatBuffer(count: B * c.numAttentionHeads)
+        loraXA = FloatBuffer(count: N * loraRank)
+        rstd = FloatBuffer(count: N * max(c.numAttentionHeads, 1))
+        positions = Array(repeating: 0, count: N)
     }
 }
 
@@ -32,78 +40,106 @@ extension Transformer {
     public func prefill(prompts: [[Int32]], cache: KVCache, lora: LoRAAdapter? = nil) throws(ModelError) -> [Float] {
         let B = prompts.count, T = prompts.first?.count ?? 0
         precondition(B == cache.batch && prompts.allSatisfy { $0.count == T } && T > 0, "prompts must be non-empty and of equal length")
+        for p in prompts { try check(tokens: p, time: p.count) }
         if T > cache.capacity { throw .sequenceTooLong(length: T, limit: cache.capacity) }
-        let acts = Activations(config: config, batch: B, time: T, lora: lora?.config)
-        try forward(tokens: prompts.flatMap { $0 }, acts: acts, lora: lora)
-        let c = config, K = c.kvDim, V = c.vocabSize
-        for l in 0..<c.numHiddenLayers {
-            for b in 0..<B {
-                let src = (l * B * T + b * T) * K
-                (cache.keys.pointer + cache.offset(layer: l, batch: b, position: 0)).update(from: acts.k.readPointer + src, count: T * K)
-                (cache.values.pointer + cache.offset(layer: l, batch: b, position: 0)).update(from: acts.v.readPointer + src, count: T * K)
-            }
-        }
         cache.reset()
-        cache.advance(by: T)
-        var out = [Float](repeating: 0, count: B * V)
-        for b in 0..<B {
-            for i in 0..<V { out[b * V + i] = acts.logits[(b * T + T - 1) * V + i] }
-        }
-        return out
+        let scratch = InferenceScratch(config: config, batch: B, time: T, loraRank: lora?.config.r ?? 0)
+        forwardCached(tokens: prompts.flatMap { $0 }, time: T, cache: cache, scratch: scratch, lora: lora)
+        return scratch.logits.array
     }
 
-    /// One new token per sequence at position `cache.length`; returns logits [B, V] in scratch.
-    func decodeStep(tokens: [Int32], cache: KVCache, scratch s: DecodeScratch, lora: LoRAAdapter?) {
-        let c = config, B = cache.batch, C = c.hiddenSize, Q = c.qDim, K = c.kvDim, QKV = Q + 2 * K, I = c.intermediateSize
+    /// Logits [B, V] after feeding one token per sequence at position `cache.length`.
+    public func decode(tokens: [Int32], cache: KVCache, lora: LoRAAdapter? = nil) throws(ModelError) -> [Float] {
+        precondition(tokens.count == cache.batch)
+        try check(tokens: tokens, time: cache.length + 1)
+        if cache.length >= cache.capacity { throw .sequenceTooLong(length: cache.length + 1, limit: cache.capacity) }
+        let scratch = InferenceScratch(config: config, batch: cache.batch, time: 1, loraRank: lora?.config.r ?? 0)
+        forwardCached(tokens: tokens, time: 1, cache: cache, scratch: scratch, lora: lora)
+        return scratch.logits.array
+    }
+
+    /// tokens [B·T] at positions cache.length ..< cache.length+T; logits of each sequence's last
+    /// new token land in scratch.logits [B, V].
+    func forwardCached(tokens: [Int32], time T: Int, cache: KVCache, scratch s: InferenceScratch, lora: LoRAAdapter?) {
+        let c = config, B = cache.batch, N = B * T, start = cache.length
+        let C = c.hiddenSize, Q = c.qDim, K = c.kvDim, QKV = Q + 2 * K, I = c.intermediateSize
         let Hq = c.numAttentionHeads, Hkv = c.numKeyValueHeads, D = c.headDim, eps = Float(c.rmsNormEps)
-        let pos = cache.length
+        precondition(tokens.count == N && s.rows == N && start + T <= cache.capacity)
         let w = params.readPointer
-        let x = s.x.pointer, ln = s.ln.pointer, qkv = s.qkv.pointer, q = s.q.pointer
-        tokens.withUnsafeBufferPointer { Embedding.forward(out: x, ids: $0.baseAddress!, table: w + layout.embedTokens, n: B, c: C) }
-        let positions = [Int32](repeating: Int32(pos), count: B)
+        let x = s.x.pointer, ln = s.ln.pointer, qkv = s.qkv.pointer, q = s.q.pointer, att = s.att.pointer
+        let gu = s.gateUp.pointer, h = s.hidden.pointer
+        for r in 0..<N { s.positions[r] = Int32(start + r % T) }
+        tokens.withUnsafeBufferPointer { Embedding.forward(out: x, ids: $0.baseAddress!, table: w + layout.embedTokens, n: N, c: C) }
         for l in 0..<c.numHiddenLayers {
             let P = layout.layers[l]
-            RMSNorm.forward(out: ln, rstd: s.rstd.pointer, inp: x, weight: w + P.inputNorm, n: B, c: C, eps: eps)
-            Linear.forward(out: qkv, inp: ln, weight: w + P.qkvWeight, bias: P.qkvBias.map { w + $0 }, n: B, inFeatures: C, outFeatures: QKV)
-            decodeLoRA(lora, layer: l, targets: [.q, .k, .v], x: ln, y: qkv, ldy: QKV, columns: [0, Q, Q + K], rows: B, scratch: s)
-            for b in 0..<B {
-                let row = qkv + b * QKV
-                let kDst = cache.keys.pointer + cache.offset(layer: l, batch: b, position: pos)
-                let vDst = cache.values.pointer + cache.offset(layer: l, batch: b, position: pos)
-                if c.qkNorm {
-                    RMSNorm.forward(out: q + b * Q, rstd: s.rstd.pointer, inp: row, weight: w + P.qNorm!, n: Hq, c: D, eps: eps)
-                    RMSNorm.forward(out: kDst, rstd: s.rstd.pointer, inp: row + Q, weight: w + P.kNorm!, n: Hkv, c: D, eps: eps)
-                } else {
-                    (q + b * Q).update(from: row, count: Q)
-                    kDst.update(from: row + Q, count: K)
-                }
-                vDst.update(from: row + Q + K, count: K)
-                positions.withUnsafeBufferPointer { p in
-                    RoPE.forward(q + b * Q, positions: p.baseAddress!, cos: cache.ropeCos, sin: cache.ropeSin, rows: 1, heads: Hq, headDim: D)
-                    RoPE.forward(kDst, positions: p.baseAddress!, cos: cache.ropeCos, sin: cache.ropeSin, rows: 1, heads: Hkv, headDim: D)
+            StepProfile.measure("inf rmsnorm") {
+                RMSNorm.forward(out: ln, rstd: s.rstd.pointer, inp: x, weight: w + P.inputNorm, n: N, c: C, eps: eps)
+            }
+            StepProfile.measure("inf qkv") {
+                Linear.forward(out: qkv, inp: ln, weight: w + P.qkvWeight, bias: P.qkvBias.map { w + $0 }, n: N, inFeatures: C, outFeatures: QKV)
+            }
+            inferenceLoRA(lora, layer: l, targets: [.q, .k, .v], x: ln, y: qkv, ldy: QKV, columns: [0, Q, Q + K], rows: N, scratch: s)
+            // split q/k/v, q/k norm, keys and values straight into the cache, RoPE
+            let keys = cache.keys.pointer, values = cache.values.pointer
+            StepProfile.measure("inf split/rope or swiglu") {
+                parallelChunks(N, minChunk: 16) { rows in
+                    for r in rows {
+                        let b = r / T, t = r % T
+                        let row = qkv + r * QKV
+                        let kDst = keys + cache.offset(layer: l, batch: b, position: start + t)
+                        let vDst = values + cache.offset(layer: l, batch: b, position: start + t)
+                        if c.qkNorm {
+                            RMSNorm.forward(out: q + r * Q, rstd: s.rstd.pointer + r * Hq, inp: row, weight: w + P.qNorm!, n: Hq, c: D, eps: eps)
+                            RMSNorm.forward(out: kDst, rstd: s.rstd.pointer + r * Hq, inp: row + Q, weight: w + P.kNorm!, n: Hkv, c: D, eps: eps)
+                        } else {
+                            (q + r * Q).update(from: row, count: Q)
+                            kDst.update(from: row + Q, count: K)
+                        }
+                        vDst.update(from: row + Q + K, count: K)
+                        s.positions.withUnsafeBufferPointer { p in
+                            RoPE.rotate(q + r * Q, positions: p.baseAddress! + r, cos: cache.ropeCos, sin: cache.ropeSin, rows: 1, heads: Hq, headDim: D, sign: 1)
+                            RoPE.rotate(kDst, positions: p.baseAddress! + r, cos: cache.ropeCos, sin: cache.ropeSin, rows: 1, heads: Hkv, headDim: D, sign: 1)
+                        }
+                    }
                 }
             }
-            Attention.decode(out: s.att.pointer, q: q,
-                             kCache: cache.keys.readPointer + cache.offset(layer: l, batch: 0, position: 0),
-                             vCache: cache.values.readPointer + cache.offset(layer: l, batch: 0, position: 0),
-                             batch: B, length: pos + 1, capacity: cache.capacity, heads: Hq, kvHeads: Hkv, headDim: D)
-            Linear.forward(out: x, inp: s.att.readPointer, weight: w + P.oWeight, bias: P.oBias.map { w + $0 }, n: B, inFeatures: Q, outFeatures: C, accumulate: true)
-            decodeLoRA(lora, layer: l, targets: [.o], x: s.att.readPointer, y: x, ldy: C, columns: [0], rows: B, scratch: s)
-            RMSNorm.forward(out: ln, rstd: s.rstd.pointer, inp: x, weight: w + P.postNorm, n: B, c: C, eps: eps)
-            let gu = s.gateUp.pointer, h = s.hidden.pointer
-            Linear.forward(out: gu, inp: ln, weight: w + P.gateUpWeight, bias: nil, n: B, inFeatures: C, outFeatures: 2 * I)
-            decodeLoRA(lora, layer: l, targets: [.gate, .up], x: ln, y: gu, ldy: 2 * I, columns: [0, I], rows: B, scratch: s)
-            for b in 0..<B { SwiGLU.forward(out: h + b * I, gate: gu + b * 2 * I, up: gu + b * 2 * I + I, n: I) }
-            Linear.forward(out: x, inp: h, weight: w + P.downWeight, bias: nil, n: B, inFeatures: I, outFeatures: C, accumulate: true)
-            decodeLoRA(lora, layer: l, targets: [.down], x: h, y: x, ldy: C, columns: [0], rows: B, scratch: s)
+            StepProfile.measure("inf attention") {
+                Attention.cached(out: att, q: q, kCache: cache.keys.readPointer + cache.offset(layer: l, batch: 0, position: 0),
+                                 vCache: cache.values.readPointer + cache.offset(layer: l, batch: 0, position: 0),
+                                 batch: B, time: T, start: start, capacity: cache.capacity, heads: Hq, kvHeads: Hkv, headDim: D)
+            }
+            StepProfile.measure("inf o") {
+                Linear.forward(out: x, inp: att, weight: w + P.oWeight, bias: P.oBias.map { w + $0 }, n: N, inFeatures: Q, outFeatures: C, accumulate: true)
+            }
+            inferenceLoRA(lora, layer: l, targets: [.o], x: att, y: x, ldy: C, columns: [0], rows: N, scratch: s)
+            StepProfile.measure("inf rmsnorm") {
+                RMSNorm.forward(out: ln, rstd: s.rstd.pointer, inp: x, weight: w + P.postNorm, n: N, c: C, eps: eps)
+            }
+            StepProfile.measure("inf gate/up") {
+                Linear.forward(out: gu, inp: ln, weight: w + P.gateUpWeight, bias: nil, n: N, inFeatures: C, outFeatures: 2 * I)
+            }
+            inferenceLoRA(lora, layer: l, targets: [.gate, .up], x: ln, y: gu, ldy: 2 * I, columns: [0, I], rows: N, scratch: s)
+            StepProfile.measure("inf split/rope or swiglu") {
+                parallelChunks(N, minChunk: 16) { rows in
+                    for r in rows { SwiGLU.forward(out: h + r * I, gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I) }
+                }
+            }
+            StepProfile.measure("inf down") {
+                Linear.forward(out: x, inp: h, weight: w + P.downWeight, bias: nil, n: N, inFeatures: I, outFeatures: C, accumulate: true)
+            }
+            inferenceLoRA(lora, layer: l, targets: [.down], x: h, y: x, ldy: C, columns: [0], rows: N, scratch: s)
         }
-        RMSNorm.forward(out: ln, rstd: s.rstd.pointer, inp: x, weight: w + layout.finalNorm, n: B, c: C, eps: eps)
-        Linear.forward(out: s.logits.pointer, inp: ln, weight: w + layout.lmHead, bias: nil, n: B, inFeatures: C, outFeatures: c.vocabSize)
-        cache.advance(by: 1)
+        // final norm and logits for each sequence's last new token only
+        for b in 0..<B where b != b * T + T - 1 { (x + b * C).update(from: x + (b * T + T - 1) * C, count: C) }
+        RMSNorm.forward(out: s.lastLN.pointer, rstd: s.rstd.pointer, inp: x, weight: w + layout.finalNorm, n: B, c: C, eps: eps)
+        StepProfile.measure("inf lm_head") {
+            Linear.forward(out: s.logits.pointer, inp: s.lastLN.readPointer, weight: w + layout.lmHead, bias: nil, n: B, inFeatures: C, outFeatures: c.vocabSize)
+        }
+        cache.advance(by: T)
     }
 
-    private func decodeLoRA(_ lora: LoRAAdapter?, layer l: Int, targets: [LoRATarget], x: UnsafePointer<Float>,
-                            y: UnsafeMutablePointer<Float>, ldy: Int, columns: [Int], rows: Int, scratch s: DecodeScratch) {
+    private func inferenceLoRA(_ lora: LoRAAdapter?, layer l: Int, targets: [LoRATarget], x: UnsafePointer<Float>,
+                               y: UnsafeMutablePointer<Float>, ldy: Int, columns: [Int], rows: Int, scratch s: InferenceScratch) {
         guard let lora else { return }
         for (t, col) in zip(targets, columns) {
             guard let p = lora.pair(layer: l, t) else { continue }
@@ -124,7 +160,7 @@ extension Transformer {
         if total > config.maxPositionEmbeddings { throw .sequenceTooLong(length: total, limit: config.maxPositionEmbeddings) }
         let cache = KVCache(config: config, batch: B, capacity: max(total, 1))
         var logits = try prefill(prompts: prompts, cache: cache, lora: lora)
-        let scratch = DecodeScratch(config: config, batch: B, capacity: cache.capacity, loraRank: lora?.config.r ?? 0)
+        let scratch = InferenceScratch(config: config, batch: B, time: 1, loraRank: lora?.config.r ?? 0)
         var samplers = (0..<B).map { Sampler(options: sampling, stream: UInt64($0)) }
         var out = [[Int32]](repeating: [], count: B)
         var done = [Bool](repeating: false, count: B)
@@ -139,19 +175,9 @@ extension Transformer {
                 }
             }
             if done.allSatisfy({ $0 }) || step == maxNewTokens - 1 { break }
-            decodeStep(tokens: next, cache: cache, scratch: scratch, lora: lora)
+            forwardCached(tokens: next, time: 1, cache: cache, scratch: scratch, lora: lora)
             logits.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: scratch.logits.readPointer, count: B * V) }
         }
         return GenerationResult(ids: out)
-    }
-
-    /// Logits [B, V] of one decode step (for tests and tools): feeds `tokens` at `cache.length`.
-    public func decode(tokens: [Int32], cache: KVCache, lora: LoRAAdapter? = nil) throws(ModelError) -> [Float] {
-        try check(tokens: tokens, time: cache.length + 1)
-        precondition(tokens.count == cache.batch)
-        if cache.length >= cache.capacity { throw .sequenceTooLong(length: cache.length + 1, limit: cache.capacity) }
-        let scratch = DecodeScratch(config: config, batch: cache.batch, capacity: cache.capacity, loraRank: lora?.config.r ?? 0)
-        decodeStep(tokens: tokens, cache: cache, scratch: scratch, lora: lora)
-        return scratch.logits.array
     }
 }

@@ -73,7 +73,7 @@ public enum RoPE {
         rotate(dx, positions: positions, cos: cos, sin: sin, rows: rows, heads: heads, headDim: headDim, sign: -1)
     }
 
-    static func rotate(_ x: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int32>,
+    public static func rotate(_ x: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int32>,
                        cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
                        rows: Int, heads: Int, headDim: Int, sign: Float) {
         let half = headDim / 2
