@@ -84,11 +84,10 @@ struct BenchTrain: ParsableCommand {
         let times = try timeRepeated(o.steps, warmup: o.warmup) {
             if timed == 0 { StepProfile.reset() }
             StepProfile.enabled = profile
-            grads.zero()
             loss = try model.forward(tokens: tokens, targets: targets, acts: acts) ?? 0
             model.backward(acts: acts, grads: grads)
             let start = DispatchTime.now().uptimeNanoseconds
-            opt.update(params: model.params, grads: grads)
+            opt.update(params: model.params, grads: grads, clearGrads: true)
             optimizerSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             timed += 1
         }

@@ -69,9 +69,6 @@ extension Transformer {
                                 n: N, inFeatures: I, outFeatures: C, overwriteInput: true)
             }
             loraBackward(lora, loraGrads, acts, layer: l, targets: [.down], dx: dh, x: h, dy: dx, ldy: C, columns: [0])
-            StepProfile.measure("bwd zeroing") {
-                dgu.update(repeating: 0, count: N * 2 * I)
-            }
             StepProfile.measure("bwd swiglu") {
             parallelChunks(N, minChunk: 16) { rows in
                 for r in rows {
@@ -98,43 +95,44 @@ extension Transformer {
             }
             loraBackward(lora, loraGrads, acts, layer: l, targets: [.o], dx: datt, x: att, dy: dx, ldy: C, columns: [0])
             let dq = acts.dQ.pointer, dk = acts.dK.pointer, dv = acts.dV.pointer
-            StepProfile.measure("bwd zeroing") {
-                dq.update(repeating: 0, count: N * Q)
-            }
-            StepProfile.measure("bwd zeroing") {
-                dk.update(repeating: 0, count: N * K)
-            }
-            StepProfile.measure("bwd zeroing") {
-                dv.update(repeating: 0, count: N * K)
-            }
             StepProfile.measure("bwd attention") {
                 Attention.backward(dq: dq, dk: dk, dv: dv, dout: datt,
                                    probs: acts.probs.readPointer + l * B * Hq * T * T, q: q, k: k, v: v, shape: shape)
             }
             let dqkv = acts.dQKV.pointer
             StepProfile.measure("bwd rope/qk-norm/gather") {
-            acts.positions.withUnsafeBufferPointer { pos in
-                RoPE.backward(dq, positions: pos.baseAddress!, cos: acts.ropeCos, sin: acts.ropeSin, rows: N, heads: Hq, headDim: D)
-                RoPE.backward(dk, positions: pos.baseAddress!, cos: acts.ropeCos, sin: acts.ropeSin, rows: N, heads: Hkv, headDim: D)
-            }
-            for r in 0..<N {
-                let row = dqkv + r * QKV
-                if c.qkNorm {
-                    row.update(repeating: 0, count: Q + K)
-                    StepProfile.measure("bwd rmsnorm") {
-                        RMSNorm.backward(dinp: row, dweight: gp(P.qNorm), dout: dq + r * Q, inp: qkv + r * QKV, weight: w + P.qNorm!,
-                                         rstd: acts.rstdQ.readPointer + (l * N + r) * Hq, n: Hq, c: D)
+                // un-rotate dq/dk (the inverse rotation), through the Qwen3 norms, into the fused dqkv rows
+                let ropeCos = acts.ropeCos, ropeSin = acts.ropeSin
+                parallelChunks(N, minChunk: 16) { rows in
+                    ropeCos.withUnsafeBufferPointer { cosTable in
+                        ropeSin.withUnsafeBufferPointer { sinTable in
+                            let cs = cosTable.baseAddress!, sn = sinTable.baseAddress!
+                            for r in rows {
+                                let row = dqkv + r * QKV, pos = r % T
+                                if c.qkNorm {
+                                    RoPE.rotateRow(out: dq + r * Q, inp: dq + r * Q, position: pos, cos: cs, sin: sn, heads: Hq, headDim: D, sign: -1)
+                                    RoPE.rotateRow(out: dk + r * K, inp: dk + r * K, position: pos, cos: cs, sin: sn, heads: Hkv, headDim: D, sign: -1)
+                                    row.update(repeating: 0, count: Q + K)
+                                    RMSNorm.backward(dinp: row, dweight: nil, dout: dq + r * Q, inp: qkv + r * QKV, weight: w + P.qNorm!,
+                                                     rstd: acts.rstdQ.readPointer + (l * N + r) * Hq, n: Hq, c: D)
+                                    RMSNorm.backward(dinp: row + Q, dweight: nil, dout: dk + r * K, inp: qkv + r * QKV + Q, weight: w + P.kNorm!,
+                                                     rstd: acts.rstdK.readPointer + (l * N + r) * Hkv, n: Hkv, c: D)
+                                } else {
+                                    RoPE.rotateRow(out: row, inp: dq + r * Q, position: pos, cos: cs, sin: sn, heads: Hq, headDim: D, sign: -1)
+                                    RoPE.rotateRow(out: row + Q, inp: dk + r * K, position: pos, cos: cs, sin: sn, heads: Hkv, headDim: D, sign: -1)
+                                }
+                                (row + Q + K).update(from: dv + r * K, count: K)
+                            }
+                        }
                     }
-                    StepProfile.measure("bwd rmsnorm") {
-                        RMSNorm.backward(dinp: row + Q, dweight: gp(P.kNorm), dout: dk + r * K, inp: qkv + r * QKV + Q, weight: w + P.kNorm!,
-                                         rstd: acts.rstdK.readPointer + (l * N + r) * Hkv, n: Hkv, c: D)
-                    }
-                } else {
-                    row.update(from: dq + r * Q, count: Q)
-                    (row + Q).update(from: dk + r * K, count: K)
                 }
-                (row + Q + K).update(from: dv + r * K, count: K)
-            }
+                // q/k norm weight gradients: rows in order on one thread (deterministic sums)
+                if c.qkNorm, let g {
+                    RMSNorm.backwardWeight(dweight: g + P.qNorm!, dout: dq, inp: qkv, rowStride: QKV, outStride: Q,
+                                           rstd: acts.rstdQ.readPointer + l * N * Hq, rows: N, heads: Hq, c: D)
+                    RMSNorm.backwardWeight(dweight: g + P.kNorm!, dout: dk, inp: qkv + Q, rowStride: QKV, outStride: K,
+                                           rstd: acts.rstdK.readPointer + l * N * Hkv, rows: N, heads: Hkv, c: D)
+                }
             }
             StepProfile.measure("bwd qkv matmul") {
                 Linear.backward(dinp: dln, dweight: gp(P.qkvWeight), dbias: gp(P.qkvBias), dout: dqkv, inp: ln1, weight: w + P.qkvWeight,

@@ -54,21 +54,28 @@ extension Transformer {
             StepProfile.measure("fwd qkv matmul") { Linear.forward(out: qkv, inp: ln1, weight: w + P.qkvWeight, bias: P.qkvBias.map { w + $0 }, n: N, inFeatures: C, outFeatures: QKV) }
             loraForward(lora, acts, layer: l, targets: [.q, .k, .v], x: ln1, y: qkv, ldy: QKV, columns: [0, Q, Q + K])
             StepProfile.measure("fwd split/qk-norm/rope") {
-            for r in 0..<N {
-                let row = qkv + r * QKV
-                if c.qkNorm {
-                    RMSNorm.forward(out: q + r * Q, rstd: acts.rstdQ.pointer + (l * N + r) * Hq, inp: row, weight: w + P.qNorm!, n: Hq, c: D, eps: eps)
-                    RMSNorm.forward(out: k + r * K, rstd: acts.rstdK.pointer + (l * N + r) * Hkv, inp: row + Q, weight: w + P.kNorm!, n: Hkv, c: D, eps: eps)
-                } else {
-                    (q + r * Q).update(from: row, count: Q)
-                    (k + r * K).update(from: row + Q, count: K)
+                // q, k (normed for Qwen3, then rotated) and v out of the fused qkv rows
+                let ropeCos = acts.ropeCos, ropeSin = acts.ropeSin
+                parallelChunks(N, minChunk: 16) { rows in
+                    ropeCos.withUnsafeBufferPointer { cosTable in
+                        ropeSin.withUnsafeBufferPointer { sinTable in
+                            let cs = cosTable.baseAddress!, sn = sinTable.baseAddress!
+                            for r in rows {
+                                let row = qkv + r * QKV, pos = r % T
+                                if c.qkNorm {
+                                    RMSNorm.forward(out: q + r * Q, rstd: acts.rstdQ.pointer + (l * N + r) * Hq, inp: row, weight: w + P.qNorm!, n: Hq, c: D, eps: eps)
+                                    RMSNorm.forward(out: k + r * K, rstd: acts.rstdK.pointer + (l * N + r) * Hkv, inp: row + Q, weight: w + P.kNorm!, n: Hkv, c: D, eps: eps)
+                                    RoPE.rotateRow(out: q + r * Q, inp: q + r * Q, position: pos, cos: cs, sin: sn, heads: Hq, headDim: D, sign: 1)
+                                    RoPE.rotateRow(out: k + r * K, inp: k + r * K, position: pos, cos: cs, sin: sn, heads: Hkv, headDim: D, sign: 1)
+                                } else {
+                                    RoPE.rotateRow(out: q + r * Q, inp: row, position: pos, cos: cs, sin: sn, heads: Hq, headDim: D, sign: 1)
+                                    RoPE.rotateRow(out: k + r * K, inp: row + Q, position: pos, cos: cs, sin: sn, heads: Hkv, headDim: D, sign: 1)
+                                }
+                                (v + r * K).update(from: row + Q + K, count: K)
+                            }
+                        }
+                    }
                 }
-                (v + r * K).update(from: row + Q + K, count: K)
-            }
-            acts.positions.withUnsafeBufferPointer { pos in
-                RoPE.forward(q, positions: pos.baseAddress!, cos: acts.ropeCos, sin: acts.ropeSin, rows: N, heads: Hq, headDim: D)
-                RoPE.forward(k, positions: pos.baseAddress!, cos: acts.ropeCos, sin: acts.ropeSin, rows: N, heads: Hkv, headDim: D)
-            }
             }
             StepProfile.measure("fwd attention") { Attention.forward(out: att, probs: acts.probs.pointer + l * B * Hq * T * T, q: q, k: k, v: v, shape: shape) }
             StepProfile.measure("fwd copies") { mid.update(from: x, count: N * C) }

@@ -53,9 +53,10 @@ public final class AdamW: @unchecked Sendable {
         public var lr: Float
     }
 
-    /// One update of `params` from `grads` (not modified; clipping is folded into the update).
+    /// One update of `params` from `grads` (clipping is folded into the update). With
+    /// `clearGrads` the gradients are zeroed in the same pass, else left as they were.
     @discardableResult
-    public func update(params: FloatBuffer, grads: FloatBuffer) -> StepInfo {
+    public func update(params: FloatBuffer, grads: FloatBuffer, clearGrads: Bool = false) -> StepInfo {
         precondition(params.count == m.count && grads.count == m.count, "optimizer state and parameters differ in size")
         let norm = AdamW.globalNorm(grads)
         var scale: Float = 1
@@ -65,22 +66,23 @@ public final class AdamW: @unchecked Sendable {
         step += 1
         let lr = config.lr * config.schedule.factor(step: step - 1)
         let hyper = AdamWHyper(lr: lr, beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay)
-        AdamWKernel.step(params: params.pointer, grads: grads.readPointer, m: m.pointer, v: v.pointer,
-                         count: params.count, hyper: hyper, t: step, gradScale: scale)
+        AdamWKernel.step(params: params.pointer, grads: grads.pointer, m: m.pointer, v: v.pointer,
+                         count: params.count, hyper: hyper, t: step, gradScale: scale, clearGrads: clearGrads)
         return StepInfo(gradNorm: norm, lr: lr)
     }
 
-    /// ‖g‖₂ accumulated in Double.
+    /// ‖g‖₂: float sums over 4096-element blocks, added in Double in block order (the same
+    /// result for any thread count).
     public static func globalNorm(_ g: FloatBuffer) -> Double {
         let p = g.readPointer
-        var total = 0.0
-        var i = 0
-        let n = g.count
-        while i < n {
-            let chunk = min(4096, n - i)
-            total += Double(VectorMath.sumOfSquares(p + i, chunk))
-            i += chunk
+        let n = g.count, blocks = (n + 4095) / 4096
+        let partial = FloatBuffer(count: blocks)
+        let out = partial.pointer
+        parallelChunks(blocks, minChunk: 64) { range in
+            for b in range { out[b] = VectorMath.sumOfSquares(p + b * 4096, min(4096, n - b * 4096)) }
         }
+        var total = 0.0
+        for b in 0..<blocks { total += Double(out[b]) }
         return total.squareRoot()
     }
 }

@@ -78,10 +78,9 @@ public final class SFTTrainer {
                 targets[b * T + t] = e.targets[t]
             }
         }
-        grads.zero()
         let loss = try model.forward(tokens: tokens, targets: targets, acts: acts) ?? 0
         model.backward(acts: acts, grads: grads)
-        optimizer.update(params: model.params, grads: grads)
+        optimizer.update(params: model.params, grads: grads, clearGrads: true)   // zero for the next step
         return loss
     }
 

@@ -224,15 +224,16 @@ import TestSupport
         #expect(inPlace.array == d1.array)
     }
 
-    @Test func adamW() {
-        let n = 23
+    @Test(arguments: [23, 140_003])   // the second runs the vector blocks on several threads
+    func adamW(n: Int) {
         let hyper = AdamWHyper(lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
         let p1 = randomBuffer(n, seed: 91), p2 = p1.clone()
         let (m1, v1, m2, v2) = (FloatBuffer(count: n), FloatBuffer(count: n), FloatBuffer(count: n), FloatBuffer(count: n))
         for t in 1...4 {
             let g = randomBuffer(n, seed: 92 + UInt64(t))
-            AdamWKernel.step(params: p1.pointer, grads: g.readPointer, m: m1.pointer, v: v1.pointer, count: n, hyper: hyper, t: t, gradScale: 0.5)
             AdamWKernel.stepNaive(params: p2.pointer, grads: g.readPointer, m: m2.pointer, v: v2.pointer, count: n, hyper: hyper, t: t, gradScale: 0.5)
+            AdamWKernel.step(params: p1.pointer, grads: g.pointer, m: m1.pointer, v: v1.pointer, count: n, hyper: hyper, t: t, gradScale: 0.5, clearGrads: t == 4)
+            if t == 4 { #expect(g.array.allSatisfy { $0 == 0 }) }
         }
         let c = closeness(p1.array, p2.array, rtol: 1e-5, atol: 1e-6)
         #expect(c.ok, "\(c)")

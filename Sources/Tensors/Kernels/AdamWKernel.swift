@@ -16,9 +16,10 @@ public struct AdamWHyper: Sendable, Equatable {
 
 public enum AdamWKernel {
     /// Step `t` (1-based). Gradients are multiplied by `gradScale` first (grad-norm clipping).
-    public static func step(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>,
+    /// With `clearGrads` the gradients are zeroed in the same pass (ready for the next step).
+    public static func step(params: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>,
                             m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
-                            count: Int, hyper h: AdamWHyper, t: Int, gradScale: Float = 1) {
+                            count: Int, hyper h: AdamWHyper, t: Int, gradScale: Float = 1, clearGrads: Bool = false) {
         let bc1 = 1 - Foundation.pow(Double(h.beta1), Double(t))
         let bc2 = 1 - Foundation.pow(Double(h.beta2), Double(t))
         let stepSize = Float(Double(h.lr) / bc1)
@@ -35,6 +36,7 @@ public enum AdamWKernel {
             m[i] = mi
             v[i] = vi
             params[i] = p
+            if clearGrads { grads[i] = 0 }
         }
         typealias V = SIMD16<Float>
         parallelChunks(count / 16, minChunk: 4096) { blocks in
@@ -52,6 +54,7 @@ public enum AdamWKernel {
                 UnsafeMutableRawPointer(params + i).storeBytes(of: p - vStep * (mi / denom), as: V.self)
                 UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: V.self)
                 UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: V.self)
+                if clearGrads { UnsafeMutableRawPointer(grads + i).storeBytes(of: V(), as: V.self) }
             }
         }
         for i in (count / 16 * 16)..<count { scalar(i) }

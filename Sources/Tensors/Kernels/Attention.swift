@@ -52,8 +52,9 @@ public enum Attention {
         }
     }
 
-    /// Accumulates dq, dk, dv. Work is split by (batch, kv head) so that the query heads sharing
-    /// a kv head accumulate into its dk/dv on one thread.
+    /// Writes (not accumulates) dq, dk, dv: the first query head of each group overwrites, the
+    /// others add. Work is split by (batch, kv head) so that the query heads sharing a kv head
+    /// accumulate into its dk/dv on one thread.
     public static func backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                                 dout: UnsafePointer<Float>, probs: UnsafePointer<Float>,
                                 q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -66,6 +67,7 @@ public enum Attention {
                 for group in groups {
                     let b = group / s.kvHeads, kvh = group % s.kvHeads
                     for h in (kvh * s.groups)..<((kvh + 1) * s.groups) {
+                        let first: Float = h == kvh * s.groups ? 0 : 1
                         let qOff = b * T * s.qStride + h * D
                         let kvOff = b * T * s.kvStride + kvh * D
                         let p = probs + (b * s.heads + h) * T * T
@@ -73,7 +75,7 @@ public enum Attention {
                         BLAS.sgemm(transB: true, m: T, n: T, k: D, a: dout + qOff, lda: s.qStride,
                                    b: v + kvOff, ldb: s.kvStride, c: dp, ldc: T)
                         BLAS.sgemm(transA: true, m: T, n: D, k: T, a: p, lda: T, b: dout + qOff, ldb: s.qStride,
-                                   beta: 1, c: dv + kvOff, ldc: s.kvStride)
+                                   beta: first, c: dv + kvOff, ldc: s.kvStride)
                         // dS = P ⊙ (dP − Σ dP·P) · scale (rows restricted to the causal prefix)
                         for t in 0..<T {
                             let pr = p + t * T, dr = dp + t * T
@@ -83,9 +85,9 @@ public enum Attention {
                         }
                         // dQ += dS · K ; dK += dSᵀ · Q
                         BLAS.sgemm(m: T, n: D, k: T, a: dp, lda: T, b: k + kvOff, ldb: s.kvStride,
-                                   beta: 1, c: dq + qOff, ldc: s.qStride)
+                                   beta: 0, c: dq + qOff, ldc: s.qStride)
                         BLAS.sgemm(transA: true, m: T, n: D, k: T, a: dp, lda: T, b: q + qOff, ldb: s.qStride,
-                                   beta: 1, c: dk + kvOff, ldc: s.kvStride)
+                                   beta: first, c: dk + kvOff, ldc: s.kvStride)
                     }
                 }
             }
@@ -207,6 +209,9 @@ public enum Attention {
                                      shape s: AttentionShape) {
         let T = s.time, D = s.headDim
         let scale = 1 / Double(D).squareRoot()
+        dq.update(repeating: 0, count: s.batch * T * s.qStride)
+        dk.update(repeating: 0, count: s.batch * T * s.kvStride)
+        dv.update(repeating: 0, count: s.batch * T * s.kvStride)
         for b in 0..<s.batch {
             for h in 0..<s.heads {
                 let kvh = h / s.groups

@@ -50,6 +50,19 @@ public enum RMSNorm {
         }
     }
 
+    /// dweight += Σ dout·x·rstd for per-head norms inside strided rows (Qwen3 q/k norm): row r,
+    /// head h reads inp[r·rowStride + h·c ..] and dout[r·outStride + h·c ..], rstd[r·heads + h].
+    public static func backwardWeight(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                                      rowStride: Int, outStride: Int, rstd: UnsafePointer<Float>, rows: Int, heads: Int, c: Int) {
+        for r in 0..<rows {
+            for h in 0..<heads {
+                let x = inp + r * rowStride + h * c, g = dout + r * outStride + h * c
+                let s = rstd[r * heads + h]
+                for i in 0..<c { dweight[i] += g[i] * x[i] * s }
+            }
+        }
+    }
+
     // MARK: naive reference
 
     public static func forwardNaive(out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,

@@ -73,6 +73,23 @@ public enum RoPE {
         rotate(dx, positions: positions, cos: cos, sin: sin, rows: rows, heads: heads, headDim: headDim, sign: -1)
     }
 
+    /// One row of `heads` heads: out = rotate(inp) by ±angle(position); out may equal inp.
+    @inline(__always)
+    public static func rotateRow(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, position: Int,
+                                 cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, heads: Int, headDim: Int, sign: Float) {
+        let half = headDim / 2
+        let c = cos + position * half, s = sin + position * half
+        for h in 0..<heads {
+            let x = inp + h * headDim, y = out + h * headDim
+            for i in 0..<half {
+                let a = x[i], b = x[i + half]
+                let si = sign * s[i]
+                y[i] = a * c[i] - b * si
+                y[i + half] = b * c[i] + a * si
+            }
+        }
+    }
+
     public static func rotate(_ x: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int32>,
                        cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
                        rows: Int, heads: Int, headDim: Int, sign: Float) {

@@ -18,7 +18,8 @@ public enum SwiGLU {
         }
     }
 
-    /// Accumulates dgate and dup.
+    /// Writes (not accumulates) dgate and dup: they are scratch activation gradients, and
+    /// overwriting saves the model a pass zeroing them.
     public static func backward(dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>,
                                 dout: UnsafePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, n: Int) {
         let one = SIMD16<Float>(repeating: 1)
@@ -26,15 +27,15 @@ public enum SwiGLU {
         while i + 16 <= n {
             let g = load(gate + i), u = load(up + i), d = load(dout + i)
             let s = VectorMath.sigmoid16(g)
-            store(load(dup + i) + d * g * s, dup + i)
-            store(load(dgate + i) + d * u * s * (one + g * (one - s)), dgate + i)
+            store(d * g * s, dup + i)
+            store(d * u * s * (one + g * (one - s)), dgate + i)
             i += 16
         }
         while i < n {
             let g = gate[i]
             let s = 1 / (1 + Foundation.exp(-g))
-            dup[i] += dout[i] * g * s
-            dgate[i] += dout[i] * up[i] * s * (1 + g * (1 - s))
+            dup[i] = dout[i] * g * s
+            dgate[i] = dout[i] * up[i] * s * (1 + g * (1 - s))
             i += 1
         }
     }
@@ -61,8 +62,8 @@ public enum SwiGLU {
         for i in 0..<n {
             let g = Double(gate[i]), u = Double(up[i]), d = Double(dout[i])
             let s = 1 / (1 + Foundation.exp(-g))
-            dup[i] += Float(d * g * s)
-            dgate[i] += Float(d * u * (s + g * s * (1 - s)))
+            dup[i] = Float(d * g * s)
+            dgate[i] = Float(d * u * (s + g * s * (1 - s)))
         }
     }
 }
