@@ -161,9 +161,22 @@ public enum Attention {
                     VectorMath.scale(row, 1 / sum, L)
                     let o = out + (b * heads + kvh * groups + g) * D
                     o.update(repeating: 0, count: D)
-                    for j in 0..<L {
-                        let p = row[j], value = vc + j * kvStride
-                        for d in 0..<D { o[d] += p * value[d] }
+                    var d = 0
+                    while d + 8 <= D {
+                        // o[d..<d+8] = Σ_j p_j · v_j[d..<d+8], in registers over all j
+                        var acc = SIMD8<Float>()
+                        for j in 0..<L {
+                            acc = acc.addingProduct(SIMD8<Float>(repeating: row[j]),
+                                                    UnsafeRawPointer(vc + j * kvStride + d).loadUnaligned(as: SIMD8<Float>.self))
+                        }
+                        UnsafeMutableRawPointer(o + d).storeBytes(of: acc, as: SIMD8<Float>.self)
+                        d += 8
+                    }
+                    while d < D {
+                        var acc: Float = 0
+                        for j in 0..<L { acc += row[j] * vc[j * kvStride + d] }
+                        o[d] = acc
+                        d += 1
                     }
                 }
             }
