@@ -44,10 +44,10 @@ let package = Package(
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore", "TestSupport"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "ShardStore", "Tensors", "TestSupport"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
-        .testTarget(name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "ShardStore", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
         .testTarget(name: "BridgeCLITests", dependencies: ["TestSupport", "ShardStore"]),
     ]

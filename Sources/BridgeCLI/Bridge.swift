@@ -17,7 +17,11 @@ struct Bridge: ParsableCommand {
             Ckpt.self,
             GC.self,
             StoreCommand.self,
+            StageCommand.self,
             Bench.self,
+            TokenizerCommand.self,
+            Grade.self,
+            DatasetCommand.self,
             ImportModel.self,
             ExportModel.self,
             Forward.self,
@@ -74,10 +78,14 @@ enum Main {
         if code == .validationFailure || error is ValidationError || text.hasPrefix("Error:") || text.contains("Usage:") {
             return (text, 1)
         }
-        if let e = error as? CustomStringConvertible { return ("error: " + e.description, 1) }
+        // Errors our modules throw describe bad input (file, line, key, tensor); anything else is ours.
+        let module = String(reflecting: type(of: error)).split(separator: ".").first.map(String.init) ?? ""
+        if ourModules.contains(module) { return ("error: \(error)", 1) }
         return ("error: internal: \(error)", 2)
     }
 }
+
+let ourModules: Set<String> = ["Tensors", "ShardStore", "Checkpoint", "Tokenizers", "LanguageModel", "Training", "Pipeline", "BridgeCLI"]
 
 /// An input problem found by the command layer itself.
 struct UserError: Error, CustomStringConvertible {

@@ -16,16 +16,26 @@ struct Ckpt: ParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
         @Argument(help: "A .safetensors file.") var file: String
         @Option(help: "Name of the ref to create or move (models/NAME).") var name: String
+        @Option(name: .customLong("run"), help: "Also record the import as a stage in this run's journal.") var runName: String?
         @Flag(help: "Print a JSON object.") var json = false
 
         func run() throws {
             let ref = try RefName.model(name)
+            if let runName { try validateRunName(runName) }
             let store = try storeOptions.open()
             let before = try store.stats().objects
             let start = Date()
             let set = try store.importSafetensors(path: file)
             try store.updateRef(ref, to: set.id!)
             let seconds = Date().timeIntervalSince(start)
+            if let runName {
+                let source = try store.fileDigest(path: file)
+                let record = StageRecord(stage: "import", version: 1, params: ["format": "safetensors", "ref": .string(ref.path)],
+                                         inputs: ["file": .string(source.hex)], outputs: ["set": .string(set.id!.hex)],
+                                         metrics: ["bytes": .int(set.byteCount), "tensors": .int(set.tensors.count)],
+                                         time: Date().formatted(.iso8601), wallSeconds: seconds)
+                try store.appendJournal(run: runName, record.json)
+            }
             let added = try store.stats().objects - before
             if json {
                 printJSON(["id": .string(set.id!.hex), "ref": .string(ref.path), "tensors": .int(set.tensors.count),

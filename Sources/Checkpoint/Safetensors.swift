@@ -41,7 +41,7 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        do { map = try MappedFile(path: path) } catch let e as StoreError {
+        do { map = try MappedFile(path: path, populate: true) } catch let e as StoreError {
             throw CheckpointError.badSafetensors(path: path, reason: e.description)
         }
         (entries, metadata, dataOffset) = try map.withUnsafeBytes { try SafetensorsFile.parse($0, path: path) }
@@ -164,13 +164,15 @@ public enum SafetensorsWriter {
     public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: String) throws {
         let ord = order(tensors.map { (name: $0.0, dtype: $0.1.dtype) })
         let layout = ord.map { i in (name: tensors[i].0, dtype: tensors[i].1.dtype, shape: tensors[i].1.shape, bytes: tensors[i].1.byteCount) }
-        try writeFile(path: path, header: header(layout, metadata: metadata), count: ord.count) { k, sink in
+        try writeFile(path: path, header: header(layout, metadata: metadata), partSizes: layout.map(\.bytes)) { k, sink in
             try tensors[ord[k]].1.buffer.withUnsafeBytes { try sink($0) }
         }
     }
 
-    /// Streams a header and then each part's bytes into `path` via a temporary file and rename.
-    public static func writeFile(path: String, header: [UInt8], count: Int,
+    /// Writes `header` and then parts of the given sizes, back to back, into `path` through a
+    /// temporary file and a rename. Parts are produced and written on all cores: `part(k, sink)`
+    /// must pass part k's bytes to `sink` (in one or more pieces, in order).
+    public static func writeFile(path: String, header: [UInt8], partSizes: [Int],
                                  part: (Int, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let dir: String = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let base = path.split(separator: "/").last.map(String.init) ?? path
@@ -182,10 +184,10 @@ public enum SafetensorsWriter {
             close(fd)
             if !ok { unlink(tmp) }
         }
-        func sink(_ bytes: UnsafeRawBufferPointer) throws {
+        func pwriteAll(_ bytes: UnsafeRawBufferPointer, at start: Int) throws {
             var done = 0
             while done < bytes.count {
-                let n = Glibc.write(fd, bytes.baseAddress! + done, min(bytes.count - done, 1 << 30))
+                let n = pwrite(fd, bytes.baseAddress! + done, min(bytes.count - done, 1 << 30), off_t(start + done))
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw CheckpointError.io(path: path, reason: String(cString: strerror(errno)))
@@ -193,8 +195,30 @@ public enum SafetensorsWriter {
                 done += n
             }
         }
-        try header.withUnsafeBytes { try sink($0) }
-        for k in 0..<count { try part(k, sink) }
+        var offsets: [Int] = []
+        var end = header.count
+        for size in partSizes {
+            offsets.append(end)
+            end += size
+        }
+        guard ftruncate(fd, off_t(end)) == 0 else { throw CheckpointError.io(path: path, reason: String(cString: strerror(errno))) }
+        try header.withUnsafeBytes { try pwriteAll($0, at: 0) }
+        // Largest parts first, so the cores finish together.
+        let schedule = partSizes.indices.sorted { partSizes[$0] > partSizes[$1] }
+        try parallelForThrowing(schedule.count) { s in
+            let k = schedule[s]
+            var position = offsets[k]
+            try part(k) { bytes in
+                guard position + bytes.count <= offsets[k] + partSizes[k] else {
+                    throw CheckpointError.io(path: path, reason: "part \(k) is longer than its \(partSizes[k]) bytes")
+                }
+                try pwriteAll(bytes, at: position)
+                position += bytes.count
+            }
+            guard position == offsets[k] + partSizes[k] else {
+                throw CheckpointError.io(path: path, reason: "part \(k) is shorter than its \(partSizes[k]) bytes")
+            }
+        }
         guard rename(tmp, path) == 0 else { throw CheckpointError.io(path: path, reason: String(cString: strerror(errno))) }
         ok = true
     }

@@ -73,7 +73,7 @@ extension Store {
             for (k, v) in m { if let s = v.stringValue { metadata[k] = s } }
         }
         if let override { metadata = override }
-        try SafetensorsWriter.writeFile(path: path, header: SafetensorsWriter.header(layout, metadata: metadata), count: order.count) { k, sink in
+        try SafetensorsWriter.writeFile(path: path, header: SafetensorsWriter.header(layout, metadata: metadata), partSizes: layout.map(\.bytes)) { k, sink in
             let entry = set.tensors[order[k]]
             for chunk in entry.chunks {
                 do {

@@ -65,3 +65,48 @@ extension Store {
         }
     }
 }
+
+/// One journal line: a completed stage execution (schemas/journal-line.schema.json).
+public struct StageRecord: Sendable {
+    public var stage: String
+    public var version: Int
+    /// Hash of (stage, version, params, inputs): the stage's key.
+    public var key: ObjectID
+    public var step: Int?
+    public var params: JSONValue
+    public var inputs: [String: JSONValue]
+    public var outputs: [String: JSONValue]
+    public var metrics: [String: JSONValue]
+    public var time: String
+    public var wallSeconds: Double
+
+    /// The key of a stage: the id its canonical description would have as a manifest object.
+    public static func key(stage: String, version: Int, params: JSONValue, inputs: [String: JSONValue]) -> ObjectID {
+        let spec: JSONValue = ["stage": .string(stage), "version": .int(version), "params": params, "inputs": .object(inputs)]
+        return ObjectHasher.id(of: spec.canonicalBytes, kind: .manifest)
+    }
+
+    public init(stage: String, version: Int, step: Int? = nil, params: JSONValue = [:], inputs: [String: JSONValue] = [:],
+                outputs: [String: JSONValue], metrics: [String: JSONValue] = [:], time: String, wallSeconds: Double) {
+        self.stage = stage
+        self.version = version
+        self.step = step
+        self.params = params
+        self.inputs = inputs
+        self.outputs = outputs
+        self.metrics = metrics
+        self.time = time
+        self.wallSeconds = wallSeconds
+        self.key = StageRecord.key(stage: stage, version: version, params: params, inputs: inputs)
+    }
+
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "stage": .string(stage), "version": .int(version), "key": .string(key.hex), "status": "done",
+            "params": params, "inputs": .object(inputs), "outputs": .object(outputs), "metrics": .object(metrics),
+            "time": .string(time), "wall_seconds": .double(wallSeconds),
+        ]
+        if let step { o["step"] = .int(step) }
+        return .object(o)
+    }
+}

@@ -12,7 +12,9 @@ public final class MappedFile: @unchecked Sendable {
     public let count: Int
     private let base: UnsafeMutableRawPointer?
 
-    public init(path: String) throws {
+    /// With `populate`, the kernel maps every page up front (one call instead of a fault per 4 KiB
+    /// page), which pays off when the whole file will be read.
+    public init(path: String, populate: Bool = false) throws {
         let h = try FileHandle.open(path, flags: O_RDONLY)
         self.path = path
         count = try h.size()
@@ -20,7 +22,12 @@ public final class MappedFile: @unchecked Sendable {
             base = nil
             return
         }
-        let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, h.fd, 0)
+        #if os(Linux)
+        let flags = MAP_PRIVATE | (populate ? MAP_POPULATE : 0)
+        #else
+        let flags = MAP_PRIVATE
+        #endif
+        let p = mmap(nil, count, PROT_READ, flags, h.fd, 0)
         guard let p, p != MAP_FAILED else { throw StoreError.io(operation: "mmap", path: path, errno: errno) }
         base = p
     }

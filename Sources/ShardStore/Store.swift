@@ -270,7 +270,7 @@ public final class Store: @unchecked Sendable {
     public func read(_ id: ObjectID, verify: Bool = true) throws -> ObjectBytes {
         let path = objectPath(id)
         guard Posix.fileExists(path) else { throw StoreError.missingObject(id, neededBy: nil) }
-        let map = try MappedFile(path: path)
+        let map = try MappedFile(path: path, populate: verify)
         let header = try map.withUnsafeBytes {
             try ObjectHeader.parse($0, expectedID: id, fileLength: map.count, path: path)
         }
@@ -352,5 +352,13 @@ public final class Store: @unchecked Sendable {
             s.byKind[h.kind.name, default: 0] += 1
         }
         return s
+    }
+}
+
+extension Store {
+    /// The id a file's bytes would have as a blob (a stage input digest); nothing is stored.
+    public func fileDigest(path: String) throws -> ObjectID {
+        let map = try MappedFile(path: path)
+        return map.withUnsafeBytes { ObjectHasher.id(of: $0, kind: .blob) }
     }
 }

@@ -152,3 +152,29 @@ import ShardStore
         #expect(env.status == 1 && env.stderr.contains(notStore))
     }
 }
+
+@Suite struct LargeSetTests {
+    /// safetensors → store → safetensors for a set above 1 GiB: the export is byte-identical to the
+    /// source (which bridge's writer made in the same canonical layout), tensor data and all.
+    @Test func roundTripOfASetAboveOneGiB() throws {
+        let cli = try CLI("cli-large")
+        let attributes = try FileManager.default.attributesOfFileSystem(forPath: cli.scratch.path)
+        let free = (attributes[.systemFreeSize] as? NSNumber)?.int64Value ?? 0
+        #expect(free > 4 << 30, "this test needs 4 GiB free under \(cli.scratch.path); it has \(free >> 20) MiB")
+        let source = cli.scratch.file("big.safetensors")
+        let generated = try runBridge(["bench", "store", "--generate-only", "--size-mib", "1100", "--write-file", source])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: source)[.size] as? Int)
+        #expect(size > 1 << 30)
+        let imported = try cli.json(["ckpt", "import", source, "--name", "big"])
+        #expect((imported["bytes"]?.intValue ?? 0) > 1 << 30)
+        let out = cli.scratch.file("out.safetensors")
+        try cli.run(["ckpt", "export", "big", out])
+        let a = try Data(contentsOf: URL(fileURLWithPath: source), options: .alwaysMapped)
+        let b = try Data(contentsOf: URL(fileURLWithPath: out), options: .alwaysMapped)
+        #expect(a.count == b.count)
+        #expect(a == b)
+        try FileManager.default.removeItem(atPath: out)
+        #expect(try cli.json(["ckpt", "verify", "big"])["ok"] == true)
+    }
+}

@@ -1,0 +1,176 @@
+// `bridge stage NAME --run RUN ...`: run one stage of a run by hand. The runner skips a stage whose
+// key (stage, version, parameters, input ids) is already journaled with its outputs in the store.
+
+import ArgumentParser
+import Checkpoint
+import Foundation
+import Pipeline
+import ShardStore
+import Tokenizers
+import Training
+
+struct StageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stage", abstract: "Run one stage of a run by hand (skipped when its inputs are unchanged).",
+        subcommands: [TokenizeCommand.self, ScoreCommand.self])
+}
+
+struct RunOptions: ParsableArguments {
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "The run this stage belongs to (its journal is journal/RUN.jsonl).") var run: String
+    @Flag(help: "Print a JSON object.") var json = false
+}
+
+/// A tokenizer named on the command line: a tokenizer.json or llama2.c .bin path (or a model
+/// directory holding tokenizer.json), validated but not yet stored; or a model ref whose tensor set
+/// carries one (metadata "tokenizer": blob id).
+enum TokenizerArgument {
+    case file(bytes: [UInt8])
+    case stored(ObjectID)
+
+    init(_ argument: String, store: Store) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) {
+            let path = isDirectory.boolValue ? argument + "/tokenizer.json" : argument
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw UserError("cannot read tokenizer '\(path)'\nhint: give a tokenizer.json, a llama2.c tokenizer .bin, or a directory holding tokenizer.json")
+            }
+            _ = try TokenizerLoader.load(bytes: Array(data), name: path)
+            self = .file(bytes: Array(data))
+            return
+        }
+        guard let resolved = try? store.resolve(argument) else {
+            throw UserError("no tokenizer file or model ref '\(argument)'\nhint: give a tokenizer.json, a llama2.c tokenizer .bin, or a model imported with its tokenizer")
+        }
+        let set = try store.tensorSet(resolved.id)
+        guard let hex = set.metadata["tokenizer"]?.stringValue, let id = ObjectID(hex: hex), store.contains(id) else {
+            throw UserError("model '\(argument)' carries no tokenizer\nhint: pass a tokenizer file with --tokenizer")
+        }
+        self = .stored(id)
+    }
+
+    /// The tokenizer's blob id, storing the file's bytes if they are not in the store yet.
+    func store(in store: Store) throws -> ObjectID {
+        switch self {
+        case let .file(bytes): try store.put(bytes, kind: .blob, codec: .auto).id
+        case let .stored(id): id
+        }
+    }
+}
+
+func printStage(_ name: String, _ outcome: StageRunner.Outcome, json: Bool) {
+    if json {
+        printJSON(["stage": .string(name), "key": .string(outcome.key.hex), "skipped": .bool(outcome.skipped),
+                   "outputs": .object(outcome.result.outputs), "metrics": .object(outcome.result.metrics)])
+        return
+    }
+    for (role, id) in outcome.result.outputs.sorted(by: { $0.key < $1.key }) { print("\(role): \(id.stringValue ?? "\(id)")") }
+    for (k, v) in outcome.result.metrics.sorted(by: { $0.key < $1.key }) { print("  \(k) = \(v)") }
+}
+
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Datasets + tokenizer + chat template → a token shard (SFT examples with target masks, RL prompts or an eval set with reference answers).")
+
+    @OptionGroup var options: RunOptions
+    @Option(help: "A tokenizer.json or llama2.c tokenizer .bin, or a model ref that carries one.") var tokenizer: String
+    @Option(help: "A JSONL dataset (GSM8K, MATH, MATH500, AIME24, AMC23, Minerva, OlympiadBench or bridge records), or 'synthetic'.") var data: String
+    @Option(help: "Dataset format (default: detected from the first line's keys).") var format: String?
+    @Option(help: "sft (prompt + target, loss mask on the target), rl (prompts + answers) or eval.") var kind: String
+    @Option(help: "Chat template: \(ChatTemplate.names.joined(separator: ", ")).") var template = "raw"
+    @Option(help: "A system prompt to put first.") var system: String?
+    @Option(help: "instruction (problem + the boxed-answer instruction) or plain (problem only).") var promptStyle = "instruction"
+    @Option(help: "Use at most this many records.") var limit: Int?
+    @Option(help: "Drop examples whose prompt has more tokens.") var maxPromptTokens: Int?
+    @Option(help: "Drop examples with more tokens in all.") var maxTokens: Int?
+    @Option(help: "Synthetic task: seed.") var seed: UInt64 = SyntheticArithmetic.defaultSeed
+    @Option(help: "Synthetic task: difficulty level (1-5).") var level = SyntheticArithmetic.defaultLevel
+    @Option(help: "Synthetic task: number of problems.") var count = SyntheticArithmetic.defaultTrainCount
+    @Option(help: "Synthetic task: train or test.") var split = "train"
+    @Option(help: "Point the ref runs/RUN/data/NAME at the shard (default: the kind).") var name: String?
+
+    func run() throws {
+        try validateRunName(options.run)
+        guard let shardKind = TokenShard.Kind(rawValue: kind) else { throw UserError("unknown --kind '\(kind)' (sft, rl or eval)") }
+        guard ["instruction", "plain"].contains(promptStyle) else { throw UserError("unknown --prompt-style '\(promptStyle)' (instruction or plain)") }
+        if let format, DatasetFormat(rawValue: format) == nil {
+            throw UserError("unknown --format '\(format)' (\(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        _ = try ChatTemplate(name: template)
+        let ref = try RefName("runs/\(options.run)/data/\(name ?? kind)")
+        let store = try options.storeOptions.open()
+
+        // Validate every input (errors name the file and line) before anything is stored.
+        let tokenizerArgument = try TokenizerArgument(tokenizer, store: store)
+        var datasetBytes: [UInt8]? = nil
+        if data == "synthetic" {
+            guard ["train", "test"].contains(split) else { throw UserError("unknown --split '\(split)' (train or test)") }
+            _ = try SyntheticArithmetic(seed: seed, level: level)
+        } else {
+            _ = try DatasetReader.read(URL(fileURLWithPath: data), format: format.flatMap(DatasetFormat.init(rawValue:)))
+            datasetBytes = Array(try Data(contentsOf: URL(fileURLWithPath: data)))
+        }
+        let source: DatasetSource = try datasetBytes.map { .blob(try store.put($0, kind: .blob, codec: .auto).id, format: format) }
+            ?? .synthetic(seed: seed, level: level, count: count, split: split)
+        let tokenizerID = try tokenizerArgument.store(in: store)
+        let stage = TokenizeStage(tokenizer: tokenizerID, source: source, kind: shardKind, template: template, systemPrompt: system,
+                                  promptStyle: promptStyle, limit: limit, maxPromptTokens: maxPromptTokens, maxTokens: maxTokens)
+        let runner = try StageRunner(store: store, run: options.run, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        let outcome = try runner.execute(stage)
+        try store.updateRef(ref, to: try outcome.result.id("shard"))
+        printStage(TokenizeStage.name, outcome, json: options.json)
+    }
+}
+
+struct ScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score", abstract: "Responses + reference answers → rewards, GRPO group advantages and reward metrics.")
+
+    @OptionGroup var options: RunOptions
+    @Option(help: "The prompt shard (a ref such as runs/RUN/data/rl, or an id) the responses answer.") var prompts: String
+    @Option(help: "A responses set (ref or id), or a JSONL file of {\"prompt_index\": i, \"response\": \"text\"} lines, grouped.") var responses: String
+    @Option(help: "The tokenizer (file or model ref) the responses were generated with.") var tokenizer: String
+    @Option(help: "Responses per prompt (JSONL input only; a responses set records its own).") var groupSize: Int?
+    @Option(help: "Reward of a correct answer.") var correctReward = 1.0
+    @Option(help: "Reward of an incorrect answer.") var incorrectReward = 0.0
+    @Option(help: "Added when the answer is in \\boxed{} (0: off).") var formatReward = 0.0
+
+    func run() throws {
+        try validateRunName(options.run)
+        let store = try options.storeOptions.open()
+        let promptsID = try store.resolve(prompts).id
+        let shard = try TokenShard.load(from: store, id: promptsID)
+        let tokenizerArgument = try TokenizerArgument(tokenizer, store: store)
+        let responsesID: ObjectID
+        if FileManager.default.fileExists(atPath: responses) {
+            guard let groupSize, groupSize > 0 else { throw UserError("--group-size is required with a JSONL responses file") }
+            let bytes: [UInt8]
+            switch tokenizerArgument {
+            case let .file(b): bytes = b
+            case let .stored(id): bytes = try store.read(id).array
+            }
+            let tok = try TokenizerLoader.load(bytes: bytes, name: tokenizer)
+            let lines = try JSONLines.read(contentsOf: URL(fileURLWithPath: responses))
+            var tokens: [[Int32]] = [], index: [Int] = []
+            for l in lines {
+                let i = try l.int("prompt_index")
+                guard i >= 0, i < shard.count else {
+                    throw UserError("\(responses) line \(l.line): prompt_index \(i) is outside the shard's \(shard.count) prompts")
+                }
+                index.append(i)
+                tokens.append(tok.encode(try l.string("response")))
+            }
+            let r = Responses(tokens: tokens, promptIndex: index, finished: tokens.map { _ in true }, groupSize: groupSize, prompts: promptsID)
+            do { try r.validate(promptCount: shard.count) } catch { throw UserError("\(responses): \(error)") }
+            responsesID = try r.store(in: store)
+        } else {
+            responsesID = try store.resolve(responses).id
+        }
+        let tokenizerID = try tokenizerArgument.store(in: store)
+        let stage = ScoreStage(responses: responsesID, prompts: promptsID, tokenizer: tokenizerID,
+                               reward: MathRewardConfig(correctReward: correctReward, incorrectReward: incorrectReward, formatReward: formatReward))
+        let runner = try StageRunner(store: store, run: options.run, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        printStage(ScoreStage.name, try runner.execute(stage), json: options.json)
+    }
+}

@@ -1,0 +1,99 @@
+// The score stage: responses + the prompt shard's reference answers → rewards, GRPO group
+// advantages and reward metrics (ALGORITHM.md: rule-based reward, A_i = (R_i − mean)/(std + eps)
+// with the sample std per group, all-equal groups get 0). Responses are decoded with the
+// tokenizer (special tokens skipped) and graded by Training's MathReward.
+//
+// Output tensor set: rewards f32 [N], advantages f32 [N], correct u8 [N], and the extracted
+// answers as UTF-8 (extracted u8 + extracted_offsets i64 [N+1]).
+
+import Checkpoint
+import ShardStore
+import Tensors
+import Tokenizers
+import Training
+
+public struct ScoreStage: Stage {
+    public static let name = "score"
+    public static let version = 1
+
+    public var responses: ObjectID
+    public var prompts: ObjectID
+    public var tokenizer: ObjectID
+    public var reward: MathRewardConfig
+    public var epsilon: Double
+
+    public init(responses: ObjectID, prompts: ObjectID, tokenizer: ObjectID, reward: MathRewardConfig = .zeroOne, epsilon: Double = 1e-6) {
+        self.responses = responses
+        self.prompts = prompts
+        self.tokenizer = tokenizer
+        self.reward = reward
+        self.epsilon = epsilon
+    }
+
+    public var params: JSONValue {
+        ["reward": ["correct_reward": .double(reward.correctReward), "incorrect_reward": .double(reward.incorrectReward),
+                    "format_reward": .double(reward.formatReward), "relative_tolerance": .double(reward.relativeTolerance)],
+         "epsilon": .double(epsilon)]
+    }
+
+    public var inputs: [String: JSONValue] {
+        ["responses": .string(responses.hex), "prompts": .string(prompts.hex), "tokenizer": .string(tokenizer.hex)]
+    }
+
+    public func run(in store: Store) throws -> StageResult {
+        let shard = try TokenShard.load(from: store, id: prompts)
+        let r = try Responses.load(from: store, id: responses)
+        guard r.prompts == prompts else {
+            throw PipelineError.invalidInput("responses \(responses.hex.prefix(12)) answer prompt shard \(r.prompts.hex.prefix(12)), not \(prompts.hex.prefix(12))")
+        }
+        try r.validate(promptCount: shard.count)
+        let tok = try TokenizerLoader.load(bytes: try store.read(tokenizer).array, name: "tokenizer \(tokenizer.hex.prefix(12))")
+        let scorer = MathReward(config: reward)
+
+        let texts = r.tokens.map { tok.decode($0, skipSpecialTokens: true) }
+        var outcomes = [RewardOutcome?](repeating: nil, count: r.count)
+        outcomes.withUnsafeMutableBufferPointer { out in
+            parallelFor(r.count) { j in
+                out[j] = scorer.score(response: texts[j], reference: shard.answers[r.promptIndex[j]])
+            }
+        }
+        let scored = outcomes.map { $0! }
+        let rewards = scored.map(\.reward)
+        let advantages = GroupAdvantages(epsilon: epsilon).compute(rewards: rewards, groupSize: r.groupSize)
+        let (extracted, extractedOffsets) = raggedUTF8(scored.map { $0.grade.extracted ?? "" })
+        let entries = [
+            try store.putTensor(name: "rewards", Tensor(values: rewards.map(Float.init), dtype: .f32)),
+            try store.putTensor(name: "advantages", Tensor(values: advantages.map(Float.init), dtype: .f32)),
+            try store.putTensor(name: "correct", Tensor(values: scored.map { $0.grade.correct ? UInt8(1) : 0 }, dtype: .u8)),
+            try store.putTensor(name: "extracted", Tensor(values: extracted, dtype: .u8)),
+            try store.putTensor(name: "extracted_offsets", Tensor(values: extractedOffsets, dtype: .i64)),
+        ]
+        let id = try store.putTensorSet(entries, metadata: ["format": "bridge-scores", "responses": .string(responses.hex), "group_size": .int(r.groupSize)])
+
+        let n = Double(r.count)
+        let groups = GroupAdvantages.groupStatistics(rewards: scored.map { $0.grade.correct ? 1 : 0 }, groupSize: r.groupSize)
+        let lengths = r.tokens.map(\.count)
+        return StageResult(outputs: ["scores": .string(id.hex)], metrics: [
+            "responses": .int(r.count), "groups": .int(r.count / r.groupSize),
+            "reward_mean": .double(rewards.reduce(0, +) / n),
+            "accuracy": .double(Double(scored.filter(\.grade.correct).count) / n),
+            "answered": .double(Double(scored.filter { $0.grade.extracted != nil }.count) / n),
+            "boxed": .double(Double(scored.filter(\.formatted).count) / n),
+            "groups_all_correct": .int(groups.solvedAll), "groups_none_correct": .int(groups.solvedNone), "groups_mixed": .int(groups.mixed),
+            "response_tokens_mean": .double(Double(lengths.reduce(0, +)) / n), "response_tokens_max": .int(lengths.max() ?? 0),
+            "truncated": .double(Double(r.finished.filter { !$0 }.count) / n),
+        ])
+    }
+
+    /// The scores a score stage wrote.
+    public static func loadScores(from store: Store, id: ObjectID) throws -> (rewards: [Float], advantages: [Float], correct: [Bool]) {
+        let set = try store.tensorSet(id)
+        guard set.metadata["format"]?.stringValue == "bridge-scores" else { throw PipelineError.invalidInput("object \(id) is not a scores set") }
+        func column<T>(_ name: String) throws -> [T] {
+            guard let e = set.entry(name) else { throw PipelineError.invalidInput("scores \(id): no tensor '\(name)'") }
+            return try store.loadTensor(e).buffer.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
+        }
+        let correct: [UInt8] = try column("correct")
+        return (try column("rewards"), try column("advantages"), correct.map { $0 != 0 })
+    }
+}

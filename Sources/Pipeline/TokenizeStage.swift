@@ -1,0 +1,153 @@
+// The tokenize stage: dataset records + a tokenizer + a chat template → a token shard
+// (TokenShard). The prompt is the evaluation prompt of ALGORITHM.md (problem, newline,
+// "Please reason step by step, and put your final answer within \boxed{}."), rendered as one
+// user turn; an SFT target is the record's worked solution, followed by the template's
+// end-of-turn marker (or, with the raw template, the tokenizer's end-of-sequence token) so a
+// model learns to stop. Examples longer than the limits are dropped and counted.
+
+import Foundation
+import ShardStore
+import Tokenizers
+import Training
+
+/// Where a tokenize stage's records come from.
+public enum DatasetSource: Sendable, Equatable {
+    /// A JSONL file stored as a blob (its format detected from its keys unless given).
+    case blob(ObjectID, format: String?)
+    /// The built-in synthetic arithmetic task.
+    case synthetic(seed: UInt64, level: Int, count: Int, split: String)
+}
+
+public struct TokenizeStage: Stage {
+    public static let name = "tokenize"
+    public static let version = 1
+
+    public var tokenizer: ObjectID
+    public var source: DatasetSource
+    public var kind: TokenShard.Kind
+    public var template: String
+    public var systemPrompt: String?
+    /// Prompt text: "instruction" (problem + newline + the boxed-answer instruction) or "plain" (problem only).
+    public var promptStyle: String
+    public var limit: Int?
+    public var maxPromptTokens: Int?
+    public var maxTokens: Int?
+
+    public init(tokenizer: ObjectID, source: DatasetSource, kind: TokenShard.Kind, template: String = "raw",
+                systemPrompt: String? = nil, promptStyle: String = "instruction", limit: Int? = nil,
+                maxPromptTokens: Int? = nil, maxTokens: Int? = nil) {
+        self.tokenizer = tokenizer
+        self.source = source
+        self.kind = kind
+        self.template = template
+        self.systemPrompt = systemPrompt
+        self.promptStyle = promptStyle
+        self.limit = limit
+        self.maxPromptTokens = maxPromptTokens
+        self.maxTokens = maxTokens
+    }
+
+    public var params: JSONValue {
+        var p: [String: JSONValue] = ["kind": .string(kind.rawValue), "template": .string(template), "prompt_style": .string(promptStyle)]
+        if let systemPrompt { p["system_prompt"] = .string(systemPrompt) }
+        if let limit { p["limit"] = .int(limit) }
+        if let maxPromptTokens { p["max_prompt_tokens"] = .int(maxPromptTokens) }
+        if let maxTokens { p["max_tokens"] = .int(maxTokens) }
+        switch source {
+        case let .blob(_, format): if let format { p["format"] = .string(format) }
+        case let .synthetic(seed, level, count, split):
+            p["synthetic"] = ["seed": .int(Int(truncatingIfNeeded: seed)), "level": .int(level), "count": .int(count), "split": .string(split)]
+        }
+        return .object(p)
+    }
+
+    public var inputs: [String: JSONValue] {
+        var i: [String: JSONValue] = ["tokenizer": .string(tokenizer.hex)]
+        if case let .blob(id, _) = source { i["dataset"] = .string(id.hex) }
+        return i
+    }
+
+    /// The records the stage reads (also used by the command line to validate input before storing anything).
+    public static func records(of source: DatasetSource, in store: Store) throws -> [MathRecord] {
+        switch source {
+        case let .blob(id, format):
+            let bytes = try store.read(id).array
+            let parsed = format.flatMap(DatasetFormat.init(rawValue:))
+            return try DatasetReader.records(from: try JSONLines.parse(bytes, file: "dataset \(id.hex.prefix(12))"),
+                                             file: "dataset \(id.hex.prefix(12))", stem: "dataset", format: parsed)
+        case let .synthetic(seed, level, count, split):
+            guard let s = SyntheticArithmetic.Split(rawValue: split) else {
+                throw PipelineError.invalidInput("unknown synthetic split '\(split)' (train or test)")
+            }
+            return try SyntheticArithmetic(seed: seed, level: level).records(count: count, split: s)
+        }
+    }
+
+    public func run(in store: Store) throws -> StageResult {
+        let tok = try TokenizerLoader.load(bytes: try store.read(tokenizer).array, name: "tokenizer \(tokenizer.hex.prefix(12))")
+        let chat = try ChatTemplate(name: template)
+        var records = try Self.records(of: source, in: store)
+        if let limit { records = Array(records.prefix(limit)) }
+        let eos = Self.endOfSequence(tok, template: chat)
+        let bos = Self.beginningOfSequence(tok, template: chat)
+
+        var sequences: [[Int32]] = [], promptLengths: [Int] = [], answers: [String] = [], ids: [String] = []
+        var droppedLong = 0, droppedNoTarget = 0
+        for r in records {
+            var messages: [ChatMessage] = []
+            if let systemPrompt { messages.append(.system(systemPrompt)) }
+            let text = promptStyle == "plain" ? r.prompt : r.evaluationPrompt
+            messages.append(.user(chat == .raw ? text + "\n" : text))
+            var prompt: [Int32]
+            var completion: [Int32] = []
+            if kind == .sft {
+                guard let target = r.target, !target.isEmpty else { droppedNoTarget += 1; continue }
+                let (p, c) = try chat.renderCompletion(prompt: messages, reply: target)
+                prompt = tok.encode(p)
+                completion = tok.encode(c) + (eos.map { [$0] } ?? [])
+            } else {
+                prompt = tok.encode(try chat.render(messages, addGenerationPrompt: true))
+            }
+            if let bos { prompt.insert(bos, at: 0) }
+            if let maxPromptTokens, prompt.count > maxPromptTokens { droppedLong += 1; continue }
+            if let maxTokens, prompt.count + completion.count > maxTokens { droppedLong += 1; continue }
+            sequences.append(prompt + completion)
+            promptLengths.append(prompt.count)
+            answers.append(r.answer)
+            ids.append(r.id)
+        }
+        guard !sequences.isEmpty else {
+            throw PipelineError.invalidInput("tokenize: no examples left (\(records.count) records, \(droppedLong) over the length limits, \(droppedNoTarget) without a target)")
+        }
+        let shard = TokenShard(kind: kind, sequences: sequences, promptLengths: promptLengths, answers: answers, recordIDs: ids,
+                               metadata: ["template": .string(template), "tokenizer": .string(tokenizer.hex),
+                                          "bos": bos.map { .int(Int($0)) } ?? .null, "eos": eos.map { .int(Int($0)) } ?? .null])
+        let id = try shard.store(in: store)
+        let lengths = sequences.map(\.count)
+        let targets = zip(lengths, promptLengths).map { $0 - $1 }
+        return StageResult(outputs: ["shard": .string(id.hex)], metrics: [
+            "examples": .int(shard.count), "tokens": .int(shard.tokenCount),
+            "dropped_too_long": .int(droppedLong), "dropped_no_target": .int(droppedNoTarget),
+            "prompt_tokens_mean": .double(Double(promptLengths.reduce(0, +)) / Double(shard.count)),
+            "prompt_tokens_max": .int(promptLengths.max()!),
+            "target_tokens_mean": .double(Double(targets.reduce(0, +)) / Double(shard.count)),
+            "tokens_max": .int(lengths.max()!),
+        ])
+    }
+
+    /// The token that ends a completion when the template's end-of-turn text does not: the
+    /// tokenizer's end-of-sequence token under the raw template (llama2.c's 2, `<|endoftext|>`, ...).
+    static func endOfSequence(_ tok: any Tokenizer, template: ChatTemplate) -> Int32? {
+        guard template == .raw else { return nil }
+        if tok is Llama2CTokenizer { return Llama2CTokenizer.eosID }
+        for name in ["<|endoftext|>", "<|end_of_text|>", "</s>", "<|eot_id|>", "<|im_end|>"] {
+            if let id = tok.tokenID(name) { return id }
+        }
+        return nil
+    }
+
+    /// A leading BOS for tokenizers whose models expect one outside any template (llama2.c).
+    static func beginningOfSequence(_ tok: any Tokenizer, template: ChatTemplate) -> Int32? {
+        tok is Llama2CTokenizer ? Llama2CTokenizer.bosID : nil
+    }
+}
