@@ -4,6 +4,7 @@ import ArgumentParser
 import Checkpoint
 import Foundation
 import ShardStore
+import Tokenizers
 
 /// Resolves REF (ref name, id or prefix) to a model and loads it.
 func openModel(_ storeOptions: StoreOptions, _ ref: String) throws -> (Store, LoadedModel) {
@@ -23,4 +24,14 @@ func parseTokenIDs(_ text: String, option: String) throws -> [Int32] {
         }
         return v
     }
+}
+
+/// The tokenizer a model's tensor set carries (tokenizer.json or llama2.c tokenizer.bin), if any.
+func modelTokenizer(_ loaded: LoadedModel, ref: String) throws -> (any Tokenizer)? {
+    for name in ["tokenizer.json", "tokenizer.bin"] {
+        if let bytes = loaded.tokenizerFiles[name] {
+            return try TokenizerLoader.load(bytes: bytes, name: "\(name) of '\(ref)'")
+        }
+    }
+    return nil
 }

@@ -18,6 +18,10 @@ let fixtureRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         let expected = try fixtureJSON(dir + "/greedy_ids.json")["ids"] as! [Int]
         let ids = (out["ids"]?.arrayValue ?? []).compactMap { $0.intValue }
         #expect(ids == expected)
+        // --prompt "" is BOS alone through the model's own tokenizer, and the text comes back decoded
+        let text = try cli.json(["generate", "stories", "--prompt", "", "--max-tokens", "200"])
+        #expect((text["ids"]?.arrayValue ?? []).compactMap { $0.intValue } == expected)
+        #expect(text["text"]?.stringValue?.contains("Once upon a time") == true)
         let logits = cli.scratch.file("logits.safetensors")
         try cli.run(["forward", "stories", "--prompt-ids", "1,403,407", "--out", logits])
         let file = try SafetensorsFile(path: logits)
@@ -29,6 +33,7 @@ let fixtureRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         #expect(long.stderr.contains("context length 512"))
         try cli.run(["generate", "stories", "--prompt-ids", "1,x"], expect: 1)
         try cli.run(["generate", "nope", "--prompt-ids", "1"], expect: 1)
+        try cli.run(["generate", "stories", "--prompt-ids", "1", "--prompt", "x"], expect: 1)
     }
 
     @Test func importTrainExport() throws {
