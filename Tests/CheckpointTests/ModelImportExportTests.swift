@@ -52,6 +52,30 @@ let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         #expect(c.ok, "\(c)")
     }
 
+    @Test func bf16WeightsAreConvertedOnLoad() throws {
+        let store = try Store.create(at: scratch.file("s"))
+        let src = try FixtureTensors(path: modelFixtures + "/qwen2/model.safetensors")
+        let dir = scratch.file("bf16")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: modelFixtures + "/qwen2/config.json", toPath: dir + "/config.json")
+        var bf16: [(String, Tensor)] = [], rounded: [String: Tensor] = [:]
+        for name in src.names {
+            let bits = src[name]!.map(floatToBFloat16)
+            let bytes = bits.withUnsafeBytes { ByteBuffer(copying: $0) }
+            bf16.append((name, Tensor(dtype: .bf16, shape: src.shapes[name]!, buffer: bytes)))
+            rounded[name] = Tensor(f32: bits.map(bfloat16ToFloat), shape: src.shapes[name]!)
+        }
+        try SafetensorsWriter.write(bf16, to: dir + "/model.safetensors")
+        let set = try store.importHuggingFace(directory: dir)
+        #expect(set.tensors.filter { !$0.name.hasPrefix("tokenizer/") }.allSatisfy { $0.dtype == .bf16 })   // stored as given
+        let loaded = try store.loadModel(set)
+        let reference = try Transformer(config: loaded.model.config, params: ParameterLayout(config: loaded.model.config).assemble(rounded))
+        let g = try goldenLogits("qwen2")
+        let expected = try logits(LoadedModel(set: set, model: reference, adapter: nil, tokenizerFiles: [:], configJSON: .null),
+                                  g.tokens, batch: g.batch, time: g.time)
+        #expect(try logits(loaded, g.tokens, batch: g.batch, time: g.time) == expected)
+    }
+
     @Test func exportThenImportIsTheSameModel() throws {
         let store = try Store.create(at: scratch.file("s"))
         let set = try store.importHuggingFace(directory: modelFixtures + "/qwen3")
