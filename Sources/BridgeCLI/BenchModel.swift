@@ -19,6 +19,7 @@ struct BenchModelOptions: ParsableArguments {
     @Option(help: "Sequences per batch.") var batch = 8
     @Option(help: "Tokens per sequence (train) or prompt length (generate).") var seq = 128
     @Option(help: "Threads (BLAS and kernels); default all cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("kernel-threads"), help: "Threads of the non-BLAS kernels (default: --threads).") var kernelThreads: Int?
     @Option(help: "Timed repetitions.") var steps = 5
     @Option(help: "Untimed warm-up repetitions.") var warmup = 1
     @Option(help: "Seed of the weights and tokens.") var seed: UInt64 = 0
@@ -67,7 +68,7 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         let o = options
-        KernelThreads.count = o.threads
+        KernelThreads.count = o.kernelThreads ?? o.threads
         BLAS.threads = o.threads
         let config = o.config(context: o.seq)
         let model = try Transformer(randomWeights: config, seed: o.seed)
@@ -132,7 +133,7 @@ struct BenchGenerate: ParsableCommand {
 
     func run() throws {
         let o = options
-        KernelThreads.count = o.threads
+        KernelThreads.count = o.kernelThreads ?? o.threads
         BLAS.threads = o.threads
         let config = o.config(context: o.seq + newTokens)
         let model = try Transformer(randomWeights: config, seed: o.seed)

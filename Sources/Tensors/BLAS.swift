@@ -43,9 +43,10 @@ public enum BLAS {
     /// threads of our own at once), then restores the kernel thread count.
     public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
         if !configured { configure() }
-        if KernelThreads.count == 1 { return try body() }
+        let saved = openblas_get_num_threads()
+        if saved == 1 { return try body() }
         openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(KernelThreads.count)) }
+        defer { openblas_set_num_threads(saved) }
         return try body()
     }
 

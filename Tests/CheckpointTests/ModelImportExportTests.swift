@@ -119,6 +119,20 @@ let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         #expect(cfg["r"]?.intValue == 2)
     }
 
+    @Test func optimizerStateRoundTrips() throws {
+        let store = try Store.create(at: scratch.file("s"))
+        let loaded = try store.loadModel(try store.importHuggingFace(directory: modelFixtures + "/qwen3"))
+        let layout = loaded.model.layout
+        let m = randomBuffer(layout.totalCount, seed: 1), v = randomBuffer(layout.totalCount, seed: 2)
+        let set = try store.putOptimizerState(m: m, v: v, step: 7, entries: layout.entries)
+        #expect(set.tensors.count == 2 * layout.entries.count)
+        let back = try store.loadOptimizerState(try store.tensorSet(set.id!), entries: layout.entries)
+        #expect(back.step == 7 && back.m.array == m.array && back.v.array == v.array)
+        // a LoRA layout's state is the same kind of set; the wrong layout is an error naming a tensor
+        let lora = LoRALayout(config: loaded.model.config, lora: LoRAConfig(r: 2, loraAlpha: 4, targetModules: [.q]))
+        #expect { try store.loadOptimizerState(set, entries: lora.entries) } throws: { "\($0)".contains("lora_A") }
+    }
+
     @Test func badDirectoriesNameTheProblemAndWriteNothing() throws {
         let store = try Store.create(at: scratch.file("s"))
         let src = try FixtureTensors(path: modelFixtures + "/qwen2/model.safetensors")
