@@ -161,22 +161,19 @@ public enum Attention {
                     VectorMath.scale(row, 1 / sum, L)
                     let o = out + (b * heads + kvh * groups + g) * D
                     o.update(repeating: 0, count: D)
-                    var d = 0
-                    while d + 8 <= D {
-                        // o[d..<d+8] = Σ_j p_j · v_j[d..<d+8], in registers over all j
-                        var acc = SIMD8<Float>()
-                        for j in 0..<L {
-                            acc = acc.addingProduct(SIMD8<Float>(repeating: row[j]),
-                                                    UnsafeRawPointer(vc + j * kvStride + d).loadUnaligned(as: SIMD8<Float>.self))
+                    // o += p_j · v_j, j outer: the D/8 accumulators of a row are independent, so no
+                    // FMA waits on the previous one
+                    let dv = D / 8 * 8
+                    for j in 0..<L {
+                        let p = SIMD8<Float>(repeating: row[j]), value = vc + j * kvStride
+                        var d = 0
+                        while d < dv {
+                            let dst = UnsafeMutableRawPointer(o + d)
+                            dst.storeBytes(of: dst.loadUnaligned(as: SIMD8<Float>.self)
+                                .addingProduct(p, UnsafeRawPointer(value + d).loadUnaligned(as: SIMD8<Float>.self)), as: SIMD8<Float>.self)
+                            d += 8
                         }
-                        UnsafeMutableRawPointer(o + d).storeBytes(of: acc, as: SIMD8<Float>.self)
-                        d += 8
-                    }
-                    while d < D {
-                        var acc: Float = 0
-                        for j in 0..<L { acc += row[j] * vc[j * kvStride + d] }
-                        o[d] = acc
-                        d += 1
+                        while d < D { o[d] += row[j] * value[d]; d += 1 }
                     }
                 }
             }
