@@ -32,10 +32,10 @@ extension Transformer {
             for r in 0..<N { acts.dLosses[r] = acts.targets[r] >= 0 ? weight : 0 }
         }
         StepProfile.measure("bwd cross-entropy") {
-        acts.targets.withUnsafeBufferPointer { t in
-            CrossEntropy.backward(dlogits: acts.logits.pointer, logits: acts.logits.readPointer, targets: t.baseAddress!,
-                                  losses: acts.losses.readPointer, dlosses: acts.dLosses.readPointer, n: N, v: c.vocabSize)
-        }
+            acts.targets.withUnsafeBufferPointer { t in
+                CrossEntropy.backward(dlogits: acts.logits.pointer, logits: acts.logits.readPointer, targets: t.baseAddress!,
+                                      losses: acts.losses.readPointer, dlosses: acts.dLosses.readPointer, n: N, v: c.vocabSize)
+            }
         }
         let dx = acts.dResidual.pointer, dln = acts.dNorm.pointer
         dx.update(repeating: 0, count: N * C)
@@ -70,12 +70,12 @@ extension Transformer {
             }
             loraBackward(lora, loraGrads, acts, layer: l, targets: [.down], dx: dh, x: h, dy: dx, ldy: C, columns: [0])
             StepProfile.measure("bwd swiglu") {
-            parallelChunks(N, minChunk: 16) { rows in
-                for r in rows {
-                    SwiGLU.backward(dgate: dgu + r * 2 * I, dup: dgu + r * 2 * I + I, dout: dh + r * I,
-                                    gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I)
+                parallelChunks(N, minChunk: 16) { rows in
+                    for r in rows {
+                        SwiGLU.backward(dgate: dgu + r * 2 * I, dup: dgu + r * 2 * I + I, dout: dh + r * I,
+                                        gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I)
+                    }
                 }
-            }
             }
             StepProfile.measure("bwd gate/up matmul") {
                 Linear.backward(dinp: dln, dweight: gp(P.gateUpWeight), dbias: nil, dout: dgu, inp: ln2, weight: w + P.gateUpWeight,

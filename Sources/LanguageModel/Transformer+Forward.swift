@@ -87,9 +87,9 @@ extension Transformer {
             StepProfile.measure("fwd gate/up matmul") { Linear.forward(out: gu, inp: ln2, weight: w + P.gateUpWeight, bias: nil, n: N, inFeatures: C, outFeatures: 2 * I) }
             loraForward(lora, acts, layer: l, targets: [.gate, .up], x: ln2, y: gu, ldy: 2 * I, columns: [0, I])
             StepProfile.measure("fwd swiglu") {
-            parallelChunks(N, minChunk: 16) { rows in
-                for r in rows { SwiGLU.forward(out: h + r * I, gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I) }
-            }
+                parallelChunks(N, minChunk: 16) { rows in
+                    for r in rows { SwiGLU.forward(out: h + r * I, gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I) }
+                }
             }
             StepProfile.measure("fwd copies") { out.update(from: mid, count: N * C) }
             StepProfile.measure("fwd down matmul") { Linear.forward(out: out, inp: h, weight: w + P.downWeight, bias: nil, n: N, inFeatures: I, outFeatures: C, accumulate: true) }
@@ -104,9 +104,9 @@ extension Transformer {
         acts.forwardDone = true
         guard targets != nil else { return nil }
         StepProfile.measure("fwd cross-entropy") {
-        acts.targets.withUnsafeBufferPointer { t in
-            CrossEntropy.forward(losses: acts.losses.pointer, logits: acts.logits.readPointer, targets: t.baseAddress!, n: N, v: c.vocabSize)
-        }
+            acts.targets.withUnsafeBufferPointer { t in
+                CrossEntropy.forward(losses: acts.losses.pointer, logits: acts.logits.readPointer, targets: t.baseAddress!, n: N, v: c.vocabSize)
+            }
         }
         let count = acts.targetCount
         guard count > 0 else { return nil }
