@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side model benchmarks: `bridge bench train|generate` and tools/bench_torch.py with the
-# same flags, alternated ROUNDS times in one run (the machine may be shared), medians and ratios.
+# same flags, alternated ROUNDS times in one run (the machine may be shared): medians, bests, ratios.
 # Usage: tools/bench_model.sh [ROUNDS] (env: BRIDGE=.build/release/bridge PYTHON=/tmp/peers/bin/python THREADS=2)
 set -euo pipefail
 ROUNDS=${1:-3}
@@ -26,6 +26,8 @@ for name in train-small train-large generate-small; do
 import statistics, sys
 name, ours, theirs = sys.argv[1], [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()]
 mo, mt = statistics.median(ours), statistics.median(theirs)
-print(f"{name:15s} bridge {mo:9.0f} tok/s  torch {mt:9.0f} tok/s  ratio {mo / mt:5.2f}x   (runs: bridge {[round(x) for x in ours]}, torch {[round(x) for x in theirs]})")
+bo, bt = max(ours), max(theirs)
+print(f"{name:15s} median: bridge {mo:7.0f} torch {mt:7.0f} tok/s = {mo / mt:4.2f}x | best: bridge {bo:7.0f} torch {bt:7.0f} = {bo / bt:4.2f}x"
+      f"   (runs: bridge {[round(x) for x in ours]}, torch {[round(x) for x in theirs]})")
 PY
 done
