@@ -62,6 +62,27 @@ public enum Linear {
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
         let kv = K / 8 * 8
         parallelChunks(O, minChunk: 64) { outs in
+            if n == 1 {
+                // one row (a single sequence decoding): four independent accumulators per output
+                for o in outs {
+                    let w = weight + o * K
+                    var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+                    var i = 0
+                    while i + 32 <= K {
+                        a0 = a0.addingProduct(load(inp + i), load(w + i))
+                        a1 = a1.addingProduct(load(inp + i + 8), load(w + i + 8))
+                        a2 = a2.addingProduct(load(inp + i + 16), load(w + i + 16))
+                        a3 = a3.addingProduct(load(inp + i + 24), load(w + i + 24))
+                        i += 32
+                    }
+                    while i + 8 <= K { a0 = a0.addingProduct(load(inp + i), load(w + i)); i += 8 }
+                    var sum = ((a0 + a1) + (a2 + a3)).sum()
+                    while i < K { sum += inp[i] * w[i]; i += 1 }
+                    let value = sum + (bias?[o] ?? 0)
+                    out[o] = accumulate ? out[o] + value : value
+                }
+                return
+            }
             var r0 = 0
             while r0 < n {
                 let rows = min(8, n - r0)
