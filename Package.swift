@@ -25,7 +25,9 @@ let package = Package(
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
 
-        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        // Kernels use SIMD16<Float>: let the compiler emit AVX2/FMA for them (haswell and later).
+        .target(name: "Tensors", dependencies: ["COpenBLAS"],
+                swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux]))]),
         .target(name: "ShardStore", dependencies: ["Tensors", "CXXHash", "CLZ4"]),
         .target(name: "Checkpoint", dependencies: ["ShardStore", "Tensors", "LanguageModel", "Tokenizers"]),
         .target(name: "Tokenizers"),

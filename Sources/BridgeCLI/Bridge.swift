@@ -3,7 +3,10 @@
 
 import ArgumentParser
 import Foundation
+import Checkpoint
+import LanguageModel
 import ShardStore
+import Training
 
 struct Bridge: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,6 +22,11 @@ struct Bridge: ParsableCommand {
             TokenizerCommand.self,
             Grade.self,
             DatasetCommand.self,
+            ImportModel.self,
+            ExportModel.self,
+            Forward.self,
+            Generate.self,
+            Train.self,
         ])
 }
 
@@ -60,6 +68,9 @@ enum Main {
     static func describe(_ error: Error) -> (String, Int32) {
         if let e = error as? StoreError { return ("error: " + e.description, e.isInternal ? 2 : 1) }
         if let e = error as? UserError { return ("error: " + e.description, 1) }
+        if error is ModelError || error is ModelCheckpointError || error is SFTError || error is CheckpointError {
+            return ("error: \(error)", 1)
+        }
         // Argument parsing, --help and --version go through the parser's own formatting.
         let code = Bridge.exitCode(for: error)
         let text = Bridge.fullMessage(for: error)

@@ -1,0 +1,58 @@
+// AdamW moments as a tensor set: for each parameter `<name>` of a flat layout, tensors
+// `exp_avg.<name>` and `exp_avg_sq.<name>` (torch.optim.AdamW's state names), f32, plus metadata
+// {"optimizer": "adamw", "step": n}. θ's optimizer and w's optimizer are just two such sets.
+
+import LanguageModel
+import ShardStore
+import Tensors
+
+public struct OptimizerState {
+    /// First and second moments in the layout's order.
+    public let m: FloatBuffer
+    public let v: FloatBuffer
+    /// Steps taken.
+    public let step: Int
+}
+
+extension Store {
+    /// Stores moments laid out like `entries` (a ParameterLayout's or a LoRALayout's).
+    public func putOptimizerState(m: FloatBuffer, v: FloatBuffer, step: Int, entries: [ParameterLayout.Entry],
+                                  metadata extra: [String: JSONValue] = [:], parent: ObjectID? = nil) throws -> TensorSet {
+        var items: [(name: String, tensor: Tensor)] = []
+        for e in entries {
+            items.append((name: "exp_avg." + e.name, tensor: m.tensor(shape: e.shape, offset: e.offset)))
+            items.append((name: "exp_avg_sq." + e.name, tensor: v.tensor(shape: e.shape, offset: e.offset)))
+        }
+        var metadata = extra
+        metadata["optimizer"] = "adamw"
+        metadata["step"] = .int(step)
+        var set = TensorSet(tensors: try putTensors(items), metadata: metadata, parent: parent)
+        set.id = try putTensorSet(set)
+        return set
+    }
+
+    /// Reads moments back into the layout of `entries`; every tensor must be there with its shape.
+    public func loadOptimizerState(_ set: TensorSet, entries: [ParameterLayout.Entry]) throws -> OptimizerState {
+        guard set.metadata["optimizer"]?.stringValue == "adamw", let step = set.metadata["step"]?.intValue, step >= 0 else {
+            throw ModelCheckpointError.notAModel("tensor set \(set.id?.hex.prefix(12) ?? "") (no AdamW state: metadata.optimizer/step missing)")
+        }
+        let count = entries.map { $0.offset + $0.count }.max() ?? 0
+        let m = FloatBuffer(count: count), v = FloatBuffer(count: count)
+        var missing: [String] = []
+        for e in entries {
+            for (prefix, buffer) in [("exp_avg.", m), ("exp_avg_sq.", v)] {
+                guard let entry = set.entry(prefix + e.name) else { missing.append(prefix + e.name); continue }
+                let t = try loadTensor(entry)
+                guard t.shape == e.shape, t.dtype == .f32, let f = FloatBuffer(borrowing: t) ?? FloatBuffer.converting(t) else {
+                    throw ModelCheckpointError.model(.shapeMismatch(name: prefix + e.name, expected: e.shape, got: t.shape), context: "optimizer state")
+                }
+                (buffer.pointer + e.offset).update(from: f.readPointer, count: e.count)
+            }
+        }
+        if !missing.isEmpty { throw ModelCheckpointError.model(.missingTensors(missing), context: "optimizer state") }
+        let expected = Set(entries.flatMap { ["exp_avg." + $0.name, "exp_avg_sq." + $0.name] })
+        let unused = set.tensors.map(\.name).filter { !expected.contains($0) }
+        if !unused.isEmpty { throw ModelCheckpointError.model(.unusedTensors(unused), context: "optimizer state") }
+        return OptimizerState(m: m, v: v, step: step)
+    }
+}

@@ -1,0 +1,118 @@
+// Activation memory for one batch shape (B sequences × T tokens), allocated once and reused by
+// every forward/backward at that shape (llm.c's acts / grads_acts). N = B·T rows, L layers,
+// C hidden, Q = Hq·D, K = Hkv·D, I intermediate, V vocab, r LoRA rank.
+
+import Tensors
+
+public final class Activations: @unchecked Sendable {
+    public let batch: Int
+    public let time: Int
+    public var rows: Int { batch * time }
+    let config: ModelConfig
+    let loraRank: Int
+    let loraTargets: Int
+
+    // inputs
+    var tokens: [Int32]
+    var targets: [Int32]
+    var positions: [Int32]
+    let ropeCos: [Float]
+    let ropeSin: [Float]
+
+    // saved forward values, per layer where indexed [l]
+    let residual: FloatBuffer      // [L+1, N, C] layer inputs; [L] is the last layer's output
+    let ln1: FloatBuffer           // [L, N, C]
+    let rstd1: FloatBuffer         // [L, N]
+    let qkv: FloatBuffer           // [L, N, Q+2K]
+    let rstdQ: FloatBuffer         // [L, N, Hq] (Qwen3)
+    let rstdK: FloatBuffer         // [L, N, Hkv] (Qwen3)
+    let q: FloatBuffer             // [L, N, Q] after norm and RoPE
+    let k: FloatBuffer             // [L, N, K]
+    let v: FloatBuffer             // [L, N, K]
+    let probs: FloatBuffer         // [L, B, Hq, T, T]
+    let att: FloatBuffer           // [L, N, Q]
+    let residualMid: FloatBuffer   // [L, N, C] after attention
+    let ln2: FloatBuffer           // [L, N, C]
+    let rstd2: FloatBuffer         // [L, N]
+    let gateUp: FloatBuffer        // [L, N, 2I]
+    let hidden: FloatBuffer        // [L, N, I] silu(gate)·up
+    let lnf: FloatBuffer           // [N, C]
+    let rstdf: FloatBuffer         // [N]
+    /// [N, V]; after a backward pass it holds dlogits.
+    public let logits: FloatBuffer
+    public let losses: FloatBuffer // [N]
+    let loraXA: FloatBuffer        // [L, targets, N, r]
+
+    // backward scratch (one layer's worth)
+    let dResidual: FloatBuffer     // [N, C]
+    let dNorm: FloatBuffer         // [N, C]
+    let dQKV: FloatBuffer          // [N, Q+2K]
+    let dQ: FloatBuffer, dK: FloatBuffer, dV: FloatBuffer
+    let dAtt: FloatBuffer          // [N, Q]
+    let dGateUp: FloatBuffer       // [N, 2I]
+    let dHidden: FloatBuffer       // [N, I]
+    let dLoRA: FloatBuffer         // [N, r]
+    public let dLosses: FloatBuffer    // [N]
+
+    /// `logits` become valid after a forward pass; `forwardDone` guards backward.
+    var forwardDone = false
+
+    public init(config c: ModelConfig, batch: Int, time: Int, lora: LoRAConfig? = nil) {
+        precondition(batch > 0 && time > 0)
+        self.config = c
+        self.batch = batch
+        self.time = time
+        let N = batch * time, L = c.numHiddenLayers, C = c.hiddenSize
+        let Q = c.qDim, K = c.kvDim, I = c.intermediateSize, V = c.vocabSize
+        loraRank = lora?.r ?? 0
+        loraTargets = lora?.targetModules.count ?? 0
+        tokens = Array(repeating: 0, count: N)
+        targets = Array(repeating: -100, count: N)
+        positions = (0..<N).map { Int32($0 % time) }
+        (ropeCos, ropeSin) = RoPE.tables(invFreq: c.inverseFrequencies, positions: time)
+
+        residual = FloatBuffer(count: (L + 1) * N * C)
+        ln1 = FloatBuffer(count: L * N * C)
+        rstd1 = FloatBuffer(count: L * N)
+        qkv = FloatBuffer(count: L * N * (Q + 2 * K))
+        rstdQ = FloatBuffer(count: c.qkNorm ? L * N * c.numAttentionHeads : 0)
+        rstdK = FloatBuffer(count: c.qkNorm ? L * N * c.numKeyValueHeads : 0)
+        q = FloatBuffer(count: L * N * Q)
+        k = FloatBuffer(count: L * N * K)
+        v = FloatBuffer(count: L * N * K)
+        probs = FloatBuffer(count: L * batch * c.numAttentionHeads * time * time)
+        att = FloatBuffer(count: L * N * Q)
+        residualMid = FloatBuffer(count: L * N * C)
+        ln2 = FloatBuffer(count: L * N * C)
+        rstd2 = FloatBuffer(count: L * N)
+        gateUp = FloatBuffer(count: L * N * 2 * I)
+        hidden = FloatBuffer(count: L * N * I)
+        lnf = FloatBuffer(count: N * C)
+        rstdf = FloatBuffer(count: N)
+        logits = FloatBuffer(count: N * V)
+        losses = FloatBuffer(count: N)
+        loraXA = FloatBuffer(count: L * loraTargets * N * loraRank)
+
+        dResidual = FloatBuffer(count: N * C)
+        dNorm = FloatBuffer(count: N * C)
+        dQKV = FloatBuffer(count: N * (Q + 2 * K))
+        dQ = FloatBuffer(count: N * Q)
+        dK = FloatBuffer(count: N * K)
+        dV = FloatBuffer(count: N * K)
+        dAtt = FloatBuffer(count: N * Q)
+        dGateUp = FloatBuffer(count: N * 2 * I)
+        dHidden = FloatBuffer(count: N * I)
+        dLoRA = FloatBuffer(count: N * loraRank)
+        dLosses = FloatBuffer(count: N)
+    }
+
+    /// Float count of all buffers (for reporting memory use).
+    public var floatCount: Int {
+        [residual, ln1, rstd1, qkv, rstdQ, rstdK, q, k, v, probs, att, residualMid, ln2, rstd2, gateUp, hidden, lnf,
+         rstdf, logits, losses, loraXA, dResidual, dNorm, dQKV, dQ, dK, dV, dAtt, dGateUp, dHidden, dLoRA,
+         dLosses].reduce(0) { $0 + $1.count }
+    }
+
+    /// Number of rows with a target (≥ 0).
+    public var targetCount: Int { targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) } }
+}

@@ -1,0 +1,76 @@
+// Next-token choice from logits: greedy (argmax, lowest id on ties, as torch.argmax), or
+// temperature + nucleus (top-p) sampling with a seeded counter-based RNG. V vocabulary.
+
+import Tensors
+
+public struct SamplingOptions: Sendable, Equatable {
+    /// 0 = greedy.
+    public var temperature: Float
+    /// Nucleus mass in (0, 1]; 1 keeps every token.
+    public var topP: Float
+    public var seed: UInt64
+
+    public init(temperature: Float = 0, topP: Float = 1, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topP = topP
+        self.seed = seed
+    }
+
+    public static let greedy = SamplingOptions()
+}
+
+public struct Sampler: Sendable {
+    public let options: SamplingOptions
+    private var rng: Philox
+    private var probs: [Float] = []
+    private var order: [Int32] = []
+
+    /// One sampler per sequence: `stream` separates sequences drawn with the same seed.
+    public init(options: SamplingOptions, stream: UInt64 = 0) {
+        self.options = options
+        self.rng = Philox(seed: options.seed, stream: stream)
+    }
+
+    public static func argmax(_ logits: UnsafePointer<Float>, vocab: Int) -> Int32 {
+        var best = 0
+        for i in 1..<vocab where logits[i] > logits[best] { best = i }
+        return Int32(best)
+    }
+
+    public mutating func sample(_ logits: UnsafePointer<Float>, vocab: Int) -> Int32 {
+        if options.temperature <= 0 { return Sampler.argmax(logits, vocab: vocab) }
+        if probs.count != vocab { probs = [Float](repeating: 0, count: vocab) }
+        let inv = 1 / options.temperature
+        probs.withUnsafeMutableBufferPointer { p in
+            for i in 0..<vocab { p[i] = logits[i] * inv }
+            Softmax.forward(out: p.baseAddress!, inp: p.baseAddress!, rows: 1, cols: vocab)
+        }
+        let u = rng.uniform()
+        if options.topP >= 1 {
+            var acc: Float = 0
+            for i in 0..<vocab {
+                acc += probs[i]
+                if u < acc { return Int32(i) }
+            }
+            return Int32(vocab - 1)
+        }
+        // nucleus: the most probable tokens whose mass first reaches top_p, renormalised
+        order = (0..<Int32(vocab)).map { $0 }
+        let p = probs
+        order.sort { p[Int($0)] > p[Int($1)] || (p[Int($0)] == p[Int($1)] && $0 < $1) }
+        var mass: Float = 0
+        var keep = 0
+        while keep < vocab {
+            mass += p[Int(order[keep])]
+            keep += 1
+            if mass >= options.topP { break }
+        }
+        let target = u * mass
+        var acc: Float = 0
+        for j in 0..<keep {
+            acc += p[Int(order[j])]
+            if target < acc { return order[j] }
+        }
+        return order[keep - 1]
+    }
+}

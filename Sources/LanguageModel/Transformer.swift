@@ -1,0 +1,90 @@
+// The decoder-only transformer of the Qwen2 / Llama / Qwen3 families: config, flat parameter
+// layout and the parameter buffer θ. Forward and backward live in Transformer+Forward/Backward;
+// cached decoding in Transformer+Decode.
+
+import Tensors
+
+public final class Transformer: @unchecked Sendable {
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    /// θ in `layout` order; may be read-only (a frozen model).
+    public let params: FloatBuffer
+
+    public init(config: ModelConfig, params: FloatBuffer) throws(ModelError) {
+        try config.validate()
+        self.config = config
+        self.layout = ParameterLayout(config: config)
+        guard params.count == layout.totalCount else {
+            throw .inconsistent("parameter buffer holds \(params.count) floats; the config needs \(layout.totalCount)")
+        }
+        self.params = params
+    }
+
+    /// Random weights like transformers' `_init_weights`: N(0, std) for matrices and embeddings,
+    /// zero biases, unit norms. Deterministic in `seed`.
+    public convenience init(randomWeights config: ModelConfig, seed: UInt64, std: Float = 0.02) throws(ModelError) {
+        let layout = ParameterLayout(config: config)
+        let buffer = FloatBuffer(count: layout.totalCount)
+        var rng = Philox(seed: seed, stream: 0x7468_6574_61)   // "theta"
+        for e in layout.entries {
+            let p = buffer.pointer + e.offset
+            if e.name.hasSuffix("norm.weight") {
+                p.update(repeating: 1, count: e.count)
+            } else if e.name.hasSuffix(".bias") {
+                p.update(repeating: 0, count: e.count)
+            } else {
+                rng.fillNormal(p, count: e.count, std: std)
+            }
+        }
+        try self.init(config: config, params: buffer)
+    }
+
+    /// A model of the same config over another parameter buffer (e.g. after an optimizer step).
+    public func with(params: FloatBuffer) throws(ModelError) -> Transformer {
+        try Transformer(config: config, params: params)
+    }
+
+    /// θ + scale·B·A folded into the wrapped projections (for export). Returns a new buffer.
+    public func merged(_ adapter: LoRAAdapter) -> FloatBuffer {
+        let out = params.clone()
+        let c = config
+        for (l, pairs) in adapter.layout.layers.enumerated() {
+            let L = layout.layers[l]
+            for p in pairs {
+                let base: Int
+                switch p.target {
+                case .q: base = L.qkvWeight
+                case .k: base = L.qkvWeight + c.qDim * c.hiddenSize
+                case .v: base = L.qkvWeight + (c.qDim + c.kvDim) * c.hiddenSize
+                case .o: base = L.oWeight
+                case .gate: base = L.gateUpWeight
+                case .up: base = L.gateUpWeight + c.intermediateSize * c.hiddenSize
+                case .down: base = L.downWeight
+                }
+                // W[out, in] += scale · B[out, r] · A[r, in]
+                BLAS.sgemm(m: p.outFeatures, n: p.inFeatures, k: adapter.config.r, alpha: adapter.config.scale,
+                           a: adapter.params.readPointer + p.b, lda: adapter.config.r,
+                           b: adapter.params.readPointer + p.a, ldb: p.inFeatures,
+                           beta: 1, c: out.pointer + base, ldc: p.inFeatures)
+            }
+        }
+        return out
+    }
+
+    /// Checks token ids and sequence length against the config.
+    public func check(tokens: some Collection<Int32>, time: Int) throws(ModelError) {
+        if time > config.maxPositionEmbeddings {
+            throw .sequenceTooLong(length: time, limit: config.maxPositionEmbeddings)
+        }
+        for t in tokens where t < 0 || Int(t) >= config.vocabSize {
+            throw .tokenOutOfVocabulary(id: Int(t), vocab: config.vocabSize)
+        }
+    }
+
+    /// Forward FLOPs per token of the matmuls (2 per multiply-add), excluding attention scores.
+    public var matmulFlopsPerToken: Double {
+        let c = config
+        let perLayer = c.hiddenSize * (c.qDim + 2 * c.kvDim) + c.qDim * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize
+        return 2 * Double(c.numHiddenLayers * perLayer + c.vocabSize * c.hiddenSize)
+    }
+}

@@ -1,0 +1,48 @@
+// Row softmax: out[r, :] = exp(x[r, :] − max) / Σ exp(...). N rows of V entries; out may equal inp.
+
+public enum Softmax {
+    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int, cols: Int) {
+        for r in 0..<rows {
+            let x = inp + r * cols, y = out + r * cols
+            let m = VectorMath.max(x, cols)
+            let sum = VectorMath.expShifted(y, x, shift: m, cols)
+            VectorMath.scale(y, 1 / sum, cols)
+        }
+    }
+
+    /// Accumulates dinp += p ⊙ (dout − Σ dout·p), given the forward output p.
+    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, out p: UnsafePointer<Float>,
+                                rows: Int, cols: Int) {
+        for r in 0..<rows {
+            let g = dout + r * cols, y = p + r * cols, dx = dinp + r * cols
+            let dot = VectorMath.dot(g, y, cols)
+            for i in 0..<cols { dx[i] += y[i] * (g[i] - dot) }
+        }
+    }
+
+    // MARK: naive reference
+
+    public static func forwardNaive(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int, cols: Int) {
+        for r in 0..<rows {
+            var m = -Double.infinity
+            for i in 0..<cols { m = Swift.max(m, Double(inp[r * cols + i])) }
+            var sum: Double = 0
+            for i in 0..<cols { sum += _exp(Double(inp[r * cols + i]) - m) }
+            for i in 0..<cols { out[r * cols + i] = Float(_exp(Double(inp[r * cols + i]) - m) / sum) }
+        }
+    }
+
+    public static func backwardNaive(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, out p: UnsafePointer<Float>,
+                                     rows: Int, cols: Int) {
+        for r in 0..<rows {
+            for j in 0..<cols {
+                var acc: Double = 0
+                for i in 0..<cols {
+                    let pi = Double(p[r * cols + i]), pj = Double(p[r * cols + j])
+                    acc += Double(dout[r * cols + i]) * pi * ((i == j ? 1 : 0) - pj)
+                }
+                dinp[r * cols + j] += Float(acc)
+            }
+        }
+    }
+}

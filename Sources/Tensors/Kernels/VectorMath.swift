@@ -1,0 +1,147 @@
+// Small vectorised helpers the kernels share: dot products, sums of squares, maxima and a fast
+// exp (Cephes-style range reduction + degree-6 polynomial, ~1 ulp over the float range).
+
+@usableFromInline typealias V16 = SIMD16<Float>
+
+public enum VectorMath {
+    /// Σ a[i]·b[i].
+    @inlinable @inline(__always)
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD16<Float>(repeating: 0)
+        var i = 0
+        while i + 16 <= n {
+            acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self)
+                * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
+            i += 16
+        }
+        var s = acc.sum()
+        while i < n { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
+    /// Σ a[i]².
+    @inlinable @inline(__always)
+    public static func sumOfSquares(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
+        dot(a, a, n)
+    }
+
+    /// max a[i] (n ≥ 1), up to rounding: lanes combine as (x + y + |x − y|)/2, which the compiler
+    /// vectorises (Swift's generic pointwiseMax does not). Callers only use it as a softmax shift.
+    @inlinable @inline(__always)
+    public static func max(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
+        var m = -Float.greatestFiniteMagnitude
+        var i = 0
+        if n >= 16 {
+            var acc = UnsafeRawPointer(a).loadUnaligned(as: SIMD16<Float>.self)
+            i = 16
+            while i + 16 <= n {
+                acc = roughMax(acc, UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self))
+                i += 16
+            }
+            for j in 0..<16 where acc[j] > m { m = acc[j] }
+        }
+        while i < n { if a[i] > m { m = a[i] }; i += 1 }
+        return m
+    }
+
+    /// Lanewise `t < 0 ? a : b` from the sign bit of t (bit operations the compiler vectorises).
+    @inlinable @inline(__always)
+    static func select(_ t: SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        let mask = unsafeBitCast(t, to: SIMD16<Int32>.self) &>> 31
+        let bits = (unsafeBitCast(a, to: SIMD16<Int32>.self) & mask) | (unsafeBitCast(b, to: SIMD16<Int32>.self) & ~mask)
+        return unsafeBitCast(bits, to: SIMD16<Float>.self)
+    }
+
+    @inlinable @inline(__always)
+    static func roughMax(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> SIMD16<Float> {
+        let d = x - y
+        let absD = unsafeBitCast(unsafeBitCast(d, to: SIMD16<UInt32>.self) & SIMD16<UInt32>(repeating: 0x7FFF_FFFF), to: SIMD16<Float>.self)
+        return (x + y + absD) * SIMD16<Float>(repeating: 0.5)
+    }
+
+    /// out[i] = exp(a[i] − shift); returns Σ out[i]. `out` may equal `a`.
+    @inlinable @inline(__always)
+    public static func expShifted(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, shift: Float, _ n: Int) -> Float {
+        var acc = SIMD16<Float>(repeating: 0)
+        let s = SIMD16<Float>(repeating: shift)
+        var i = 0
+        while i + 16 <= n {
+            let e = exp16(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self) - s)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: e, as: SIMD16<Float>.self)
+            acc += e
+            i += 16
+        }
+        var sum = acc.sum()
+        while i < n {
+            let e = exp(a[i] - shift)
+            out[i] = e
+            sum += e
+            i += 1
+        }
+        return sum
+    }
+
+    /// a[i] *= c.
+    @inlinable @inline(__always)
+    public static func scale(_ a: UnsafeMutablePointer<Float>, _ c: Float, _ n: Int) {
+        for i in 0..<n { a[i] *= c }
+    }
+
+    /// exp(x) for one float, same algorithm as `exp16`.
+    @inlinable @inline(__always)
+    public static func exp(_ x: Float) -> Float {
+        exp16(SIMD16<Float>(repeating: x))[0]
+    }
+
+    /// Vectorised exp: x = n·ln2 + r, |r| ≤ ln2/2, exp(r) by polynomial, scaled by 2ⁿ.
+    /// Inputs are clamped to [−87.3, 88.7] (results in [1.2e−38, 3.4e38]); the kernels only take
+    /// exp of shifted values ≤ 0, where the clamp changes a sum by less than 1e−37.
+    @inlinable @inline(__always)
+    public static func exp16(_ xIn: SIMD16<Float>) -> SIMD16<Float> {
+        let hi = SIMD16<Float>(repeating: 88.72283)
+        let lo = SIMD16<Float>(repeating: -87.33654)
+        var x = select(xIn - lo, lo, xIn)   // max(x, lo)
+        x = select(hi - x, hi, x)           // min(x, hi)
+        // n = round(x·log2e) with the 1.5·2²³ trick: adding it leaves n in the low mantissa bits.
+        let magic = SIMD16<Float>(repeating: 12_582_912)
+        let t = x * SIMD16<Float>(repeating: 1.442695040888963) + magic
+        let fx = t - magic
+        let n = unsafeBitCast(t, to: SIMD16<Int32>.self) &- SIMD16<Int32>(repeating: 0x4B40_0000)
+        // r = x − n·ln2 in two parts for accuracy.
+        x = x - fx * SIMD16<Float>(repeating: 0.693359375)
+        x = x + fx * SIMD16<Float>(repeating: 2.12194440e-4)
+        var y = SIMD16<Float>(repeating: 1.9875691500e-4)
+        y = y * x + SIMD16<Float>(repeating: 1.3981999507e-3)
+        y = y * x + SIMD16<Float>(repeating: 8.3334519073e-3)
+        y = y * x + SIMD16<Float>(repeating: 4.1665795894e-2)
+        y = y * x + SIMD16<Float>(repeating: 1.6666665459e-1)
+        y = y * x + SIMD16<Float>(repeating: 5.0000001201e-1)
+        y = y * (x * x) + x + SIMD16<Float>(repeating: 1)
+        // 2ⁿ via the exponent bits; n ∈ [−126, 128]: split so both halves are normal.
+        let n1 = n &>> 1
+        let n2 = n &- n1
+        let p1 = unsafeBitCast((n1 &+ 127) &<< 23, to: SIMD16<Float>.self)
+        let p2 = unsafeBitCast((n2 &+ 127) &<< 23, to: SIMD16<Float>.self)
+        return y * p1 * p2
+    }
+
+    /// √x for x ≥ 0 by three Newton steps on 1/√x from the bit-level first guess: within 2 ulp,
+    /// and vectorised (Swift's SIMD squareRoot() becomes one libm call per lane).
+    @inlinable @inline(__always)
+    public static func sqrt16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        let bits = SIMD16<Int32>(repeating: 0x5F37_5A86) &- (unsafeBitCast(x, to: SIMD16<Int32>.self) &>> 1)
+        var y = unsafeBitCast(bits, to: SIMD16<Float>.self)
+        let half = x * 0.5
+        let threeHalves = SIMD16<Float>(repeating: 1.5)
+        y = y * (threeHalves - half * y * y)
+        y = y * (threeHalves - half * y * y)
+        y = y * (threeHalves - half * y * y)
+        return x * y
+    }
+
+    /// Logistic sigmoid 1/(1+exp(−x)), vectorised.
+    @inlinable @inline(__always)
+    public static func sigmoid16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        SIMD16<Float>(repeating: 1) / (SIMD16<Float>(repeating: 1) + exp16(-x))
+    }
+}

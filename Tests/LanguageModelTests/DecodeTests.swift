@@ -1,0 +1,73 @@
+// KV-cache decoding equals the full forward pass; sampling is seeded and honours top-p.
+
+import Testing
+import LanguageModel
+import Tensors
+import TestSupport
+
+@Suite struct DecodeTests {
+    @Test(arguments: ["qwen2", "llama", "qwen3"])
+    func cachedStepsEqualFullForward(family: String) throws {
+        let f = try GoldenFixture(family)
+        let T = f.time, V = f.config.vocabSize
+        let sequences = [Array(f.tokens[0..<T]), Array(f.tokens[T..<(2 * T)])]
+        let full = Activations(config: f.config, batch: 2, time: T)
+        try f.model.forward(tokens: sequences.flatMap { $0 }, acts: full)
+        // prefill 3 tokens, then decode the rest one at a time
+        let cache = KVCache(config: f.config, batch: 2, capacity: T)
+        var logits = try f.model.prefill(prompts: sequences.map { Array($0[0..<3]) }, cache: cache)
+        for t in 3...T {
+            for b in 0..<2 {
+                let expected = full.logits.array(offset: (b * T + t - 1) * V, count: V)
+                let c = closeness(Array(logits[(b * V)..<((b + 1) * V)]), expected, rtol: 1e-4, atol: 1e-5)
+                #expect(c.ok, "\(family) position \(t - 1) sequence \(b): \(c)")
+            }
+            if t < T { logits = try f.model.decode(tokens: sequences.map { $0[t] }, cache: cache) }
+        }
+    }
+
+    @Test func samplingIsSeededAndTopPRestrictsTheChoice() throws {
+        let f = try GoldenFixture("qwen2")
+        let prompt = [Array(f.tokens[0..<4]), Array(f.tokens[7..<11])]
+        let options = SamplingOptions(temperature: 1, topP: 1, seed: 11)
+        let a = try f.model.generate(prompts: prompt, maxNewTokens: 8, sampling: options)
+        let b = try f.model.generate(prompts: prompt, maxNewTokens: 8, sampling: options)
+        #expect(a == b)
+        let c = try f.model.generate(prompts: prompt, maxNewTokens: 8, sampling: SamplingOptions(temperature: 1, topP: 1, seed: 12))
+        #expect(a != c)
+        // a tiny nucleus keeps only the most likely token: the same as greedy
+        let nucleus = try f.model.generate(prompts: prompt, maxNewTokens: 8, sampling: SamplingOptions(temperature: 1, topP: 1e-6, seed: 3))
+        #expect(nucleus == (try f.model.generate(prompts: prompt, maxNewTokens: 8)))
+    }
+
+    @Test func samplerFrequenciesFollowTheSoftmax() {
+        let logits: [Float] = [0, 1, 2, -1]
+        var sampler = Sampler(options: SamplingOptions(temperature: 1, topP: 1, seed: 1))
+        var counts = [0, 0, 0, 0]
+        for _ in 0..<20000 { counts[Int(logits.withUnsafeBufferPointer { sampler.sample($0.baseAddress!, vocab: 4) })] += 1 }
+        let z = logits.map { Double(exp(Double($0))) }.reduce(0, +)
+        for i in 0..<4 {
+            #expect(abs(Double(counts[i]) / 20000 - exp(Double(logits[i])) / z) < 0.015)
+        }
+        // top-p 0.7 keeps tokens 2 and 1 (mass 0.665 + 0.245)
+        var nucleus = Sampler(options: SamplingOptions(temperature: 1, topP: 0.7, seed: 1))
+        for _ in 0..<500 {
+            let t = logits.withUnsafeBufferPointer { nucleus.sample($0.baseAddress!, vocab: 4) }
+            #expect(t == 1 || t == 2)
+        }
+    }
+
+    @Test func badInputsAreErrors() throws {
+        let f = try GoldenFixture("llama")
+        #expect(throws: ModelError.tokenOutOfVocabulary(id: 64, vocab: 64)) {
+            try f.model.generate(prompts: [[1, 64]], maxNewTokens: 1)
+        }
+        #expect(throws: ModelError.sequenceTooLong(length: 70, limit: 64)) {
+            try f.model.generate(prompts: [[1, 2]], maxNewTokens: 68)
+        }
+        let acts = Activations(config: f.config, batch: 1, time: 2)
+        #expect(throws: ModelError.self) { try f.model.forward(tokens: [1, -3], acts: acts) }
+    }
+}
+
+import Foundation

@@ -1,0 +1,92 @@
+// LoRA: B = 0 leaves the logits bit for bit; A/B gradients match PEFT; θ and w gradients come from
+// the same backward pass; merging folds the adapter into the weights.
+
+import Testing
+import LanguageModel
+import Tensors
+import TestSupport
+
+@Suite struct LoRATests {
+    let all: [LoRATarget] = [.q, .k, .v, .o, .gate, .up, .down]
+
+    @Test func zeroBLeavesLogitsBitForBit() throws {
+        let f = try GoldenFixture("qwen3")
+        let adapter = LoRAAdapter(config: LoRAConfig(r: 3, loraAlpha: 6, targetModules: all), model: f.config, seed: 5)
+        let base = Activations(config: f.config, batch: f.batch, time: f.time)
+        let withLoRA = Activations(config: f.config, batch: f.batch, time: f.time, lora: adapter.config)
+        try f.model.forward(tokens: f.tokens, acts: base)
+        try f.model.forward(tokens: f.tokens, acts: withLoRA, lora: adapter)
+        #expect(base.logits.array == withLoRA.logits.array)
+        #expect(adapter.params.array.contains { $0 != 0 })   // A is random
+    }
+
+    @Test func gradientsOfAAndBMatchPEFT() throws {
+        let f = try GoldenFixture("qwen2")
+        let dir = fixturesDirectory + "/lora"
+        let cfg = try fixtureJSON(dir + "/adapter_config.json")
+        let targets = (cfg["target_modules"] as! [String]).map { LoRATarget(rawValue: $0)! }
+        let lora = LoRAConfig(r: cfg["r"] as! Int, loraAlpha: Double(cfg["lora_alpha"] as! Int), targetModules: targets)
+        let layout = LoRALayout(config: f.config, lora: lora)
+        let adapter = LoRAAdapter(config: lora, model: f.config,
+                                  params: try layout.assemble(FixtureTensors(path: dir + "/adapter_model.safetensors").asTensors()))
+        let golden = try FixtureTensors(path: dir + "/golden.safetensors")
+        let acts = Activations(config: f.config, batch: f.batch, time: f.time, lora: lora)
+        let loss = try #require(try f.model.forward(tokens: f.tokens, targets: f.targets, acts: acts, lora: adapter))
+        let expectedLoss = Float(try fixtureJSON(dir + "/golden.json")["loss"] as! Double)
+        #expect(abs(loss - expectedLoss) <= 1e-4 * expectedLoss)
+        #expect(closeness(acts.logits.array, golden["logits"]!, rtol: 1e-4, atol: 1e-5).ok)
+        let grads = FloatBuffer(count: layout.totalCount)
+        f.model.backward(acts: acts, grads: nil, lora: adapter, loraGrads: grads)
+        for e in layout.entries {
+            let c = closenessScaled(grads.array(offset: e.offset, count: e.count), golden["grad." + e.name]!, rtol: 1e-4)
+            #expect(c.ok, "\(e.name): \(c)")
+        }
+    }
+
+    @Test func thetaGradientsUnderLoRAEqualThoseOfTheMergedModel() throws {
+        let f = try GoldenFixture("llama")
+        let lora = LoRAConfig(r: 2, loraAlpha: 4, targetModules: [.v, .q, .down, .up])
+        let adapter = LoRAAdapter(config: lora, model: f.config, seed: 9)
+        var rng = Philox(seed: 3)
+        for i in 0..<adapter.params.count where adapter.params[i] == 0 { adapter.params[i] = rng.normal() * 0.1 }   // B ≠ 0
+
+        let acts = Activations(config: f.config, batch: f.batch, time: f.time, lora: lora)
+        let loss = try #require(try f.model.forward(tokens: f.tokens, targets: f.targets, acts: acts, lora: adapter))
+        let logits = acts.logits.array
+        let theta = FloatBuffer(count: f.model.layout.totalCount), w = FloatBuffer(count: adapter.layout.totalCount)
+        f.model.backward(acts: acts, grads: theta, lora: adapter, loraGrads: w)
+
+        let merged = try f.model.with(params: f.model.merged(adapter))
+        let plain = Activations(config: f.config, batch: f.batch, time: f.time)
+        let mergedLoss = try #require(try merged.forward(tokens: f.tokens, targets: f.targets, acts: plain))
+        #expect(closeness(plain.logits.array, logits, rtol: 1e-4, atol: 1e-5).ok)
+        #expect(abs(mergedLoss - loss) <= 1e-5 * loss)
+        let mergedGrads = FloatBuffer(count: f.model.layout.totalCount)
+        merged.backward(acts: plain, grads: mergedGrads)
+        let c = closenessScaled(theta.array, mergedGrads.array, rtol: 1e-4)
+        #expect(c.ok, "\(c)")
+        #expect(w.array.contains { $0 != 0 })
+    }
+
+    @Test func wGradientsMatchFiniteDifferences() throws {
+        let f = try GoldenFixture("qwen3")
+        let lora = LoRAConfig(r: 2, loraAlpha: 2, targetModules: [.k, .o, .gate])
+        let adapter = LoRAAdapter(config: lora, model: f.config, seed: 1)
+        var rng = Philox(seed: 4)
+        for i in 0..<adapter.params.count { adapter.params[i] = rng.normal() * 0.2 }
+        let acts = Activations(config: f.config, batch: f.batch, time: f.time, lora: lora)
+        func loss() -> Double { Double(try! f.model.forward(tokens: f.tokens, targets: f.targets, acts: acts, lora: adapter)!) }
+        _ = loss()
+        let w = FloatBuffer(count: adapter.layout.totalCount)
+        f.model.backward(acts: acts, grads: nil, lora: adapter, loraGrads: w)
+        // spot-check a spread of entries by central differences
+        for i in stride(from: 0, to: w.count, by: max(1, w.count / 23)) {
+            let saved = adapter.params[i]
+            adapter.params[i] = saved + 1e-2; let plus = loss()
+            adapter.params[i] = saved - 1e-2; let minus = loss()
+            adapter.params[i] = saved
+            let numeric = (plus - minus) / 2e-2
+            #expect(abs(numeric - Double(w[i])) <= 2e-3 + 2e-2 * abs(numeric), "w[\(i)]: analytic \(w[i]) numeric \(numeric)")
+        }
+    }
+}
