@@ -15,9 +15,10 @@ import tempfile
 import time
 
 
-def best(label, fn, repeat, nbytes, log):
+def best(label, fn, repeat, nbytes, log, prepare=lambda: None):
     times = []
     for _ in range(repeat):
+        prepare()  # untimed, as in bridge bench store: e.g. remove the previous output
         os.sync()  # as bridge bench store does: no dirty pages from the previous repetition
         t0 = time.perf_counter()
         fn()
@@ -47,7 +48,11 @@ def main():
     res = {"bytes": nbytes, "tensors": len(tensors)}
 
     res["load_file_s"] = best("load_file (torch)", lambda: load_file(args.file), args.repeat, nbytes, log)
-    res["save_file_s"] = best("save_file (torch)", lambda: save_file(tensors, out), args.repeat, nbytes, log)
+    def remove_out():
+        if os.path.exists(out):
+            os.remove(out)
+
+    res["save_file_s"] = best("save_file (torch)", lambda: save_file(tensors, out), args.repeat, nbytes, log, remove_out)
 
     def save_durable():
         save_file(tensors, out)
@@ -55,7 +60,7 @@ def main():
         os.fsync(fd)
         os.close(fd)
 
-    res["save_file_fsync_s"] = best("save_file + fsync", save_durable, args.repeat, nbytes, log)
+    res["save_file_fsync_s"] = best("save_file + fsync", save_durable, args.repeat, nbytes, log, remove_out)
 
     def open_all():
         with safe_open(args.file, "pt") as f:

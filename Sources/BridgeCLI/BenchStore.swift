@@ -44,9 +44,10 @@ struct BenchStore: ParsableCommand {
         let bytes = file.entries.reduce(0) { $0 + $1.byteCount }
         log("set: \(file.entries.count) tensors, \(formatBytes(bytes))")
 
-        func best(_ label: String, _ body: () throws -> Void) rethrows -> Double {
+        func best(_ label: String, prepare: () throws -> Void = {}, _ body: () throws -> Void) throws -> Double {
             var times: [Double] = []
             for _ in 0..<max(1, repetitions) {
+                try prepare()
                 sync()  // start each repetition without the previous one's dirty pages in flight
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 try body()
@@ -58,13 +59,15 @@ struct BenchStore: ParsableCommand {
         }
 
         // Hashing alone: XXH3-128 over every tensor's bytes, one core.
-        let hash = best("hash (xxh3-128, 1 core)") {
+        let hash = try best("hash (xxh3-128, 1 core)") {
             for e in file.entries { _ = file.withBytes(of: e) { ObjectHasher.id(of: $0, kind: .tensor) } }
         }
         // Import into a fresh store each time (hash, write, fsync, link).
         var setID: ObjectID?
         var storeRoot = ""
-        let importTime = try best("import (fresh store)") {
+        let importTime = try best("import (fresh store)", prepare: {
+            if !storeRoot.isEmpty { try FileManager.default.removeItem(atPath: storeRoot) }
+        }) {
             storeRoot = base + "/store-\(UUID().uuidString)"
             let store = try Store.create(at: storeRoot)
             setID = try store.importSafetensors(path: source).id
@@ -72,7 +75,7 @@ struct BenchStore: ParsableCommand {
         let store = try Store(at: storeRoot)
         let reimport = try best("re-import (all deduplicated)") { _ = try store.importSafetensors(path: source) }
         let out = base + "/export.safetensors"
-        let export = try best("export (verified)") {
+        let export = try best("export (verified)", prepare: { try? FileManager.default.removeItem(atPath: out) }) {
             try store.exportSafetensors(try store.tensorSet(setID!), to: out)
         }
         let identical = try Self.sameTensorData(source, out)

@@ -77,11 +77,17 @@ extension Store {
             let entry = set.tensors[order[k]]
             for chunk in entry.chunks {
                 do {
-                    let bytes = try read(chunk.id, verify: verify)
-                    guard bytes.count == chunk.bytes else {
-                        throw StoreError.corruptObject(chunk.id, path: objectPath(chunk.id), reason: "holds \(bytes.count) bytes, the manifest says \(chunk.bytes)")
+                    var streamed = 0
+                    try stream(chunk.id, verify: verify) { block in
+                        streamed += block.count
+                        guard streamed <= chunk.bytes else {
+                            throw StoreError.corruptObject(chunk.id, path: objectPath(chunk.id), reason: "holds more than the \(chunk.bytes) bytes the manifest says")
+                        }
+                        try sink(block)
                     }
-                    try bytes.withUnsafeBytes { try sink($0) }
+                    guard streamed == chunk.bytes else {
+                        throw StoreError.corruptObject(chunk.id, path: objectPath(chunk.id), reason: "holds \(streamed) bytes, the manifest says \(chunk.bytes)")
+                    }
                 } catch let StoreError.corruptObject(id, p, reason) {
                     throw StoreError.corruptObject(id, path: p, reason: "\(reason) (tensor '\(entry.name)')")
                 } catch let StoreError.missingObject(id, _) {

@@ -362,3 +362,49 @@ extension Store {
         return map.withUnsafeBytes { ObjectHasher.id(of: $0, kind: .blob) }
     }
 }
+
+extension Store {
+    /// Streams an object's logical bytes to `sink` in blocks of up to 1 MiB, read with pread into a
+    /// reused buffer (no memory map, so no page-table work for large objects), hashing as it goes.
+    /// With `verify` the id is checked after the last block: a mismatch throws `corruptObject`
+    /// (the sink has then seen bad bytes, so callers write to a temporary they discard on error).
+    public func stream(_ id: ObjectID, verify: Bool = true, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let path = objectPath(id)
+        guard let h = try FileHandle.openIfExists(path) else { throw StoreError.missingObject(id, neededBy: nil) }
+        let size = try h.size()
+        let header = try h.pread(count: ObjectHeader.size, at: 0).withUnsafeBytes {
+            try ObjectHeader.parse($0, expectedID: id, fileLength: size, path: path)
+        }
+        guard header.codec == .raw else {
+            // Compressed objects are small or decoded whole anyway.
+            try read(id, verify: verify).withUnsafeBytes { try sink($0) }
+            return
+        }
+        var hasher = ObjectHasher(kind: header.kind, tag: header.tag, length: header.logicalLength)
+        let blockSize = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        var done = 0
+        while done < header.logicalLength {
+            let want = min(blockSize, header.logicalLength - done)
+            var got = 0
+            while got < want {
+                let n = Glibc.pread(h.fd, buffer.baseAddress! + got, want - got, off_t(ObjectHeader.size + done + got))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StoreError.io(operation: "read", path: path, errno: errno)
+                }
+                guard n > 0 else { throw StoreError.corruptObject(id, path: path, reason: "file ends early") }
+                got += n
+            }
+            let block = UnsafeRawBufferPointer(rebasing: buffer[0..<want])
+            if verify { hasher.update(block) }
+            try sink(block)
+            done += want
+        }
+        if verify {
+            let actual = hasher.finalize()
+            guard actual == id else { throw StoreError.corruptObject(id, path: path, reason: "content hashes to \(actual)") }
+        }
+    }
+}
