@@ -21,14 +21,13 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "Print a JSON object.") var json = false
 }
 
-/// A tokenizer named on the command line: a tokenizer.json or llama2.c .bin path (or a model
-/// directory holding tokenizer.json), validated but not yet stored; or a model ref whose tensor set
-/// carries one (metadata "tokenizer": blob id).
+/// A tokenizer named on the command line: a tokenizer.json or llama2.c .bin path, a model directory
+/// holding tokenizer.json, or a model ref whose tensor set carries one; validated, not yet stored.
 enum TokenizerArgument {
-    case file(bytes: [UInt8])
+    case file(bytes: [UInt8], name: String)
     case stored(ObjectID)
 
-    init(_ argument: String, store: Store) throws {
+    init(_ argument: String, store: @autoclosure () throws -> Store) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) {
             let path = isDirectory.boolValue ? argument + "/tokenizer.json" : argument
@@ -36,23 +35,39 @@ enum TokenizerArgument {
                 throw UserError("cannot read tokenizer '\(path)'\nhint: give a tokenizer.json, a llama2.c tokenizer .bin, or a directory holding tokenizer.json")
             }
             _ = try TokenizerLoader.load(bytes: Array(data), name: path)
-            self = .file(bytes: Array(data))
+            self = .file(bytes: Array(data), name: path)
             return
         }
+        let store = try store()
         guard let resolved = try? store.resolve(argument) else {
             throw UserError("no tokenizer file or model ref '\(argument)'\nhint: give a tokenizer.json, a llama2.c tokenizer .bin, or a model imported with its tokenizer")
         }
+        // A model carries its tokenizer files as u8 tensors "tokenizer/<file>".
         let set = try store.tensorSet(resolved.id)
-        guard let hex = set.metadata["tokenizer"]?.stringValue, let id = ObjectID(hex: hex), store.contains(id) else {
-            throw UserError("model '\(argument)' carries no tokenizer\nhint: pass a tokenizer file with --tokenizer")
+        let files = set.tensors.filter { $0.name.hasPrefix(ModelMetadata.tokenizerPrefix) }
+        guard let entry = files.first(where: { $0.name.hasSuffix("/tokenizer.json") }) ?? files.first else {
+            throw UserError("model '\(argument)' carries no tokenizer\nhint: pass a tokenizer file, or import the model with its tokenizer")
         }
-        self = .stored(id)
+        let bytes = try store.loadTensor(entry).buffer.withUnsafeBytes { Array($0) }
+        let name = "\(argument):\(entry.name)"
+        _ = try TokenizerLoader.load(bytes: bytes, name: name)
+        self = .file(bytes: bytes, name: name)
+    }
+
+    var bytes: [UInt8]? {
+        if case let .file(b, _) = self { return b }
+        return nil
+    }
+
+    func load() throws -> any Tokenizer {
+        guard case let .file(bytes, name) = self else { preconditionFailure("stored tokenizers are loaded by the stages") }
+        return try TokenizerLoader.load(bytes: bytes, name: name)
     }
 
     /// The tokenizer's blob id, storing the file's bytes if they are not in the store yet.
     func store(in store: Store) throws -> ObjectID {
         switch self {
-        case let .file(bytes): try store.put(bytes, kind: .blob, codec: .auto).id
+        case let .file(bytes, _): try store.put(bytes, kind: .blob, codec: .auto).id
         case let .stored(id): id
         }
     }
@@ -145,12 +160,7 @@ struct ScoreCommand: ParsableCommand {
         let responsesID: ObjectID
         if FileManager.default.fileExists(atPath: responses) {
             guard let groupSize, groupSize > 0 else { throw UserError("--group-size is required with a JSONL responses file") }
-            let bytes: [UInt8]
-            switch tokenizerArgument {
-            case let .file(b): bytes = b
-            case let .stored(id): bytes = try store.read(id).array
-            }
-            let tok = try TokenizerLoader.load(bytes: bytes, name: tokenizer)
+            let tok = try tokenizerArgument.load()
             let lines = try JSONLines.read(contentsOf: URL(fileURLWithPath: responses))
             var tokens: [[Int32]] = [], index: [Int] = []
             for l in lines {

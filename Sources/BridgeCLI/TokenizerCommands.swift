@@ -1,6 +1,6 @@
 // `bridge tokenizer ...`: encode and decode files line by line, describe a tokenizer, and benchmark
 // encode throughput (compare with tools/bench_tokenizers.py, which runs Hugging Face `tokenizers`).
-// TOKENIZER is a tokenizer.json or a llama2.c tokenizer .bin path.
+// TOKENIZER is a tokenizer.json or a llama2.c tokenizer .bin path, or a model ref carrying one.
 
 import ArgumentParser
 import Foundation
@@ -15,13 +15,15 @@ struct TokenizerCommand: ParsableCommand {
 
 /// Options every tokenizer subcommand shares.
 struct TokenizerOptions: ParsableArguments {
-    @Argument(help: "A tokenizer.json (Hugging Face byte-level BPE) or a llama2.c tokenizer .bin (e.g. tok512.bin).")
+    @Argument(help: "A tokenizer.json (Hugging Face byte-level BPE), a llama2.c tokenizer .bin (e.g. tok512.bin), or a model ref that carries one.")
     var tokenizer: String
+
+    @OptionGroup var storeOptions: StoreOptions
 
     @Option(name: .long, help: "Input file, one item per line ('-' for standard input).")
     var input: String
 
-    func load() throws -> any Tokenizer { try loadTokenizer(tokenizer) }
+    func load() throws -> any Tokenizer { try TokenizerArgument(tokenizer, store: try storeOptions.open()).load() }
 
     /// The input's lines as raw bytes (a final newline ends the last line rather than starting one).
     func lines() throws -> [ArraySlice<UInt8>] {
@@ -51,15 +53,6 @@ struct TokenizerOptions: ParsableArguments {
             return s
         }
     }
-}
-
-/// Builds the tokenizer a TOKENIZER argument names. The seam for model refs: resolve the ref to the
-/// tokenizer blob its tensor set carries and call TokenizerLoader.load(bytes:name:).
-func loadTokenizer(_ argument: String) throws -> any Tokenizer {
-    guard FileManager.default.fileExists(atPath: argument) else {
-        throw UserError("no tokenizer file '\(argument)'\nhint: give a tokenizer.json or a llama2.c tokenizer .bin path")
-    }
-    return try TokenizerLoader.load(path: argument)
 }
 
 /// Runs a command body, reporting tokenizer errors the way the CLI reports input errors.
@@ -158,15 +151,17 @@ struct TokenizerDecode: ParsableCommand {
 struct TokenizerInfo: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "info", abstract: "Describe a tokenizer: kind, vocabulary size, special tokens.")
 
-    @Argument(help: "A tokenizer.json or a llama2.c tokenizer .bin.")
+    @Argument(help: "A tokenizer.json, a llama2.c tokenizer .bin, or a model ref that carries one.")
     var tokenizer: String
+
+    @OptionGroup var storeOptions: StoreOptions
 
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
     func run() throws {
         try reportingTokenizerErrors {
-            let tok = try loadTokenizer(tokenizer)
+            let tok = try TokenizerArgument(tokenizer, store: try storeOptions.open()).load()
             let kind = tok is Llama2CTokenizer ? "llama2.c" : "byte-level BPE (tokenizer.json)"
             let specials = (0..<Int32(tok.vocabularySize)).filter { tok.isSpecial($0) }
             let listed = specials.prefix(64).map { JSONValue.object(["id": .int(Int($0)), "token": .string(tok.token($0) ?? "")]) }
