@@ -39,6 +39,24 @@ import ShardStore
         #expect(journal.map { $0["stage"]?.stringValue } == ["tokenize", "score"])
     }
 
+    @Test func aModelRefCarriesItsTokenizer() throws {
+        let cli = try CLI("stage-model-tok")
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("CheckpointTests/Fixtures/stories260k")
+        try cli.run(["import", "llama2c", fixtures.appendingPathComponent("stories260K.bin").path,
+                     "--tokenizer", fixtures.appendingPathComponent("tok512.bin").path, "--name", "stories"])
+        let text = cli.scratch.file("text.txt")
+        try Data("Once upon a time, 3 + 4 = 7.\n".utf8).write(to: URL(fileURLWithPath: text))
+        let viaRef = try cli.run(["tokenizer", "encode", "stories", "--input", text])
+        let viaFile = try runBridge(["tokenizer", "encode", tok512, "--input", text])
+        #expect(!viaRef.stdout.isEmpty && viaRef.stdout == viaFile.stdout)
+        let a = try cli.json(["stage", "tokenize", "--run", "a", "--tokenizer", "stories", "--data", "synthetic", "--kind", "rl", "--count", "4"])
+        let b = try cli.json(["stage", "tokenize", "--run", "b", "--tokenizer", tok512, "--data", "synthetic", "--kind", "rl", "--count", "4"])
+        #expect(a["outputs"] == b["outputs"])  // the same tokenizer bytes, so the same shard
+        try expectCleanFailure(cli, ["stage", "tokenize", "--run", "c", "--tokenizer", "nosuchmodel", "--data", "synthetic", "--kind", "rl"],
+                               mentioning: ["nosuchmodel"])
+    }
+
     func expectCleanFailure(_ cli: CLI, _ args: [String], mentioning words: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
         let before = snapshot(cli.store)
         let r = try cli.run(args, expect: 1, sourceLocation: sourceLocation)
