@@ -14,19 +14,19 @@ struct Bridge: ParsableCommand {
         abstract: "Cooperative SFT + RL (BRIDGE) for language models on CPU, with a content-addressed checkpoint store.",
         subcommands: [
             Init.self,
-            Ckpt.self,
-            GC.self,
-            StoreCommand.self,
-            StageCommand.self,
-            Bench.self,
-            TokenizerCommand.self,
-            Grade.self,
-            DatasetCommand.self,
             ImportModel.self,
             ExportModel.self,
-            Forward.self,
+            Ckpt.self,
             Generate.self,
+            Forward.self,
             Train.self,
+            TokenizerCommand.self,
+            DatasetCommand.self,
+            Grade.self,
+            StageCommand.self,
+            StoreCommand.self,
+            GC.self,
+            Bench.self,
         ])
 }
 

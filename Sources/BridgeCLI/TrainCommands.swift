@@ -5,6 +5,7 @@ import ArgumentParser
 import Checkpoint
 import Foundation
 import LanguageModel
+import Pipeline
 import ShardStore
 import Training
 
@@ -17,7 +18,7 @@ struct Train: ParsableCommand {
             abstract: "Supervised fine-tuning on pre-tokenized JSONL ({\"ids\": [...]} or {\"prompt_ids\": [...], \"completion_ids\": [...]}); token-mean loss, constant LR, AdamW.")
         @OptionGroup var storeOptions: StoreOptions
         @Argument(help: "The model to start from: ref name, object id or unique id prefix.") var ref: String
-        @Option(help: "Training data, one JSON record per line.") var data: String
+        @Option(help: "Training data: pre-tokenized JSONL (one record per line), or an SFT token shard from 'bridge stage tokenize --kind sft' (ref or id).") var data: String
         @Option(help: "Optimizer steps.") var steps: Int
         @Option(help: "Sequences per step.") var batch: Int
         @Option(help: "Learning rate (constant).") var lr: Float
@@ -36,11 +37,16 @@ struct Train: ParsableCommand {
 
         func run() throws {
             let outRef = try RefName.model(name)
-            guard let bytes = FileManager.default.contents(atPath: data) else {
-                throw UserError("cannot read training data '\(data)' (no such file or unreadable)")
-            }
-            let examples = try SFTData.parse(jsonl: bytes, path: data)
             let (store, loaded) = try openModel(storeOptions, ref)
+            let examples: [SFTExample]
+            if let bytes = FileManager.default.contents(atPath: data) {
+                examples = try SFTData.parse(jsonl: bytes, path: data)
+            } else if let shardID = try? store.resolve(data).id, let shard = try? TokenShard.load(from: store, id: shardID) {
+                guard shard.kind == .sft else { throw UserError("token shard '\(data)' is a \(shard.kind.rawValue) shard; SFT needs one made with --kind sft") }
+                examples = (0..<shard.count).map { SFTExample(tokens: shard.sequences[$0], lossFrom: shard.promptLengths[$0], line: $0 + 1) }
+            } else {
+                throw UserError("cannot read training data '\(data)': no such file, and no SFT token shard by that name in the store")
+            }
             if loaded.adapter != nil { throw UserError("'\(ref)' carries a LoRA adapter; export it with --merge-lora and re-import to train the merged weights") }
             let config = SFTConfig(steps: steps, batch: batch,
                                    optimizer: AdamWConfig(lr: lr, weightDecay: weightDecay, clip: clip == 0 ? nil : clip), seed: seed)
