@@ -27,6 +27,8 @@ from safetensors import deserialize
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 FIXTURE = os.path.join(ROOT, "Tests", "CheckpointTests", "Fixtures", "all_dtypes.safetensors")
+STORIES = os.path.join(ROOT, "Tests", "CheckpointTests", "Fixtures", "stories260k")
+GRADE_CASES = os.path.join(ROOT, "Tests", "TrainingTests", "Fixtures", "qwen25_math_cot_verdicts.jsonl")
 MAGIC = b"BRGOBJ\x00\x01"
 failures = []
 
@@ -86,8 +88,8 @@ def main():
     work = tempfile.mkdtemp(prefix="bridge-interop-")
     store = os.path.join(work, "store")
 
-    def bridge(*argv):
-        r = subprocess.run([args.bridge, *argv, "--store", store], capture_output=True, text=True)
+    def bridge(*argv, store_option=True):
+        r = subprocess.run([args.bridge, *argv, *(["--store", store] if store_option else [])], capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"bridge {' '.join(argv)} failed ({r.returncode}): {r.stderr}")
         return r.stdout
@@ -96,6 +98,28 @@ def main():
     imported = json.loads(bridge("ckpt", "import", FIXTURE, "--name", "fx", "--run", "interop", "--json"))
     out = os.path.join(work, "out.safetensors")
     bridge("ckpt", "export", "fx", out)
+    # A model, a token shard, responses and scores: every manifest and journal line they write is checked below.
+    bridge("import", "llama2c", os.path.join(STORIES, "stories260K.bin"), "--tokenizer", os.path.join(STORIES, "tok512.bin"), "--name", "stories")
+    bridge("stage", "tokenize", "--run", "interop", "--tokenizer", "stories", "--data", "synthetic", "--kind", "rl", "--count", "4")
+    responses = os.path.join(work, "responses.jsonl")
+    with open(responses, "w") as f:
+        for i in range(4):
+            for text in ("\\boxed{1}", "no idea"):
+                f.write(json.dumps({"prompt_index": i, "response": text}) + "\n")
+    bridge("stage", "score", "--run", "interop", "--prompts", "runs/interop/data/rl", "--responses", responses,
+           "--tokenizer", "stories", "--group-size", "2")
+
+    # Command outputs with schemas: grade --json lines, dataset records.
+    grade_schema = schema("grade-output.schema.json")
+    graded = [json.loads(l) for l in bridge("grade", "--input", GRADE_CASES, "--json", store_option=False).splitlines() if l.strip()]
+    check(len(graded) > 1 and "accuracy" in graded[-1], "grade --json ends with a summary")
+    for g in graded:
+        for e in grade_schema.iter_errors(g):
+            check(False, f"grade output: {e.message}")
+    record_schema = schema("math-record.schema.json")
+    for l in bridge("dataset", "synth", "--level", "2", "--count", "5", store_option=False).splitlines():
+        for e in record_schema.iter_errors(json.loads(l)):
+            check(False, f"synthetic record: {e.message}")
 
     # safetensors: the export loads in the reference library and equals the fixture.
     # (safetensors.deserialize is the library's framework-free reader: it keeps bf16/fp8 as bytes.)
@@ -124,15 +148,17 @@ def main():
                 manifests += 1
                 doc = json.loads(data)
                 check(data.decode() == json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False), f"{name}: manifest is not canonical JSON")
+                check(doc.get("format") == "bridge-tensor-set", f"{name}: unknown manifest format {doc.get('format')}")
                 if doc.get("format") == "bridge-tensor-set":
                     for e in tensor_set.iter_errors(doc):
                         check(False, f"manifest {name}: {e.message}")
-    check(manifests == 1, f"expected one manifest, found {manifests}")
+    check(manifests >= 5, f"expected the manifests of a checkpoint, a model, a shard, responses and scores; found {manifests}")
     check(codecs[1] > 0 and codecs[0] > 0, f"expected both codecs in use, got {codecs}")
     journal = schema("journal-line.schema.json")
     with open(os.path.join(store, "journal", "interop.jsonl")) as f:
         lines = [json.loads(l) for l in f]
-    check(len(lines) == 1 and lines[0]["outputs"]["set"] == imported["id"], "journal line for the import")
+    check([l["stage"] for l in lines] == ["import", "tokenize", "score"], f"journal stages {[l['stage'] for l in lines]}")
+    check(lines[0]["outputs"]["set"] == imported["id"], "journal line for the import")
     for l in lines:
         for e in journal.iter_errors(l):
             check(False, f"journal line: {e.message}")
@@ -140,7 +166,8 @@ def main():
     if failures:
         sys.exit(f"{len(failures)} interop checks failed")
     print(f"interop ok: {len(a)} tensors round-tripped through the reference safetensors library; "
-          f"{sum(codecs.values())} objects re-hashed with xxhash ({codecs[1]} lz4-decoded); schemas valid")
+          f"{sum(codecs.values())} objects re-hashed with xxhash ({codecs[1]} lz4-decoded); {manifests} manifests, "
+          f"{len(lines)} journal lines, {len(graded)} grade lines validated against schemas/")
 
 
 if __name__ == "__main__":
