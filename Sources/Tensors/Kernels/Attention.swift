@@ -1,6 +1,7 @@
 // Causal multi-head attention with grouped KV heads (GQA), scale 1/sqrt(D).
 // B batch, T time, Hq query heads, Hkv key/value heads (query head h reads KV head h / (Hq/Hkv)),
 // D head dim. q/out [B,T,Hq,D], k/v [B,T,Hkv,D], probs [B,Hq,T,T] saved for the backward pass.
+// Attention over a KV cache (inference) is CachedAttention.
 
 import Foundation
 
@@ -88,92 +89,6 @@ public enum Attention {
                                    beta: 0, c: dq + qOff, ldc: s.qStride)
                         BLAS.sgemm(transA: true, m: T, n: D, k: T, a: dp, lda: T, b: q + qOff, ldb: s.qStride,
                                    beta: first, c: dk + kvOff, ldc: s.kvStride)
-                    }
-                }
-            }
-        }
-    }
-
-    /// T new positions per sequence (positions start..<start+T) attending causally to a KV cache
-    /// that already holds them: query t sees cache positions 0...start+t. q/out [B,T,Hq,D];
-    /// caches [B, capacity, Hkv, D]. (batch, head) pairs run in parallel.
-    public static func cached(out: UnsafeMutablePointer<Float>,
-                              q: UnsafePointer<Float>, kCache: UnsafePointer<Float>, vCache: UnsafePointer<Float>,
-                              batch: Int, time T: Int, start: Int, capacity: Int, heads: Int, kvHeads: Int, headDim D: Int) {
-        let groups = heads / kvHeads, kvStride = kvHeads * D, qStride = heads * D
-        let L = start + T
-        let scale = 1 / Float(D).squareRoot()
-        if T == 1 {
-            decodeOne(out: out, q: q, kCache: kCache, vCache: vCache, batch: batch, length: L, capacity: capacity,
-                      heads: heads, kvHeads: kvHeads, headDim: D)
-            return
-        }
-        BLAS.singleThreaded {
-            parallelChunks(batch * heads) { pairs in
-                let scratch = FloatBuffer(count: T * L)
-                let scores = scratch.pointer
-                for pair in pairs {
-                    let b = pair / heads, h = pair % heads, kvh = h / groups
-                    let qh = q + b * T * qStride + h * D
-                    let kc = kCache + b * capacity * kvStride + kvh * D
-                    let vc = vCache + b * capacity * kvStride + kvh * D
-                    // S[T, L] = scale · Q[T, D] · K[L, D]ᵀ
-                    BLAS.sgemm(transB: true, m: T, n: L, k: D, alpha: scale, a: qh, lda: qStride,
-                               b: kc, ldb: kvStride, c: scores, ldc: L)
-                    for t in 0..<T {
-                        let row = scores + t * L, visible = start + t + 1
-                        let m = VectorMath.max(row, visible)
-                        let sum = VectorMath.expShifted(row, row, shift: m, visible)
-                        VectorMath.scale(row, 1 / sum, visible)
-                        if visible < L { (row + visible).update(repeating: 0, count: L - visible) }
-                    }
-                    BLAS.sgemm(m: T, n: D, k: L, a: scores, lda: L, b: vc, ldb: kvStride,
-                               c: out + b * T * qStride + h * D, ldc: qStride)
-                }
-            }
-        }
-    }
-
-    /// One query per sequence (decoding): per (sequence, kv head), each cached key and value is
-    /// read once for all the query heads that share it. Dot products and the weighted sum of
-    /// values are SIMD loops over D; no BLAS call is worth its overhead at this size.
-    static func decodeOne(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, kCache: UnsafePointer<Float>,
-                          vCache: UnsafePointer<Float>, batch: Int, length L: Int, capacity: Int,
-                          heads: Int, kvHeads: Int, headDim D: Int) {
-        let groups = heads / kvHeads, kvStride = kvHeads * D
-        let scale = 1 / Float(D).squareRoot()
-        parallelChunks(batch * kvHeads) { pairs in
-            let scratch = FloatBuffer(count: groups * L)
-            let scores = scratch.pointer
-            for pair in pairs {
-                let b = pair / kvHeads, kvh = pair % kvHeads
-                let qh = q + (b * heads + kvh * groups) * D
-                let kc = kCache + b * capacity * kvStride + kvh * D
-                let vc = vCache + b * capacity * kvStride + kvh * D
-                for j in 0..<L {
-                    let key = kc + j * kvStride
-                    for g in 0..<groups { scores[g * L + j] = VectorMath.dot(qh + g * D, key, D) * scale }
-                }
-                for g in 0..<groups {
-                    let row = scores + g * L
-                    let m = VectorMath.max(row, L)
-                    let sum = VectorMath.expShifted(row, row, shift: m, L)
-                    VectorMath.scale(row, 1 / sum, L)
-                    let o = out + (b * heads + kvh * groups + g) * D
-                    o.update(repeating: 0, count: D)
-                    // o += p_j · v_j, j outer: the D/8 accumulators of a row are independent, so no
-                    // FMA waits on the previous one
-                    let dv = D / 8 * 8
-                    for j in 0..<L {
-                        let p = SIMD8<Float>(repeating: row[j]), value = vc + j * kvStride
-                        var d = 0
-                        while d < dv {
-                            let dst = UnsafeMutableRawPointer(o + d)
-                            dst.storeBytes(of: dst.loadUnaligned(as: SIMD8<Float>.self)
-                                .addingProduct(p, UnsafeRawPointer(value + d).loadUnaligned(as: SIMD8<Float>.self)), as: SIMD8<Float>.self)
-                            d += 8
-                        }
-                        while d < D { o[d] += row[j] * value[d]; d += 1 }
                     }
                 }
             }
