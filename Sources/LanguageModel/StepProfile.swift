@@ -22,5 +22,13 @@ public enum StepProfile {
         return try body()
     }
 
+    /// Adds the time since `start` (an uptime in nanoseconds) to `name`.
+    static func add(_ name: String, since start: UInt64) {
+        let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        totals.withLock { $0[name, default: 0] += s }
+    }
+
+    static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
+
     public static func reset() { totals.withLock { $0 = [:] } }
 }

@@ -58,7 +58,14 @@ extension Transformer {
         }
         var cursor = 0
         /// Runs body as the next section that adds into shared gradients, in micro-batch order.
-        func ordered(_ body: () -> Void) { acts.gradientOrder.run(&cursor, item: index, body) }
+        func ordered(_ body: () -> Void) {
+            guard StepProfile.enabled else { return acts.gradientOrder.run(&cursor, item: index, body) }
+            let entered = StepProfile.now
+            acts.gradientOrder.run(&cursor, item: index) {
+                StepProfile.add("bwd waiting for order", since: entered)
+                body()
+            }
+        }
         func ordered(if needed: Bool, _ body: () -> Void) { if needed { ordered(body) } else { body() } }
 
         // loss → logits

@@ -90,35 +90,63 @@ extension Transformer {
     /// T tokens per sequence ([B·T]) at positions cache.length..<cache.length+T; the logits of each
     /// sequence's last new token [B, V]. Prompts by groups side by side, decoding steps together.
     func cachedStep(tokens: [Int32], time T: Int, cache: KVCache, lora: LoRAAdapter?, threads: Int?) -> [Float] {
-        let V = config.vocabSize, start = cache.length, threads = threads ?? KernelThreads.count
-        let single = T == 1
-        let groups = single ? Transformer.decodeGroups(batch: cache.batch) : Transformer.prefillGroups(batch: cache.batch, time: T)
-        var logits = [Float](repeating: 0, count: cache.batch * V)
+        let B = cache.batch, V = config.vocabSize, C = config.hiddenSize, start = cache.length
+        let threads = threads ?? KernelThreads.count, rank = lora?.config.r ?? 0
+        var logits = [Float](repeating: 0, count: B * V)
         logits.withUnsafeMutableBufferPointer { out in
             let dst = UncheckedPointer(out.baseAddress!)
             tokens.withUnsafeBufferPointer { tok in
-                func run(_ gi: Int) {
-                    let seqs = groups[gi]
-                    let scratch = InferenceScratch(config: config, sequences: seqs.count, time: T, cacheStride: cache.stride,
-                                                   loraRank: lora?.config.r ?? 0)
-                    forwardCached(tokens: tok.baseAddress! + seqs.lowerBound * T, sequences: seqs, time: T, start: start,
-                                  cache: cache, scratch: scratch, lora: lora)
-                    (dst.pointer + seqs.lowerBound * V).update(from: scratch.logits.readPointer, count: seqs.count * V)
+                if T == 1 {
+                    let groups = Transformer.decodeGroups(batch: B)
+                    Transformer.runHot(threads: threads) {
+                        for seqs in groups {
+                            let scratch = InferenceScratch(config: config, sequences: seqs.count, time: 1, cacheStride: cache.stride, loraRank: rank)
+                            forwardCached(tokens: tok.baseAddress! + seqs.lowerBound, sequences: seqs, time: 1, start: start,
+                                          cache: cache, scratch: scratch, lora: lora)
+                            (dst.pointer + seqs.lowerBound * V).update(from: scratch.logits.readPointer, count: seqs.count * V)
+                        }
+                    }
+                    return
                 }
-                if single {
-                    Transformer.runHot(threads: threads) { for gi in groups.indices { run(gi) } }
-                } else {
-                    Transformer.runParts(groups.count, threads: threads, run)
+                // prompts by groups side by side, each leaving its sequences' last hidden states;
+                // then one product over the vocabulary for all of them
+                let groups = Transformer.prefillGroups(batch: B, time: T)
+                let last = FloatBuffer(count: B * C)
+                let hidden = UncheckedPointer(last.pointer)
+                Transformer.runParts(groups.count, threads: threads) { gi in
+                    let seqs = groups[gi]
+                    let scratch = InferenceScratch(config: config, sequences: seqs.count, time: T, cacheStride: cache.stride, loraRank: rank)
+                    forwardCached(tokens: tok.baseAddress! + seqs.lowerBound * T, sequences: seqs, time: T, start: start,
+                                  cache: cache, scratch: scratch, lora: lora, lastHidden: hidden.pointer + seqs.lowerBound * C)
+                }
+                for seqs in Transformer.decodeGroups(batch: B) {
+                    let scratch = InferenceScratch(config: config, sequences: seqs.count, time: 1, cacheStride: cache.stride, loraRank: 0)
+                    Transformer.runHot(threads: threads) {
+                        lastLogits(hidden: last.readPointer + seqs.lowerBound * C, rows: seqs.count, scratch: scratch)
+                    }
+                    (dst.pointer + seqs.lowerBound * V).update(from: scratch.logits.readPointer, count: seqs.count * V)
                 }
             }
         }
         return logits
     }
 
+    /// Final norm and lm_head of `rows` hidden states [rows, C] into scratch.logits [rows, V].
+    func lastLogits(hidden: UnsafePointer<Float>, rows: Int, scratch s: InferenceScratch) {
+        let c = config
+        RMSNorm.forward(out: s.lastLN.pointer, rstd: s.rstd.pointer, inp: hidden, weight: params.readPointer + layout.finalNorm,
+                        n: rows, c: c.hiddenSize, eps: Float(c.rmsNormEps))
+        StepProfile.measure("inf lm_head") {
+            Linear.forward(out: s.logits.pointer, inp: s.lastLN.readPointer, weight: params.readPointer + layout.lmHead, bias: nil,
+                           n: rows, inFeatures: c.hiddenSize, outFeatures: c.vocabSize)
+        }
+    }
+
     /// tokens [G·T] of sequences `sequences` at positions start..<start+T; keys/values go to the
-    /// cache, the logits of each sequence's last new token to scratch.logits [G, V].
+    /// cache, the logits of each sequence's last new token to scratch.logits [G, V] (or, with
+    /// `lastHidden`, the last tokens' hidden states there [G, C], before the final norm).
     func forwardCached(tokens: UnsafePointer<Int32>, sequences: Range<Int>, time T: Int, start: Int, cache: KVCache,
-                       scratch s: InferenceScratch, lora: LoRAAdapter?) {
+                       scratch s: InferenceScratch, lora: LoRAAdapter?, lastHidden: UnsafeMutablePointer<Float>? = nil) {
         let c = config, G = sequences.count, N = G * T
         let C = c.hiddenSize, Q = c.qDim, K = c.kvDim, QKV = Q + 2 * K, I = c.intermediateSize
         let Hq = c.numAttentionHeads, Hkv = c.numKeyValueHeads, D = c.headDim, eps = Float(c.rmsNormEps)
@@ -193,11 +221,12 @@ extension Transformer {
             inferenceLoRA(lora, layer: l, targets: [.down], x: h, y: x, ldy: C, columns: [0], rows: N, scratch: s)
         }
         // final norm and logits for each sequence's last new token only
-        for i in 0..<G where i != i * T + T - 1 { (x + i * C).update(from: x + (i * T + T - 1) * C, count: C) }
-        RMSNorm.forward(out: s.lastLN.pointer, rstd: s.rstd.pointer, inp: x, weight: w + layout.finalNorm, n: G, c: C, eps: eps)
-        StepProfile.measure("inf lm_head") {
-            Linear.forward(out: s.logits.pointer, inp: s.lastLN.readPointer, weight: w + layout.lmHead, bias: nil, n: G, inFeatures: C, outFeatures: c.vocabSize)
+        if let lastHidden {
+            for i in 0..<G { (lastHidden + i * C).update(from: x + (i * T + T - 1) * C, count: C) }
+            return
         }
+        for i in 0..<G where i != i * T + T - 1 { (x + i * C).update(from: x + (i * T + T - 1) * C, count: C) }
+        lastLogits(hidden: x, rows: G, scratch: s)
     }
 
     private func inferenceLoRA(_ lora: LoRAAdapter?, layer l: Int, targets: [LoRATarget], x: UnsafePointer<Float>,

@@ -9,7 +9,10 @@ import TestSupport
 @Suite struct CachedAttentionTests {
     @Test(arguments: [AttentionShape(batch: 1, time: 9, heads: 4, kvHeads: 2, headDim: 8),
                       AttentionShape(batch: 1, time: 19, heads: 6, kvHeads: 1, headDim: 5),
-                      AttentionShape(batch: 1, time: 37, heads: 4, kvHeads: 2, headDim: 40)])
+                      AttentionShape(batch: 1, time: 37, heads: 4, kvHeads: 2, headDim: 40),
+                      AttentionShape(batch: 1, time: 40, heads: 2, kvHeads: 1, headDim: 64),
+                      AttentionShape(batch: 1, time: 21, heads: 6, kvHeads: 2, headDim: 83),
+                      AttentionShape(batch: 1, time: 140, heads: 4, kvHeads: 2, headDim: 16)])   // 3 query blocks
     func cacheMatchesFullAttention(s: AttentionShape) {
         let T = s.time, H = s.heads, Hkv = s.kvHeads, D = s.headDim
         let nq = T * H * D, nkv = T * Hkv * D
@@ -35,7 +38,7 @@ import TestSupport
             return (fast.array, slow.array)
         }
         // the whole prompt, the last 3 positions after a prefix, and each position decoded alone
-        for (time, start) in [(T, 0), (3, T - 3)] + (0..<T).map { (1, $0) } {
+        for (time, start) in [(T, 0), (3, T - 3), (T - 5, 5)] + (0..<T).map { (1, $0) } {
             let (fast, slow) = run(time: time, start: start)
             let expected = full.array(offset: start * H * D, count: time * H * D)
             let c = closeness(fast, expected, rtol: 1e-5, atol: 1e-6), n = closeness(slow, expected, rtol: 1e-5, atol: 1e-6)

@@ -100,6 +100,16 @@ import TestSupport
         #expect(worst < 3e-7)
         #expect(VectorMath.exp(-200) < 1.2e-38 && VectorMath.exp(-200) >= 0)
         #expect(VectorMath.exp(100).isFinite && VectorMath.exp(100) > 3e38)
+        // the non-positive variant: same accuracy where softmax uses it, clamped far below
+        var worstNonPositive: Float = 0
+        x = -87
+        while x <= 1 {
+            let e = VectorMath.expNonPositive(x), r = Float(_exp(Double(x)))
+            worstNonPositive = max(worstNonPositive, abs(e - r) / r)
+            x += 0.0071
+        }
+        #expect(worstNonPositive < 3e-7)
+        #expect(VectorMath.expNonPositive(-200) < 1.2e-38 && VectorMath.expNonPositive(-200) >= 0)
     }
 
     @Test func fastSqrtIsAccurate() {
@@ -131,7 +141,8 @@ import TestSupport
 
     @Test(arguments: [AttentionShape(batch: 1, time: 1, heads: 1, kvHeads: 1, headDim: 4),
                       AttentionShape(batch: 2, time: 7, heads: 4, kvHeads: 2, headDim: 8),
-                      AttentionShape(batch: 1, time: 19, heads: 6, kvHeads: 1, headDim: 5)])
+                      AttentionShape(batch: 1, time: 19, heads: 6, kvHeads: 1, headDim: 5),
+                      AttentionShape(batch: 2, time: 150, heads: 4, kvHeads: 2, headDim: 6)])   // 3 query blocks
     func attention(s: AttentionShape) {
         let nq = s.batch * s.time * s.heads * s.headDim, nkv = s.batch * s.time * s.kvHeads * s.headDim
         let q = randomBuffer(nq, seed: 51), k = randomBuffer(nkv, seed: 52), v = randomBuffer(nkv, seed: 53)

@@ -18,6 +18,15 @@ public struct AttentionShape: Sendable, Equatable {
 }
 
 public enum Attention {
+    /// Queries are processed in blocks of this many rows; block [t0, t1) only needs keys [0, t1),
+    /// which skips most of the masked upper triangle (T = 128: 75% of the full products).
+    public static let queryBlock = 64
+
+    /// The query blocks [t0, t1) of a sequence of T positions.
+    static func blocks(_ T: Int) -> [Range<Int>] {
+        stride(from: 0, to: T, by: queryBlock).map { $0..<min(T, $0 + queryBlock) }
+    }
+
     /// Overwrites out and probs. (batch, head) pairs run in parallel, each with single-threaded sgemm.
     public static func forward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -32,19 +41,23 @@ public enum Attention {
                     let kh = k + b * T * s.kvStride + kvh * D
                     let vh = v + b * T * s.kvStride + kvh * D
                     let p = probs + (b * s.heads + h) * T * T
-                    BLAS.sgemm(transB: true, m: T, n: T, k: D, alpha: s.scale, a: qh, lda: s.qStride,
-                               b: kh, ldb: s.kvStride, c: p, ldc: T)
-                    causalSoftmax(p, T)
-                    BLAS.sgemm(m: T, n: D, k: T, a: p, lda: T, b: vh, ldb: s.kvStride,
-                               c: out + b * T * s.qStride + h * D, ldc: s.qStride)
+                    for blk in blocks(T) {
+                        let t0 = blk.lowerBound, t1 = blk.upperBound, rows = p + t0 * T
+                        // S[t0..<t1, 0..<t1] = scale · Q · Kᵀ; softmax of each row's causal prefix
+                        BLAS.sgemm(transB: true, m: t1 - t0, n: t1, k: D, alpha: s.scale, a: qh + t0 * s.qStride, lda: s.qStride,
+                                   b: kh, ldb: s.kvStride, c: rows, ldc: T)
+                        causalSoftmax(p, T, rows: blk)
+                        BLAS.sgemm(m: t1 - t0, n: D, k: t1, a: rows, lda: T, b: vh, ldb: s.kvStride,
+                                   c: out + (b * T + t0) * s.qStride + h * D, ldc: s.qStride)
+                    }
                 }
             }
         }
     }
 
-    /// Row t keeps columns 0...t (softmax) and zeroes the rest.
-    static func causalSoftmax(_ p: UnsafeMutablePointer<Float>, _ T: Int) {
-        for t in 0..<T {
+    /// Row t (of `rows`) keeps columns 0...t (softmax) and zeroes the rest.
+    static func causalSoftmax(_ p: UnsafeMutablePointer<Float>, _ T: Int, rows: Range<Int>) {
+        for t in rows {
             let row = p + t * T
             let m = VectorMath.max(row, t + 1)
             let sum = VectorMath.expShifted(row, row, shift: m, t + 1)
@@ -55,7 +68,8 @@ public enum Attention {
 
     /// Writes (not accumulates) dq, dk, dv: the first query head of each group overwrites, the
     /// others add. Work is split by (batch, kv head) so that the query heads sharing a kv head
-    /// accumulate into its dk/dv on one thread.
+    /// accumulate into its dk/dv on one thread. Query blocks run last first: the last one reaches
+    /// every key, so it is the one that overwrites dk/dv.
     public static func backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                                 dout: UnsafePointer<Float>, probs: UnsafePointer<Float>,
                                 q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -63,32 +77,36 @@ public enum Attention {
         let T = s.time, D = s.headDim
         BLAS.singleThreaded {
             parallelChunks(s.batch * s.kvHeads) { groups in
-                let scratch = FloatBuffer(count: T * T)
+                let scratch = FloatBuffer(count: min(T, queryBlock) * T)
                 let dp = scratch.pointer
                 for group in groups {
                     let b = group / s.kvHeads, kvh = group % s.kvHeads
                     for h in (kvh * s.groups)..<((kvh + 1) * s.groups) {
-                        let first: Float = h == kvh * s.groups ? 0 : 1
                         let qOff = b * T * s.qStride + h * D
                         let kvOff = b * T * s.kvStride + kvh * D
                         let p = probs + (b * s.heads + h) * T * T
-                        // dP = dO · Vᵀ ; dV += Pᵀ · dO
-                        BLAS.sgemm(transB: true, m: T, n: T, k: D, a: dout + qOff, lda: s.qStride,
-                                   b: v + kvOff, ldb: s.kvStride, c: dp, ldc: T)
-                        BLAS.sgemm(transA: true, m: T, n: D, k: T, a: p, lda: T, b: dout + qOff, ldb: s.qStride,
-                                   beta: first, c: dv + kvOff, ldc: s.kvStride)
-                        // dS = P ⊙ (dP − Σ dP·P) · scale (rows restricted to the causal prefix)
-                        for t in 0..<T {
-                            let pr = p + t * T, dr = dp + t * T
-                            let dot = VectorMath.dot(pr, dr, t + 1)
-                            for j in 0...t { dr[j] = pr[j] * (dr[j] - dot) * s.scale }
-                            if t + 1 < T { (dr + t + 1).update(repeating: 0, count: T - t - 1) }
+                        for blk in blocks(T).reversed() {
+                            let t0 = blk.lowerBound, t1 = blk.upperBound, m = t1 - t0
+                            let first: Float = h == kvh * s.groups && t1 == T ? 0 : 1
+                            let pb = p + t0 * T, dq0 = qOff + t0 * s.qStride
+                            // dP = dO · Vᵀ ; dV += Pᵀ · dO  (keys 0..<t1)
+                            BLAS.sgemm(transB: true, m: m, n: t1, k: D, a: dout + dq0, lda: s.qStride,
+                                       b: v + kvOff, ldb: s.kvStride, c: dp, ldc: t1)
+                            BLAS.sgemm(transA: true, m: t1, n: D, k: m, a: pb, lda: T, b: dout + dq0, ldb: s.qStride,
+                                       beta: first, c: dv + kvOff, ldc: s.kvStride)
+                            // dS = P ⊙ (dP − Σ dP·P) · scale (rows restricted to the causal prefix)
+                            for t in blk {
+                                let pr = p + t * T, dr = dp + (t - t0) * t1
+                                let dot = VectorMath.dot(pr, dr, t + 1)
+                                for j in 0...t { dr[j] = pr[j] * (dr[j] - dot) * s.scale }
+                                if t + 1 < t1 { (dr + t + 1).update(repeating: 0, count: t1 - t - 1) }
+                            }
+                            // dQ = dS · K ; dK += dSᵀ · Q
+                            BLAS.sgemm(m: m, n: D, k: t1, a: dp, lda: t1, b: k + kvOff, ldb: s.kvStride,
+                                       beta: 0, c: dq + dq0, ldc: s.qStride)
+                            BLAS.sgemm(transA: true, m: t1, n: D, k: m, a: dp, lda: t1, b: q + dq0, ldb: s.qStride,
+                                       beta: first, c: dk + kvOff, ldc: s.kvStride)
                         }
-                        // dQ += dS · K ; dK += dSᵀ · Q
-                        BLAS.sgemm(m: T, n: D, k: T, a: dp, lda: T, b: k + kvOff, ldb: s.kvStride,
-                                   beta: 0, c: dq + qOff, ldc: s.qStride)
-                        BLAS.sgemm(transA: true, m: T, n: D, k: T, a: dp, lda: T, b: q + qOff, ldb: s.qStride,
-                                   beta: first, c: dk + kvOff, ldc: s.kvStride)
                     }
                 }
             }

@@ -10,7 +10,7 @@ public enum CachedAttention {
 
     /// Floats of scratch `forward` needs.
     public static func scratchCount(time T: Int, stride S: Int, heads: Int, kvHeads: Int) -> Int {
-        max(T, heads / kvHeads) * S
+        max(min(T, Attention.queryBlock), heads / kvHeads) * S
     }
 
     /// Writes one position's keys and values (k, v: [Hkv·D]) into the cache at `position`.
@@ -44,24 +44,29 @@ public enum CachedAttention {
         }
         for h in 0..<heads {
             let kvh = h / groups
-            // scores[T, L] = scale · Q[T, D] · Kᵀ[D, L]
-            BLAS.sgemm(m: T, n: L, k: D, alpha: scale, a: q + h * D, lda: qStride, b: keys + kvh * D * S, ldb: S,
-                       c: scratch, ldc: L)
-            for t in 0..<T {
-                let row = scratch + t * L, visible = start + t + 1
-                let m = VectorMath.max(row, visible)
-                let sum = VectorMath.expShifted(row, row, shift: m, visible)
-                VectorMath.scale(row, 1 / sum, visible)
-                if visible < L { (row + visible).update(repeating: 0, count: L - visible) }
+            for blk in Attention.blocks(T) {
+                // queries t0..<t1 see positions 0..<start+t1: scores[t1−t0, Lb] = scale · Q · Kᵀ
+                let t0 = blk.lowerBound, t1 = blk.upperBound, Lb = start + t1
+                BLAS.sgemm(m: t1 - t0, n: Lb, k: D, alpha: scale, a: q + t0 * qStride + h * D, lda: qStride,
+                           b: keys + kvh * D * S, ldb: S, c: scratch, ldc: Lb)
+                for t in blk {
+                    let row = scratch + (t - t0) * Lb, visible = start + t + 1
+                    let m = VectorMath.max(row, visible)
+                    let sum = VectorMath.expShifted(row, row, shift: m, visible)
+                    VectorMath.scale(row, 1 / sum, visible)
+                    if visible < Lb { (row + visible).update(repeating: 0, count: Lb - visible) }
+                }
+                BLAS.sgemm(m: t1 - t0, n: D, k: Lb, a: scratch, lda: Lb, b: values + kvh * S * D, ldb: D,
+                           c: out + t0 * qStride + h * D, ldc: qStride)
             }
-            BLAS.sgemm(m: T, n: D, k: L, a: scratch, lda: L, b: values + kvh * S * D, ldb: D,
-                       c: out + h * D, ldc: qStride)
         }
     }
 
-    /// One query per head of a KV group (`groups` heads): scores of 16 positions at a time are
-    /// vector FMAs down the transposed keys; the weighted sum of values keeps 16 channels in a
-    /// register per pass over the positions. No allocation, no BLAS call.
+    /// One query per head of a KV group (`groups` heads, each a row of `scores`). Scores: 32
+    /// positions at a time are vector FMAs down the transposed keys, two heads per pass so each
+    /// key vector is loaded once for both. Weighted sum of values: a head's 64 output channels stay
+    /// in four 16-lane registers for the whole pass over the positions, each value row read once.
+    /// No allocation, no BLAS call.
     static func decodeHead(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, keysT: UnsafePointer<Float>,
                            values: UnsafePointer<Float>, stride S: Int, length L: Int, groups: Int, headDim D: Int,
                            scale: Float, scores: UnsafeMutablePointer<Float>) {
@@ -69,42 +74,56 @@ public enum CachedAttention {
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
         @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
         let blocks = (L + 15) / 16
-        for g in 0..<groups {
-            let qg = q + g * D, row = scores + g * S
+        var g = 0
+        while g < groups {
+            let pair = g + 1 < groups
+            let q0 = q + g * D, q1 = pair ? q0 + D : q0
+            let row0 = scores + g * S, row1 = pair ? row0 + S : row0
             var j = 0
             while j + 2 <= blocks {
-                var a0 = V(), a1 = V()
+                var a0 = V(), a1 = V(), b0 = V(), b1 = V()
                 for d in 0..<D {
-                    let qd = V(repeating: qg[d]), k = keysT + d * S + j * 16
-                    a0 = a0.addingProduct(qd, load(k))
-                    a1 = a1.addingProduct(qd, load(k + 16))
+                    let k0 = load(keysT + d * S + j * 16), k1 = load(keysT + d * S + j * 16 + 16)
+                    let x0 = V(repeating: q0[d]), x1 = V(repeating: q1[d])
+                    a0 = a0.addingProduct(x0, k0); a1 = a1.addingProduct(x0, k1)
+                    b0 = b0.addingProduct(x1, k0); b1 = b1.addingProduct(x1, k1)
                 }
-                store(a0 * scale, row + j * 16)
-                store(a1 * scale, row + j * 16 + 16)
+                store(a0 * scale, row0 + j * 16); store(a1 * scale, row0 + j * 16 + 16)
+                if pair { store(b0 * scale, row1 + j * 16); store(b1 * scale, row1 + j * 16 + 16) }
                 j += 2
             }
             if j < blocks {
-                var a0 = V()
-                for d in 0..<D { a0 = a0.addingProduct(V(repeating: qg[d]), load(keysT + d * S + j * 16)) }
-                store(a0 * scale, row + j * 16)
+                var a0 = V(), b0 = V()
+                for d in 0..<D {
+                    let k0 = load(keysT + d * S + j * 16)
+                    a0 = a0.addingProduct(V(repeating: q0[d]), k0); b0 = b0.addingProduct(V(repeating: q1[d]), k0)
+                }
+                store(a0 * scale, row0 + j * 16)
+                if pair { store(b0 * scale, row1 + j * 16) }
             }
+            g += pair ? 2 : 1
+        }
+        for g in 0..<groups {
+            let row = scores + g * S
             let m = VectorMath.max(row, L)
             let sum = VectorMath.expShifted(row, row, shift: m, L)
             VectorMath.scale(row, 1 / sum, L)
-
             let o = out + g * D
             var d0 = 0
-            while d0 + 16 <= D {
-                // two chains (even and odd positions) so consecutive FMAs do not wait on each other
-                var even = V(), odd = V()
-                var p = 0
-                while p + 2 <= L {
-                    even = even.addingProduct(V(repeating: row[p]), load(values + p * D + d0))
-                    odd = odd.addingProduct(V(repeating: row[p + 1]), load(values + (p + 1) * D + d0))
-                    p += 2
+            while d0 + 64 <= D {
+                var c0 = V(), c1 = V(), c2 = V(), c3 = V()
+                for p in 0..<L {
+                    let w = V(repeating: row[p]), v = values + p * D + d0
+                    c0 = c0.addingProduct(w, load(v)); c1 = c1.addingProduct(w, load(v + 16))
+                    c2 = c2.addingProduct(w, load(v + 32)); c3 = c3.addingProduct(w, load(v + 48))
                 }
-                if p < L { even = even.addingProduct(V(repeating: row[p]), load(values + p * D + d0)) }
-                store(even + odd, o + d0)
+                store(c0, o + d0); store(c1, o + d0 + 16); store(c2, o + d0 + 32); store(c3, o + d0 + 48)
+                d0 += 64
+            }
+            while d0 + 16 <= D {
+                var c0 = V()
+                for p in 0..<L { c0 = c0.addingProduct(V(repeating: row[p]), load(values + p * D + d0)) }
+                store(c0, o + d0)
                 d0 += 16
             }
             for d in d0..<D {
