@@ -170,7 +170,8 @@ extension Transformer {
                 cache.ropeCos.withUnsafeBufferPointer { cosTable in
                     cache.ropeSin.withUnsafeBufferPointer { sinTable in
                         let cs = cosTable.baseAddress!, sn = sinTable.baseAddress!
-                        parallelChunks(N, minChunk: 16) { rows in
+                        // a decoding step has only a few rows, each worth splitting off (helpers spin)
+                        parallelChunks(N, minChunk: T == 1 ? 1 : 16) { rows in
                             for r in rows {
                                 let b = sequences.lowerBound + r / T, pos = start + r % T
                                 let row = qkv + r * QKV
