@@ -2,7 +2,8 @@
 // (decoding: a few dozen products of a few rows per token). Inside `HotThreads.run`, every
 // `parallelChunks` of the calling thread hands its chunks to the spinning helpers and waits for
 // them by spinning too: well under a microsecond per loop, where waking pooled threads costs
-// tens. Outside a hot region the helpers sleep. One caller owns the helpers at a time; a second
+// tens; chunks are claimed as threads become free, so a core the (shared) machine slows down
+// takes fewer of them. Outside a hot region the helpers sleep. One caller owns the helpers at a time; a second
 // caller (or a nested region) simply runs without them, which changes speed, never results.
 
 import Foundation
@@ -45,6 +46,8 @@ public enum HotThreads {
         private let generation = Atomic<Int>(0)
         /// Helpers that finished the current job.
         private let finished = Atomic<Int>(0)
+        /// The next unclaimed chunk of the current job.
+        private let nextChunk = Atomic<Int>(0)
         private var threads: [Thread] = []
         private(set) var helpers = 0
         nonisolated(unsafe) private var job: ((Int) -> Void)?
@@ -80,16 +83,17 @@ public enum HotThreads {
             owner.withLock { $0 = false }
         }
 
-        /// Runs body(c) for c in 0..<chunks: chunk 0 on the caller, the others on helpers; returns
-        /// when all are done. chunks ≤ helpers + 1.
+        /// Runs body(c) for c in 0..<chunks on the caller and the helpers, each claiming the next
+        /// chunk as it becomes free; returns when all are done.
         func parallel(_ chunks: Int, _ body: (Int) -> Void) {
-            precondition(chunks >= 1 && chunks <= helpers + 1)
+            precondition(chunks >= 1)
             withoutActuallyEscaping(body) { escapable in
                 job = escapable
                 jobChunks = chunks
+                nextChunk.store(0, ordering: .relaxed)
                 finished.store(0, ordering: .relaxed)
                 generation.wrappingAdd(1, ordering: .releasing)
-                KernelThreads.limit(to: 1) { escapable(0) }
+                KernelThreads.limit(to: 1) { runChunks(escapable, chunks) }
                 var spins = 0
                 while finished.load(ordering: .acquiring) < helpers {
                     spins += 1
@@ -97,6 +101,24 @@ public enum HotThreads {
                 }
                 job = nil
             }
+        }
+
+        /// Claims chunks until none are left: a core that the machine slows down takes fewer.
+        @inline(__always)
+        private func runChunks(_ body: (Int) -> Void, _ chunks: Int) {
+            while true {
+                let c = nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
+                if c >= chunks { return }
+                body(c)
+            }
+        }
+
+        /// A helper's share of the current job. Its own function so that the helper's reference to
+        /// the job's closure is gone before it reports the job finished.
+        @inline(never)
+        private func runCurrentJob() {
+            guard let body = job else { return }
+            runChunks(body, jobChunks)
         }
 
         private func helperLoop(index: Int, seen start: Int) {
@@ -111,7 +133,7 @@ public enum HotThreads {
                         let g = generation.load(ordering: .acquiring)
                         if g != seen {
                             seen = g
-                            if index < jobChunks, let body = job { body(index) }
+                            runCurrentJob()
                             finished.wrappingAdd(1, ordering: .releasing)
                             spins = 0
                         } else {

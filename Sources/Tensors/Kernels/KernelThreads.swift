@@ -48,10 +48,9 @@ public func parallelChunks(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> 
         return
     }
     if let team = HotThreads.current {
-        team.parallel(min(threads, team.helpers + 1)) { t in
-            let chunks = min(threads, team.helpers + 1)
-            body((t * n / chunks)..<((t + 1) * n / chunks))
-        }
+        // up to 4 chunks per thread, claimed as threads become free
+        let chunks = min(n / max(minChunk, 1), 4 * threads)
+        team.parallel(chunks) { c in body((c * n / chunks)..<((c + 1) * n / chunks)) }
         return
     }
     parallelFor(threads) { t in
