@@ -65,7 +65,7 @@ struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "train", abstract: "Training step (forward + backward + AdamW) on batch×seq random tokens.")
     @OptionGroup var options: BenchModelOptions
     @Flag(name: .customLong("no-peak"), help: "Skip measuring the sgemm peak.") var noPeak = false
-    @Flag(help: "Print where the step's time goes (per phase, mean over timed steps).") var profile = false
+    @Flag(help: "Print where the step's time goes (per phase, mean per step; phases run by several workers add their threads' time).") var profile = false
 
     func run() throws {
         let o = options
@@ -131,7 +131,7 @@ struct BenchGenerate: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "generate", abstract: "Sampling at temperature 1 with a KV cache after batch prompts of seq random tokens.")
     @OptionGroup var options: BenchModelOptions
     @Option(name: .customLong("new-tokens"), help: "Tokens generated per sequence.") var newTokens = 64
-    @Flag(help: "Print where the time goes (per phase, mean per generate call).") var profile = false
+    @Flag(help: "Print where the time goes (per phase, mean per generate call; prompts run by several workers add their threads' time).") var profile = false
 
     func run() throws {
         let o = options

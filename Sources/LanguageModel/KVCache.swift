@@ -1,6 +1,6 @@
 // Key/value cache for incremental decoding: post-RoPE keys and values of every layer for B
-// sequences. Per (layer, sequence, KV head): keys transposed [D, S] and values [S, D], S = the
-// capacity rounded up to 16 (see CachedAttention). Layout [L, B, Hkv, D, S] and [L, B, Hkv, S, D];
+// sequences. Per (layer, sequence, KV head): keys in transposed blocks of 16 positions
+// [S/16, D, 16] and values [S, D], S = the capacity rounded up to 16 (see CachedAttention).
 // `length` positions are filled (the sequences of one cache advance in lockstep).
 
 import Tensors

@@ -33,7 +33,7 @@ final class InferenceScratch {
         loraXA = FloatBuffer(count: N * loraRank)
         rstd = FloatBuffer(count: N * max(c.numAttentionHeads, 1))
         scores = FloatBuffer(count: G * CachedAttention.scratchCount(time: T, stride: cacheStride, heads: c.numAttentionHeads,
-                                                                     kvHeads: c.numKeyValueHeads))
+                                                                     kvHeads: c.numKeyValueHeads, headDim: c.headDim))
     }
 }
 

@@ -1,10 +1,10 @@
 // Helper threads that spin, instead of sleeping, while one caller runs many small parallel loops
 // (decoding: a few dozen products of a few rows per token). Inside `HotThreads.run`, every
 // `parallelChunks` of the calling thread hands its chunks to the spinning helpers and waits for
-// them by spinning too: well under a microsecond per loop, where waking pooled threads costs
-// tens; chunks are claimed as threads become free, so a core the (shared) machine slows down
-// takes fewer of them. Outside a hot region the helpers sleep. One caller owns the helpers at a time; a second
-// caller (or a nested region) simply runs without them, which changes speed, never results.
+// them by spinning too: under a microsecond per loop where Dispatch takes a few. Chunks are
+// claimed as threads become free, so a core the (shared) machine slows down takes fewer of them.
+// Outside a hot region the helpers sleep. One caller owns the helpers at a time; a second caller
+// (or a nested region) simply runs without them, which changes speed, never results.
 
 import Foundation
 import Synchronization
@@ -64,7 +64,8 @@ public enum HotThreads {
             while threads.count < min(wanted, KernelThreads.defaultCount - 1) {
                 // the helper counts jobs from now: the first job may be posted before it starts
                 let index = threads.count + 1, seen = generation.load(ordering: .acquiring)
-                let thread = Thread { [unowned self] in self.helperLoop(index: index, seen: seen) }
+                let thread = Thread { [unowned self] in self.helperLoop(seen: seen) }
+                thread.name = "bridge-hot-\(index)"
                 thread.stackSize = 1 << 20
                 threads.append(thread)
                 thread.start()
@@ -121,7 +122,7 @@ public enum HotThreads {
             runChunks(body, jobChunks)
         }
 
-        private func helperLoop(index: Int, seen start: Int) {
+        private func helperLoop(seen start: Int) {
             KernelThreads.limit(to: 1) {
                 var seen = start
                 while true {

@@ -27,7 +27,7 @@ import TestSupport
             CachedAttention.store(key: k.readPointer + p * Hkv * D, value: v.readPointer + p * Hkv * D, position: p,
                                   keys: keys.pointer, values: values.pointer, stride: S, kvHeads: Hkv, headDim: D)
         }
-        let scratch = FloatBuffer(count: CachedAttention.scratchCount(time: T, stride: S, heads: H, kvHeads: Hkv))
+        let scratch = FloatBuffer(count: CachedAttention.scratchCount(time: T, stride: S, heads: H, kvHeads: Hkv, headDim: D))
         func run(time: Int, start: Int) -> ([Float], [Float]) {
             let fast = FloatBuffer(count: time * H * D), slow = FloatBuffer(count: time * H * D)
             let qs = q.readPointer + start * H * D

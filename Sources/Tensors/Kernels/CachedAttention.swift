@@ -1,17 +1,22 @@
 // Causal attention of new positions over one sequence's KV cache (inference), GQA, scale 1/sqrt(D).
-// The cache is stored per KV head: keys transposed [Hkv, D, S] (a key's D values S apart, so the
-// scores of 16 consecutive positions are one vector FMA per channel), values [Hkv, S, D]. S is the
-// cache stride: capacity rounded up to 16. T new positions start..<start+T, L = start+T visible,
-// Hq query heads (query head h reads KV head h / (Hq/Hkv)), D head dim; q/out [T, Hq·D].
+// The cache is stored per KV head. Keys in blocks of 16 positions, each block transposed
+// [Hkv, S/16, D, 16]: the scores of a block are one vector FMA per channel, and a block is 4 KB
+// read front to back (D = 64). Values [Hkv, S, D]. S is the cache stride: capacity rounded up to
+// 16. T new positions start..<start+T, L = start+T visible, Hq query heads (query head h reads KV
+// head h / (Hq/Hkv)), D head dim; q/out [T, Hq·D].
 
 public enum CachedAttention {
     /// Cache stride for a capacity: a multiple of 16 (whole vectors of positions).
     public static func stride(capacity: Int) -> Int { (capacity + 15) / 16 * 16 }
 
-    /// Floats of scratch `forward` needs.
-    public static func scratchCount(time T: Int, stride S: Int, heads: Int, kvHeads: Int) -> Int {
-        max(min(T, Attention.queryBlock), heads / kvHeads) * S
+    /// Floats of scratch `forward` needs (scores, and for prompts the keys gathered as [D, L]).
+    public static func scratchCount(time T: Int, stride S: Int, heads: Int, kvHeads: Int, headDim D: Int) -> Int {
+        T == 1 ? heads / kvHeads * S : (min(T, Attention.queryBlock) + D) * S
     }
+
+    /// Offset of key channel d at position p within one KV head's keys.
+    @inline(__always)
+    static func keyOffset(_ p: Int, _ d: Int, headDim D: Int) -> Int { (p / 16 * D + d) * 16 + p % 16 }
 
     /// Writes one position's keys and values (k, v: [Hkv·D]) into the cache at `position`.
     @inline(__always)
@@ -19,8 +24,8 @@ public enum CachedAttention {
                              keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>,
                              stride S: Int, kvHeads: Int, headDim D: Int) {
         for h in 0..<kvHeads {
-            let kt = keys + h * D * S + p
-            for d in 0..<D { kt[d * S] = key[h * D + d] }
+            let kb = keys + h * D * S + keyOffset(p, 0, headDim: D)
+            for d in 0..<D { kb[d * 16] = key[h * D + d] }
             (values + (h * S + p) * D).update(from: value + h * D, count: D)
         }
     }
@@ -36,19 +41,27 @@ public enum CachedAttention {
         precondition(L <= S && S % 16 == 0)
         if T == 1 {
             for kvh in 0..<kvHeads {
-                decodeHead(out: out + kvh * groups * D, q: q + kvh * groups * D, keysT: keys + kvh * D * S,
+                decodeHead(out: out + kvh * groups * D, q: q + kvh * groups * D, keys: keys + kvh * D * S,
                            values: values + kvh * S * D, stride: S, length: L, groups: groups, headDim: D,
                            scale: scale, scores: scratch)
             }
             return
         }
+        let kt = scratch + min(T, Attention.queryBlock) * S
         for h in 0..<heads {
             let kvh = h / groups
+            if h % groups == 0 {
+                // this KV head's keys as one [D, L] matrix for the products below
+                let kb = keys + kvh * D * S
+                for d in 0..<D {
+                    for p in 0..<L { kt[d * L + p] = kb[keyOffset(p, d, headDim: D)] }
+                }
+            }
             for blk in Attention.blocks(T) {
                 // queries t0..<t1 see positions 0..<start+t1: scores[t1−t0, Lb] = scale · Q · Kᵀ
                 let t0 = blk.lowerBound, t1 = blk.upperBound, Lb = start + t1
                 BLAS.sgemm(m: t1 - t0, n: Lb, k: D, alpha: scale, a: q + t0 * qStride + h * D, lda: qStride,
-                           b: keys + kvh * D * S, ldb: S, c: scratch, ldc: Lb)
+                           b: kt, ldb: L, c: scratch, ldc: Lb)
                 for t in blk {
                     let row = scratch + (t - t0) * Lb, visible = start + t + 1
                     let m = VectorMath.max(row, visible)
@@ -62,12 +75,12 @@ public enum CachedAttention {
         }
     }
 
-    /// One query per head of a KV group (`groups` heads, each a row of `scores`). Scores: 32
-    /// positions at a time are vector FMAs down the transposed keys, two heads per pass so each
-    /// key vector is loaded once for both. Weighted sum of values: a head's 64 output channels stay
+    /// One query per head of a KV group (`groups` heads, each a row of `scores`). Scores: two key
+    /// blocks (32 positions) at a time are vector FMAs down their channels, two heads per pass so
+    /// each key vector is loaded once for both. Weighted sum of values: a head's 64 output channels stay
     /// in four 16-lane registers for the whole pass over the positions, each value row read once.
     /// No allocation, no BLAS call.
-    static func decodeHead(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, keysT: UnsafePointer<Float>,
+    static func decodeHead(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, keys keysT: UnsafePointer<Float>,
                            values: UnsafePointer<Float>, stride S: Int, length L: Int, groups: Int, headDim D: Int,
                            scale: Float, scores: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
@@ -82,8 +95,9 @@ public enum CachedAttention {
             var j = 0
             while j + 2 <= blocks {
                 var a0 = V(), a1 = V(), b0 = V(), b1 = V()
+                let block0 = keysT + j * D * 16, block1 = block0 + D * 16
                 for d in 0..<D {
-                    let k0 = load(keysT + d * S + j * 16), k1 = load(keysT + d * S + j * 16 + 16)
+                    let k0 = load(block0 + d * 16), k1 = load(block1 + d * 16)
                     let x0 = V(repeating: q0[d]), x1 = V(repeating: q1[d])
                     a0 = a0.addingProduct(x0, k0); a1 = a1.addingProduct(x0, k1)
                     b0 = b0.addingProduct(x1, k0); b1 = b1.addingProduct(x1, k1)
@@ -94,8 +108,9 @@ public enum CachedAttention {
             }
             if j < blocks {
                 var a0 = V(), b0 = V()
+                let block0 = keysT + j * D * 16
                 for d in 0..<D {
-                    let k0 = load(keysT + d * S + j * 16)
+                    let k0 = load(block0 + d * 16)
                     a0 = a0.addingProduct(V(repeating: q0[d]), k0); b0 = b0.addingProduct(V(repeating: q1[d]), k0)
                 }
                 store(a0 * scale, row0 + j * 16)
@@ -147,7 +162,7 @@ public enum CachedAttention {
                 var scores = [Double](repeating: 0, count: visible)
                 for p in 0..<visible {
                     var dot: Double = 0
-                    for d in 0..<D { dot += Double(q[t * heads * D + h * D + d]) * Double(keys[(kvh * D + d) * S + p]) }
+                    for d in 0..<D { dot += Double(q[t * heads * D + h * D + d]) * Double(keys[kvh * D * S + keyOffset(p, d, headDim: D)]) }
                     scores[p] = dot / Double(D).squareRoot()
                 }
                 let m = scores.max()!

@@ -53,10 +53,19 @@ public func parallelChunks(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> 
         team.parallel(chunks) { c in body((c * n / chunks)..<((c + 1) * n / chunks)) }
         return
     }
-    parallelFor(threads) { t in
-        body((t * n / threads)..<((t + 1) * n / threads))
+    // up to 4 chunks per thread, claimed as threads become free
+    let chunks = min(n / max(minChunk, 1), 4 * threads)
+    let next = UncheckedSendableBox(AtomicCounter())
+    parallelFor(threads) { _ in
+        while true {
+            let c = next.value.value.wrappingAdd(1, ordering: .relaxed).oldValue
+            if c >= chunks { return }
+            body((c * n / chunks)..<((c + 1) * n / chunks))
+        }
     }
 }
+
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
