@@ -26,7 +26,8 @@ let package = Package(
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
 
         // Kernels use SIMD16<Float>: let the compiler emit AVX2/FMA for them (haswell and later).
-        .target(name: "Tensors", dependencies: ["COpenBLAS"],
+        .target(name: "CIntrinsics"),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CIntrinsics"],
                 swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux]))]),
         .target(name: "ShardStore", dependencies: ["Tensors", "CXXHash", "CLZ4"]),
         .target(name: "Checkpoint", dependencies: ["ShardStore", "Tensors", "LanguageModel", "Tokenizers"]),

@@ -20,6 +20,7 @@ struct BenchModelOptions: ParsableArguments {
     @Option(help: "Tokens per sequence (train) or prompt length (generate).") var seq = 128
     @Option(help: "Threads (BLAS and kernels); default all cores.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("kernel-threads"), help: "Threads of the non-BLAS kernels (default: --threads).") var kernelThreads: Int?
+    @Option(name: .customLong("micro-batch"), help: "Sequences per micro-batch (default: the model's choice for the batch shape).") var microBatch: Int?
     @Option(help: "Timed repetitions.") var steps = 5
     @Option(help: "Untimed warm-up repetitions.") var warmup = 1
     @Option(help: "Seed of the weights and tokens.") var seed: UInt64 = 0
@@ -64,7 +65,7 @@ struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "train", abstract: "Training step (forward + backward + AdamW) on batch×seq random tokens.")
     @OptionGroup var options: BenchModelOptions
     @Flag(name: .customLong("no-peak"), help: "Skip measuring the sgemm peak.") var noPeak = false
-    @Flag(help: "Print where the step's time goes (per phase, mean over timed steps).") var profile = false
+    @Flag(help: "Print where the step's time goes (per phase, mean per step; phases run by several workers add their threads' time).") var profile = false
 
     func run() throws {
         let o = options
@@ -72,7 +73,8 @@ struct BenchTrain: ParsableCommand {
         BLAS.threads = o.threads
         let config = o.config(context: o.seq)
         let model = try Transformer(randomWeights: config, seed: o.seed)
-        let acts = Activations(config: config, batch: o.batch, time: o.seq)
+        let acts = Activations(config: config, batch: o.batch, time: o.seq, microBatch: o.microBatch)
+        acts.threads = o.threads
         let grads = FloatBuffer(count: model.layout.totalCount)
         let opt = AdamW(config: AdamWConfig(lr: 1e-4), count: model.layout.totalCount)
         let tokens = o.randomTokens(o.batch * o.seq, stream: 1)
@@ -129,7 +131,7 @@ struct BenchGenerate: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "generate", abstract: "Sampling at temperature 1 with a KV cache after batch prompts of seq random tokens.")
     @OptionGroup var options: BenchModelOptions
     @Option(name: .customLong("new-tokens"), help: "Tokens generated per sequence.") var newTokens = 64
-    @Flag(help: "Print where the time goes (per phase, mean per generate call).") var profile = false
+    @Flag(help: "Print where the time goes (per phase, mean per generate call; prompts run by several workers add their threads' time).") var profile = false
 
     func run() throws {
         let o = options

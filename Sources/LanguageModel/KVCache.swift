@@ -1,12 +1,16 @@
 // Key/value cache for incremental decoding: post-RoPE keys and values of every layer for B
-// sequences that advance in lockstep. Layout [L, B, capacity, Hkv, D]; `length` positions filled.
+// sequences. Per (layer, sequence, KV head): keys in transposed blocks of 16 positions
+// [S/16, D, 16] and values [S, D], S = the capacity rounded up to 16 (see CachedAttention).
+// `length` positions are filled (the sequences of one cache advance in lockstep).
 
 import Tensors
 
 public final class KVCache: @unchecked Sendable {
     public let batch: Int
     public let capacity: Int
-    public private(set) var length = 0
+    public internal(set) var length = 0
+    /// Positions per head row (capacity rounded up to 16).
+    let stride: Int
     let keys: FloatBuffer
     let values: FloatBuffer
     let ropeCos: [Float]
@@ -17,15 +21,16 @@ public final class KVCache: @unchecked Sendable {
         self.config = config
         self.batch = batch
         self.capacity = capacity
-        let n = config.numHiddenLayers * batch * capacity * config.kvDim
+        stride = CachedAttention.stride(capacity: capacity)
+        let n = config.numHiddenLayers * batch * config.kvDim * stride
         keys = FloatBuffer(count: n)
         values = FloatBuffer(count: n)
         (ropeCos, ropeSin) = RoPE.tables(invFreq: config.inverseFrequencies, positions: capacity)
     }
 
-    /// Start of layer l, sequence b, position p.
-    func offset(layer l: Int, batch b: Int, position p: Int) -> Int {
-        ((l * batch + b) * capacity + p) * config.kvDim
+    /// Start of the keys (and of the values) of layer l, sequence b.
+    func offset(layer l: Int, sequence b: Int) -> Int {
+        (l * batch + b) * config.kvDim * stride
     }
 
     func advance(by n: Int) {

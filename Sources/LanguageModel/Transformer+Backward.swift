@@ -1,29 +1,24 @@
 // The hand-written backward pass (llm.c's gpt2_backward) through every layer, in reverse.
 // Parameter gradients accumulate into `grads` (θ layout) and `loraGrads` (w layout); zero them
 // once per accumulation window. Activation gradients use the scratch buffers of `Activations`.
+// Micro-batches run side by side; each adds into the shared gradients inside ordered sections
+// (micro-batch 0 first, then 1, …), so the sums are the same bits for any number of workers.
+// The token-embedding gradient is scattered after all micro-batches, over all rows in order.
 
 import Tensors
 
 extension Transformer {
     /// Backpropagates d(Σ_r dLosses[r]·loss[r]) from the last forward pass. `dLosses` defaults to
-    /// the token-mean weights 1/count on rows with a target. Pass nil `grads` for a frozen base
-    /// (only the adapter gets gradients); both may be given (BRIDGE needs θ and w gradients).
-    /// Overwrites `acts.logits` with dlogits.
+    /// the token-mean weights 1/count on rows with a target (count over the whole batch). Pass nil
+    /// `grads` for a frozen base (only the adapter gets gradients); both may be given (BRIDGE needs
+    /// θ and w gradients). Overwrites `acts.logits` with dlogits.
     public func backward(acts: Activations, grads: FloatBuffer?, lora: LoRAAdapter? = nil, loraGrads: FloatBuffer? = nil,
                          dLosses: [Float]? = nil) {
         precondition(acts.forwardDone, "backward without a forward pass")
         acts.forwardDone = false
-        let c = config, B = acts.batch, T = acts.time, N = B * T
-        let C = c.hiddenSize, Q = c.qDim, K = c.kvDim, QKV = Q + 2 * K, I = c.intermediateSize
-        let Hq = c.numAttentionHeads, Hkv = c.numKeyValueHeads, D = c.headDim
+        let N = acts.rows, C = config.hiddenSize
         precondition(grads == nil || grads!.count == layout.totalCount)
         precondition(loraGrads == nil || (lora != nil && loraGrads!.count == lora!.layout.totalCount))
-        let w = params.readPointer
-        let g = grads?.pointer
-        func gp(_ offset: Int?) -> UnsafeMutablePointer<Float>? { offset.flatMap { o in g.map { $0 + o } } }
-        let shape = AttentionShape(batch: B, time: T, heads: Hq, kvHeads: Hkv, headDim: D)
-
-        // loss → logits
         if let dLosses {
             precondition(dLosses.count == N)
             acts.dLosses.pointer.update(from: dLosses, count: N)
@@ -31,92 +26,152 @@ extension Transformer {
             let weight = 1 / Float(max(acts.targetCount, 1))
             for r in 0..<N { acts.dLosses[r] = acts.targets[r] >= 0 ? weight : 0 }
         }
-        StepProfile.measure("bwd cross-entropy") {
-            acts.targets.withUnsafeBufferPointer { t in
-                CrossEntropy.backward(dlogits: acts.logits.pointer, logits: acts.logits.readPointer, targets: t.baseAddress!,
-                                      losses: acts.losses.readPointer, dlosses: acts.dLosses.readPointer, n: N, v: c.vocabSize)
+        acts.gradientOrder.reset(sections: 16 * config.numHiddenLayers + 4)
+        eachMicroBatch(acts) { index, sequences in
+            backwardRows(acts, sequences: sequences, index: index, grads: grads, lora: lora, loraGrads: loraGrads)
+        }
+        if let g = grads?.pointer {
+            StepProfile.measure("bwd embedding") {
+                KernelThreads.limit(to: acts.threads) {
+                    acts.tokens.withUnsafeBufferPointer { tok in
+                        Embedding.backward(dtable: g + layout.embedTokens, dout: acts.dResidual.readPointer, ids: tok.baseAddress!, n: N, c: C)
+                    }
+                }
             }
         }
-        let dx = acts.dResidual.pointer, dln = acts.dNorm.pointer
-        dx.update(repeating: 0, count: N * C)
+    }
+
+    /// The backward pass of micro-batch `index` (sequences b0..<b1, rows b0·T..<b1·T); leaves the
+    /// gradient of the embedding output in its rows of `acts.dResidual`.
+    func backwardRows(_ acts: Activations, sequences: Range<Int>, index: Int, grads: FloatBuffer?,
+                      lora: LoRAAdapter?, loraGrads: FloatBuffer?) {
+        let c = config, B = acts.batch, T = acts.time, N = B * T
+        let r0 = sequences.lowerBound * T, n = sequences.count * T
+        let C = c.hiddenSize, Q = c.qDim, K = c.kvDim, QKV = Q + 2 * K, I = c.intermediateSize, V = c.vocabSize
+        let Hq = c.numAttentionHeads, Hkv = c.numKeyValueHeads, D = c.headDim
+        let w = params.readPointer
+        let g = grads?.pointer
+        func gp(_ offset: Int?) -> UnsafeMutablePointer<Float>? { offset.flatMap { o in g.map { $0 + o } } }
+        let shape = AttentionShape(batch: sequences.count, time: T, heads: Hq, kvHeads: Hkv, headDim: D)
+        func at(_ buffer: FloatBuffer, _ l: Int, _ width: Int) -> UnsafePointer<Float> {
+            buffer.readPointer + (l * N + r0) * width
+        }
+        var cursor = 0
+        /// Runs body as the next section that adds into shared gradients, in micro-batch order.
+        func ordered(_ body: () -> Void) {
+            guard StepProfile.enabled else { return acts.gradientOrder.run(&cursor, item: index, body) }
+            let entered = StepProfile.now
+            acts.gradientOrder.run(&cursor, item: index) {
+                StepProfile.add("bwd waiting for order", since: entered)
+                body()
+            }
+        }
+        func ordered(if needed: Bool, _ body: () -> Void) { if needed { ordered(body) } else { body() } }
+
+        // loss → logits
+        let logits = acts.logits.pointer + r0 * V
+        StepProfile.measure("bwd cross-entropy") {
+            acts.targets.withUnsafeBufferPointer { t in
+                CrossEntropy.backward(dlogits: logits, logits: logits, targets: t.baseAddress! + r0,
+                                      losses: acts.losses.readPointer + r0, dlosses: acts.dLosses.readPointer + r0, n: n, v: V)
+            }
+        }
+        let dx = acts.dResidual.pointer + r0 * C, dln = acts.dNorm.pointer + r0 * C
+        let lnf = acts.lnf.readPointer + r0 * C
+        dx.update(repeating: 0, count: n * C)
         StepProfile.measure("bwd lm_head matmul") {
-            Linear.backward(dinp: dln, dweight: gp(layout.lmHead), dbias: nil, dout: acts.logits.readPointer,
-                            inp: acts.lnf.readPointer, weight: w + layout.lmHead, n: N, inFeatures: C, outFeatures: c.vocabSize,
-                            overwriteInput: true)
+            Linear.backward(dinp: dln, dweight: nil, dbias: nil, dout: logits, inp: lnf, weight: w + layout.lmHead,
+                            n: n, inFeatures: C, outFeatures: V, overwriteInput: true)
+            if let dW = gp(layout.lmHead) {
+                ordered { Linear.backward(dinp: nil, dweight: dW, dbias: nil, dout: logits, inp: lnf, weight: w + layout.lmHead,
+                                          n: n, inFeatures: C, outFeatures: V) }
+            }
         }
-        StepProfile.measure("bwd rmsnorm") {
-            RMSNorm.backward(dinp: dx, dweight: gp(layout.finalNorm), dout: dln,
-                             inp: acts.residual.readPointer + c.numHiddenLayers * N * C, weight: w + layout.finalNorm,
-                             rstd: acts.rstdf.readPointer, n: N, c: C)
+        /// RMSNorm backward (dinp accumulates into dx); in an ordered section when it adds a weight gradient.
+        func normBackward(_ weight: Int, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, rstd: UnsafePointer<Float>) {
+            StepProfile.measure("bwd rmsnorm") {
+                ordered(if: g != nil) {
+                    RMSNorm.backward(dinp: dx, dweight: gp(weight), dout: dout, inp: inp, weight: w + weight, rstd: rstd, n: n, c: C)
+                }
+            }
         }
+        /// dinp = dout·W (own rows), then dW += doutᵀ·inp and dbias += Σ dout in an ordered section.
+        func linearBackward(_ name: String, dinp: UnsafeMutablePointer<Float>, weight: Int, bias: Int?, dout: UnsafePointer<Float>,
+                            inp: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int) {
+            StepProfile.measure(name) {
+                Linear.backward(dinp: dinp, dweight: nil, dbias: nil, dout: dout, inp: inp, weight: w + weight,
+                                n: n, inFeatures: inFeatures, outFeatures: outFeatures, overwriteInput: true)
+                if let dW = gp(weight) {
+                    ordered { Linear.backward(dinp: nil, dweight: dW, dbias: gp(bias), dout: dout, inp: inp, weight: w + weight,
+                                              n: n, inFeatures: inFeatures, outFeatures: outFeatures) }
+                }
+            }
+        }
+        /// LoRA backward of `targets` (dx accumulates into own rows), ordered when w has gradients.
+        func adapters(layer l: Int, _ targets: [LoRATarget], dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+                      dy: UnsafePointer<Float>, ldy: Int, columns: [Int]) {
+            guard let lora else { return }
+            ordered(if: loraGrads != nil) {
+                loraBackward(lora, loraGrads, acts, layer: l, rows: r0, n, targets: targets, dx: dx, x: x, dy: dy, ldy: ldy, columns: columns)
+            }
+        }
+        normBackward(layout.finalNorm, dout: dln, inp: at(acts.residual, c.numHiddenLayers, C), rstd: acts.rstdf.readPointer + r0)
 
         for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
             let P = layout.layers[l]
-            let x = acts.residual.readPointer + l * N * C
-            let ln1 = acts.ln1.readPointer + l * N * C
-            let qkv = acts.qkv.readPointer + l * N * QKV
-            let q = acts.q.readPointer + l * N * Q, k = acts.k.readPointer + l * N * K, v = acts.v.readPointer + l * N * K
-            let att = acts.att.readPointer + l * N * Q
-            let mid = acts.residualMid.readPointer + l * N * C
-            let ln2 = acts.ln2.readPointer + l * N * C
-            let gu = acts.gateUp.readPointer + l * N * 2 * I
-            let h = acts.hidden.readPointer + l * N * I
+            let x = at(acts.residual, l, C)
+            let ln1 = at(acts.ln1, l, C)
+            let qkv = at(acts.qkv, l, QKV)
+            let q = at(acts.q, l, Q), k = at(acts.k, l, K), v = at(acts.v, l, K)
+            let att = at(acts.att, l, Q)
+            let mid = at(acts.residualMid, l, C)
+            let ln2 = at(acts.ln2, l, C)
+            let gu = at(acts.gateUp, l, 2 * I)
+            let h = at(acts.hidden, l, I)
 
             // MLP block: out = mid + down(silu(gate)·up), gate/up = ln2 · W
-            let dh = acts.dHidden.pointer, dgu = acts.dGateUp.pointer
-            StepProfile.measure("bwd down matmul") {
-                Linear.backward(dinp: dh, dweight: gp(P.downWeight), dbias: nil, dout: dx, inp: h, weight: w + P.downWeight,
-                                n: N, inFeatures: I, outFeatures: C, overwriteInput: true)
-            }
-            loraBackward(lora, loraGrads, acts, layer: l, targets: [.down], dx: dh, x: h, dy: dx, ldy: C, columns: [0])
+            let dh = acts.dHidden.pointer + r0 * I, dgu = acts.dGateUp.pointer + r0 * 2 * I
+            linearBackward("bwd down matmul", dinp: dh, weight: P.downWeight, bias: nil, dout: dx, inp: h, inFeatures: I, outFeatures: C)
+            adapters(layer: l, [.down], dx: dh, x: h, dy: dx, ldy: C, columns: [0])
             StepProfile.measure("bwd swiglu") {
-                parallelChunks(N, minChunk: 16) { rows in
+                parallelChunks(n, minChunk: 16) { rows in
                     for r in rows {
                         SwiGLU.backward(dgate: dgu + r * 2 * I, dup: dgu + r * 2 * I + I, dout: dh + r * I,
                                         gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I)
                     }
                 }
             }
-            StepProfile.measure("bwd gate/up matmul") {
-                Linear.backward(dinp: dln, dweight: gp(P.gateUpWeight), dbias: nil, dout: dgu, inp: ln2, weight: w + P.gateUpWeight,
-                                n: N, inFeatures: C, outFeatures: 2 * I, overwriteInput: true)
-            }
-            loraBackward(lora, loraGrads, acts, layer: l, targets: [.gate, .up], dx: dln, x: ln2, dy: dgu, ldy: 2 * I, columns: [0, I])
-            StepProfile.measure("bwd rmsnorm") {
-                RMSNorm.backward(dinp: dx, dweight: gp(P.postNorm), dout: dln, inp: mid, weight: w + P.postNorm,
-                                 rstd: acts.rstd2.readPointer + l * N, n: N, c: C)
-            }
+            linearBackward("bwd gate/up matmul", dinp: dln, weight: P.gateUpWeight, bias: nil, dout: dgu, inp: ln2, inFeatures: C, outFeatures: 2 * I)
+            adapters(layer: l, [.gate, .up], dx: dln, x: ln2, dy: dgu, ldy: 2 * I, columns: [0, I])
+            normBackward(P.postNorm, dout: dln, inp: mid, rstd: at(acts.rstd2, l, 1))
 
             // attention block: mid = x + o(attention(rope(q), rope(k), v)), q/k/v = ln1 · W (+ b)
-            let datt = acts.dAtt.pointer
-            StepProfile.measure("bwd o matmul") {
-                Linear.backward(dinp: datt, dweight: gp(P.oWeight), dbias: gp(P.oBias), dout: dx, inp: att, weight: w + P.oWeight,
-                                n: N, inFeatures: Q, outFeatures: C, overwriteInput: true)
-            }
-            loraBackward(lora, loraGrads, acts, layer: l, targets: [.o], dx: datt, x: att, dy: dx, ldy: C, columns: [0])
-            let dq = acts.dQ.pointer, dk = acts.dK.pointer, dv = acts.dV.pointer
+            let datt = acts.dAtt.pointer + r0 * Q
+            linearBackward("bwd o matmul", dinp: datt, weight: P.oWeight, bias: P.oBias, dout: dx, inp: att, inFeatures: Q, outFeatures: C)
+            adapters(layer: l, [.o], dx: datt, x: att, dy: dx, ldy: C, columns: [0])
+            let dq = acts.dQ.pointer + r0 * Q, dk = acts.dK.pointer + r0 * K, dv = acts.dV.pointer + r0 * K
             StepProfile.measure("bwd attention") {
                 Attention.backward(dq: dq, dk: dk, dv: dv, dout: datt,
-                                   probs: acts.probs.readPointer + l * B * Hq * T * T, q: q, k: k, v: v, shape: shape)
+                                   probs: acts.probs.readPointer + (l * B + sequences.lowerBound) * Hq * T * T, q: q, k: k, v: v, shape: shape)
             }
-            let dqkv = acts.dQKV.pointer
+            let dqkv = acts.dQKV.pointer + r0 * QKV
             StepProfile.measure("bwd rope/qk-norm/gather") {
                 // un-rotate dq/dk (the inverse rotation), through the Qwen3 norms, into the fused dqkv rows
-                let ropeCos = acts.ropeCos, ropeSin = acts.ropeSin
-                parallelChunks(N, minChunk: 16) { rows in
-                    ropeCos.withUnsafeBufferPointer { cosTable in
-                        ropeSin.withUnsafeBufferPointer { sinTable in
-                            let cs = cosTable.baseAddress!, sn = sinTable.baseAddress!
+                let rstdQ = c.qkNorm ? at(acts.rstdQ, l, Hq) : nil, rstdK = c.qkNorm ? at(acts.rstdK, l, Hkv) : nil
+                acts.ropeCos.withUnsafeBufferPointer { cosTable in
+                    acts.ropeSin.withUnsafeBufferPointer { sinTable in
+                        let cs = cosTable.baseAddress!, sn = sinTable.baseAddress!
+                        parallelChunks(n, minChunk: 16) { rows in
                             for r in rows {
                                 let row = dqkv + r * QKV, pos = r % T
-                                if c.qkNorm {
+                                if let rstdQ, let rstdK {
                                     RoPE.rotateRow(out: dq + r * Q, inp: dq + r * Q, position: pos, cos: cs, sin: sn, heads: Hq, headDim: D, sign: -1)
                                     RoPE.rotateRow(out: dk + r * K, inp: dk + r * K, position: pos, cos: cs, sin: sn, heads: Hkv, headDim: D, sign: -1)
                                     row.update(repeating: 0, count: Q + K)
                                     RMSNorm.backward(dinp: row, dweight: nil, dout: dq + r * Q, inp: qkv + r * QKV, weight: w + P.qNorm!,
-                                                     rstd: acts.rstdQ.readPointer + (l * N + r) * Hq, n: Hq, c: D)
+                                                     rstd: rstdQ + r * Hq, n: Hq, c: D)
                                     RMSNorm.backward(dinp: row + Q, dweight: nil, dout: dk + r * K, inp: qkv + r * QKV + Q, weight: w + P.kNorm!,
-                                                     rstd: acts.rstdK.readPointer + (l * N + r) * Hkv, n: Hkv, c: D)
+                                                     rstd: rstdK + r * Hkv, n: Hkv, c: D)
                                 } else {
                                     RoPE.rotateRow(out: row, inp: dq + r * Q, position: pos, cos: cs, sin: sn, heads: Hq, headDim: D, sign: -1)
                                     RoPE.rotateRow(out: row + Q, inp: dk + r * K, position: pos, cos: cs, sin: sn, heads: Hkv, headDim: D, sign: -1)
@@ -127,42 +182,34 @@ extension Transformer {
                     }
                 }
                 // q/k norm weight gradients: rows in order on one thread (deterministic sums)
-                if c.qkNorm, let g {
-                    RMSNorm.backwardWeight(dweight: g + P.qNorm!, dout: dq, inp: qkv, rowStride: QKV, outStride: Q,
-                                           rstd: acts.rstdQ.readPointer + l * N * Hq, rows: N, heads: Hq, c: D)
-                    RMSNorm.backwardWeight(dweight: g + P.kNorm!, dout: dk, inp: qkv + Q, rowStride: QKV, outStride: K,
-                                           rstd: acts.rstdK.readPointer + l * N * Hkv, rows: N, heads: Hkv, c: D)
+                if let rstdQ, let rstdK, let g {
+                    ordered {
+                        RMSNorm.backwardWeight(dweight: g + P.qNorm!, dout: dq, inp: qkv, rowStride: QKV, outStride: Q,
+                                               rstd: rstdQ, rows: n, heads: Hq, c: D)
+                        RMSNorm.backwardWeight(dweight: g + P.kNorm!, dout: dk, inp: qkv + Q, rowStride: QKV, outStride: K,
+                                               rstd: rstdK, rows: n, heads: Hkv, c: D)
+                    }
                 }
             }
-            StepProfile.measure("bwd qkv matmul") {
-                Linear.backward(dinp: dln, dweight: gp(P.qkvWeight), dbias: gp(P.qkvBias), dout: dqkv, inp: ln1, weight: w + P.qkvWeight,
-                                n: N, inFeatures: C, outFeatures: QKV, overwriteInput: true)
-            }
-            loraBackward(lora, loraGrads, acts, layer: l, targets: [.q, .k, .v], dx: dln, x: ln1, dy: dqkv, ldy: QKV, columns: [0, Q, Q + K])
-            StepProfile.measure("bwd rmsnorm") {
-                RMSNorm.backward(dinp: dx, dweight: gp(P.inputNorm), dout: dln, inp: x, weight: w + P.inputNorm,
-                                 rstd: acts.rstd1.readPointer + l * N, n: N, c: C)
-            }
-        }
-        if let g {
-            acts.tokens.withUnsafeBufferPointer { tok in
-                Embedding.backward(dtable: g + layout.embedTokens, dout: dx, ids: tok.baseAddress!, n: N, c: C)
-            }
+            linearBackward("bwd qkv matmul", dinp: dln, weight: P.qkvWeight, bias: P.qkvBias, dout: dqkv, inp: ln1, inFeatures: C, outFeatures: QKV)
+            adapters(layer: l, [.q, .k, .v], dx: dln, x: ln1, dy: dqkv, ldy: QKV, columns: [0, Q, Q + K])
+            normBackward(P.inputNorm, dout: dln, inp: x, rstd: at(acts.rstd1, l, 1))
         }
     }
 
-    func loraBackward(_ lora: LoRAAdapter?, _ loraGrads: FloatBuffer?, _ acts: Activations, layer l: Int, targets: [LoRATarget],
-                      dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, ldy: Int, columns: [Int]) {
-        guard let lora else { return }
+    /// LoRA backward of `targets` for the n rows starting at row r0.
+    func loraBackward(_ lora: LoRAAdapter, _ loraGrads: FloatBuffer?, _ acts: Activations, layer l: Int, rows r0: Int, _ n: Int,
+                      targets: [LoRATarget], dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                      ldy: Int, columns: [Int]) {
         let N = acts.rows, r = lora.config.r
         for (t, col) in zip(targets, columns) {
             guard let slot = lora.config.targetModules.firstIndex(of: t) else { continue }
             let p = lora.layout.layers[l][slot]
             let g = loraGrads?.pointer
-            LoRALinear.backward(dx: dx, da: g.map { $0 + p.a }, db: g.map { $0 + p.b }, dxa: acts.dLoRA.pointer,
-                                dy: dy + col, ldy: ldy, xa: acts.loraXA.readPointer + (l * acts.loraTargets + slot) * N * r,
+            LoRALinear.backward(dx: dx, da: g.map { $0 + p.a }, db: g.map { $0 + p.b }, dxa: acts.dLoRA.pointer + r0 * r,
+                                dy: dy + col, ldy: ldy, xa: acts.loraXA.readPointer + (l * acts.loraTargets + slot) * N * r + r0 * r,
                                 x: x, a: lora.params.readPointer + p.a, b: lora.params.readPointer + p.b,
-                                n: N, r: r, inFeatures: p.inFeatures, outFeatures: p.outFeatures, scale: lora.config.scale)
+                                n: n, r: r, inFeatures: p.inFeatures, outFeatures: p.outFeatures, scale: lora.config.scale)
         }
     }
 }

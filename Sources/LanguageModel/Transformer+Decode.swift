@@ -1,18 +1,25 @@
 // Inference with a KV cache: T new tokens per sequence (a whole prompt, or one token while
 // decoding) go through the model, their keys/values are written to the cache, and only each
 // sequence's last logits are computed. `generate` (greedy or sampled) builds on it.
-// B sequences, T new tokens, C hidden, Q/K q and kv widths, I intermediate, V vocab.
+// Prompts (T > 1) are cut into groups of whole sequences, as training cuts micro-batches (a
+// function of B and T only), that workers run side by side with single-threaded kernels, each
+// through its own rows of the cache and its own scratch. Decoding steps (T = 1) stream every weight matrix for a few rows: they are bound by
+// the bandwidth of reading the weights, so all rows (up to 16 at a time) go through each product
+// together and its output features are split over the cores, whose helpers spin between products
+// (HotThreads) instead of sleeping. Every row is computed the same way whatever rows come with it
+// and whatever the thread count, so the generated ids depend on neither.
+// B sequences, G sequences in a group, T new tokens, C hidden, Q/K q and kv widths,
+// I intermediate, V vocab.
 
 import Tensors
 
-/// Buffers of one cached forward for B×T new tokens (reused across decode steps).
+/// Buffers of one cached forward for G×T new tokens (reused across decode steps).
 final class InferenceScratch {
     let rows: Int
-    let x, ln, qkv, q, att, gateUp, hidden, lastLN, logits, loraXA, rstd: FloatBuffer
-    var positions: [Int32]
+    let x, ln, qkv, q, att, gateUp, hidden, lastLN, logits, loraXA, rstd, scores: FloatBuffer
 
-    init(config c: ModelConfig, batch B: Int, time T: Int, loraRank: Int) {
-        rows = B * T
+    init(config c: ModelConfig, sequences G: Int, time T: Int, cacheStride: Int, loraRank: Int) {
+        rows = G * T
         let N = rows
         x = FloatBuffer(count: N * c.hiddenSize)
         ln = FloatBuffer(count: N * c.hiddenSize)
@@ -21,11 +28,12 @@ final class InferenceScratch {
         att = FloatBuffer(count: N * c.qDim)
         gateUp = FloatBuffer(count: N * 2 * c.intermediateSize)
         hidden = FloatBuffer(count: N * c.intermediateSize)
-        lastLN = FloatBuffer(count: B * c.hiddenSize)
-        logits = FloatBuffer(count: B * c.vocabSize)
+        lastLN = FloatBuffer(count: G * c.hiddenSize)
+        logits = FloatBuffer(count: G * c.vocabSize)
         loraXA = FloatBuffer(count: N * loraRank)
         rstd = FloatBuffer(count: N * max(c.numAttentionHeads, 1))
-        positions = Array(repeating: 0, count: N)
+        scores = FloatBuffer(count: G * CachedAttention.scratchCount(time: T, stride: cacheStride, heads: c.numAttentionHeads,
+                                                                     kvHeads: c.numKeyValueHeads, headDim: c.headDim))
     }
 }
 
@@ -35,41 +43,119 @@ public struct GenerationResult: Sendable, Equatable {
 }
 
 extension Transformer {
+    /// The groups of sequences whose prompts (T tokens each) run side by side: the micro-batches
+    /// training would cut (`Activations.defaultMicroBatch`).
+    public static func prefillGroups(batch B: Int, time T: Int) -> [Range<Int>] {
+        let size = Activations.defaultMicroBatch(batch: B, time: T)
+        return stride(from: 0, to: B, by: size).map { $0..<min(B, $0 + size) }
+    }
+
+    /// The groups of sequences that go through one decoding step together: at most 16.
+    public static func decodeGroups(batch B: Int) -> [Range<Int>] { groups(batch: B, size: Linear.skinnyRows) }
+
+    static func groups(batch B: Int, size: Int) -> [Range<Int>] {
+        let count = (B + size - 1) / size
+        return (0..<count).map { (($0 * B) / count)..<((($0 + 1) * B) / count) }
+    }
+
+    /// Runs body on the calling thread with `threads` kernel threads, spinning helpers between
+    /// the parallel loops, OpenBLAS single-threaded (see `runParts`).
+    static func runHot<R>(threads: Int, _ body: () -> R) -> R {
+        BLAS.singleThreaded { KernelThreads.limit(to: threads) { HotThreads.run(threads: threads, body) } }
+    }
+
     /// Runs the prompts (B × T, equal lengths) through the model, fills the cache's first T
     /// positions and returns the logits of each prompt's last position [B, V].
-    public func prefill(prompts: [[Int32]], cache: KVCache, lora: LoRAAdapter? = nil) throws(ModelError) -> [Float] {
+    public func prefill(prompts: [[Int32]], cache: KVCache, lora: LoRAAdapter? = nil, threads: Int? = nil) throws(ModelError) -> [Float] {
         let B = prompts.count, T = prompts.first?.count ?? 0
         precondition(B == cache.batch && prompts.allSatisfy { $0.count == T } && T > 0, "prompts must be non-empty and of equal length")
         for p in prompts { try check(tokens: p, time: p.count) }
         if T > cache.capacity { throw .sequenceTooLong(length: T, limit: cache.capacity) }
         cache.reset()
-        let scratch = InferenceScratch(config: config, batch: B, time: T, loraRank: lora?.config.r ?? 0)
-        forwardCached(tokens: prompts.flatMap { $0 }, time: T, cache: cache, scratch: scratch, lora: lora)
-        return scratch.logits.array
+        let logits = cachedStep(tokens: prompts.flatMap { $0 }, time: T, cache: cache, lora: lora, threads: threads)
+        cache.advance(by: T)
+        return logits
     }
 
     /// Logits [B, V] after feeding one token per sequence at position `cache.length`.
-    public func decode(tokens: [Int32], cache: KVCache, lora: LoRAAdapter? = nil) throws(ModelError) -> [Float] {
+    public func decode(tokens: [Int32], cache: KVCache, lora: LoRAAdapter? = nil, threads: Int? = nil) throws(ModelError) -> [Float] {
         precondition(tokens.count == cache.batch)
         try check(tokens: tokens, time: cache.length + 1)
         if cache.length >= cache.capacity { throw .sequenceTooLong(length: cache.length + 1, limit: cache.capacity) }
-        let scratch = InferenceScratch(config: config, batch: cache.batch, time: 1, loraRank: lora?.config.r ?? 0)
-        forwardCached(tokens: tokens, time: 1, cache: cache, scratch: scratch, lora: lora)
-        return scratch.logits.array
+        let logits = cachedStep(tokens: tokens, time: 1, cache: cache, lora: lora, threads: threads)
+        cache.advance(by: 1)
+        return logits
     }
 
-    /// tokens [B·T] at positions cache.length ..< cache.length+T; logits of each sequence's last
-    /// new token land in scratch.logits [B, V].
-    func forwardCached(tokens: [Int32], time T: Int, cache: KVCache, scratch s: InferenceScratch, lora: LoRAAdapter?) {
-        let c = config, B = cache.batch, N = B * T, start = cache.length
+    /// T tokens per sequence ([B·T]) at positions cache.length..<cache.length+T; the logits of each
+    /// sequence's last new token [B, V]. Prompts by groups side by side, decoding steps together.
+    func cachedStep(tokens: [Int32], time T: Int, cache: KVCache, lora: LoRAAdapter?, threads: Int?) -> [Float] {
+        let B = cache.batch, V = config.vocabSize, C = config.hiddenSize, start = cache.length
+        let threads = threads ?? KernelThreads.count, rank = lora?.config.r ?? 0
+        var logits = [Float](repeating: 0, count: B * V)
+        logits.withUnsafeMutableBufferPointer { out in
+            let dst = UncheckedPointer(out.baseAddress!)
+            tokens.withUnsafeBufferPointer { tok in
+                if T == 1 {
+                    let groups = Transformer.decodeGroups(batch: B)
+                    Transformer.runHot(threads: threads) {
+                        for seqs in groups {
+                            let scratch = InferenceScratch(config: config, sequences: seqs.count, time: 1, cacheStride: cache.stride, loraRank: rank)
+                            forwardCached(tokens: tok.baseAddress! + seqs.lowerBound, sequences: seqs, time: 1, start: start,
+                                          cache: cache, scratch: scratch, lora: lora)
+                            (dst.pointer + seqs.lowerBound * V).update(from: scratch.logits.readPointer, count: seqs.count * V)
+                        }
+                    }
+                    return
+                }
+                // prompts by groups side by side, each leaving its sequences' last hidden states;
+                // then one product over the vocabulary for all of them
+                let groups = Transformer.prefillGroups(batch: B, time: T)
+                let last = FloatBuffer(count: B * C)
+                let hidden = UncheckedPointer(last.pointer)
+                Transformer.runParts(groups.count, threads: threads) { gi in
+                    let seqs = groups[gi]
+                    let scratch = InferenceScratch(config: config, sequences: seqs.count, time: T, cacheStride: cache.stride, loraRank: rank)
+                    forwardCached(tokens: tok.baseAddress! + seqs.lowerBound * T, sequences: seqs, time: T, start: start,
+                                  cache: cache, scratch: scratch, lora: lora, lastHidden: hidden.pointer + seqs.lowerBound * C)
+                }
+                for seqs in Transformer.decodeGroups(batch: B) {
+                    let scratch = InferenceScratch(config: config, sequences: seqs.count, time: 1, cacheStride: cache.stride, loraRank: 0)
+                    Transformer.runHot(threads: threads) {
+                        lastLogits(hidden: last.readPointer + seqs.lowerBound * C, rows: seqs.count, scratch: scratch)
+                    }
+                    (dst.pointer + seqs.lowerBound * V).update(from: scratch.logits.readPointer, count: seqs.count * V)
+                }
+            }
+        }
+        return logits
+    }
+
+    /// Final norm and lm_head of `rows` hidden states [rows, C] into scratch.logits [rows, V].
+    func lastLogits(hidden: UnsafePointer<Float>, rows: Int, scratch s: InferenceScratch) {
+        let c = config
+        RMSNorm.forward(out: s.lastLN.pointer, rstd: s.rstd.pointer, inp: hidden, weight: params.readPointer + layout.finalNorm,
+                        n: rows, c: c.hiddenSize, eps: Float(c.rmsNormEps))
+        StepProfile.measure("inf lm_head") {
+            Linear.forward(out: s.logits.pointer, inp: s.lastLN.readPointer, weight: params.readPointer + layout.lmHead, bias: nil,
+                           n: rows, inFeatures: c.hiddenSize, outFeatures: c.vocabSize)
+        }
+    }
+
+    /// tokens [G·T] of sequences `sequences` at positions start..<start+T; keys/values go to the
+    /// cache, the logits of each sequence's last new token to scratch.logits [G, V] (or, with
+    /// `lastHidden`, the last tokens' hidden states there [G, C], before the final norm).
+    func forwardCached(tokens: UnsafePointer<Int32>, sequences: Range<Int>, time T: Int, start: Int, cache: KVCache,
+                       scratch s: InferenceScratch, lora: LoRAAdapter?, lastHidden: UnsafeMutablePointer<Float>? = nil) {
+        let c = config, G = sequences.count, N = G * T
         let C = c.hiddenSize, Q = c.qDim, K = c.kvDim, QKV = Q + 2 * K, I = c.intermediateSize
         let Hq = c.numAttentionHeads, Hkv = c.numKeyValueHeads, D = c.headDim, eps = Float(c.rmsNormEps)
-        precondition(tokens.count == N && s.rows == N && start + T <= cache.capacity)
+        precondition(s.rows == N && start + T <= cache.capacity)
         let w = params.readPointer
         let x = s.x.pointer, ln = s.ln.pointer, qkv = s.qkv.pointer, q = s.q.pointer, att = s.att.pointer
         let gu = s.gateUp.pointer, h = s.hidden.pointer
-        for r in 0..<N { s.positions[r] = Int32(start + r % T) }
-        tokens.withUnsafeBufferPointer { Embedding.forward(out: x, ids: $0.baseAddress!, table: w + layout.embedTokens, n: N, c: C) }
+        let S = cache.stride
+        Embedding.forward(out: x, ids: tokens, table: w + layout.embedTokens, n: N, c: C)
         for l in 0..<c.numHiddenLayers {
             let P = layout.layers[l]
             StepProfile.measure("inf rmsnorm") {
@@ -79,34 +165,40 @@ extension Transformer {
                 Linear.forward(out: qkv, inp: ln, weight: w + P.qkvWeight, bias: P.qkvBias.map { w + $0 }, n: N, inFeatures: C, outFeatures: QKV)
             }
             inferenceLoRA(lora, layer: l, targets: [.q, .k, .v], x: ln, y: qkv, ldy: QKV, columns: [0, Q, Q + K], rows: N, scratch: s)
-            // split q/k/v, q/k norm, keys and values straight into the cache, RoPE
-            let keys = cache.keys.pointer, values = cache.values.pointer
-            StepProfile.measure("inf split/rope or swiglu") {
-                parallelChunks(N, minChunk: 16) { rows in
-                    for r in rows {
-                        let b = r / T, t = r % T
-                        let row = qkv + r * QKV
-                        let kDst = keys + cache.offset(layer: l, batch: b, position: start + t)
-                        let vDst = values + cache.offset(layer: l, batch: b, position: start + t)
-                        if c.qkNorm {
-                            RMSNorm.forward(out: q + r * Q, rstd: s.rstd.pointer + r * Hq, inp: row, weight: w + P.qNorm!, n: Hq, c: D, eps: eps)
-                            RMSNorm.forward(out: kDst, rstd: s.rstd.pointer + r * Hq, inp: row + Q, weight: w + P.kNorm!, n: Hkv, c: D, eps: eps)
-                        } else {
-                            (q + r * Q).update(from: row, count: Q)
-                            kDst.update(from: row + Q, count: K)
-                        }
-                        vDst.update(from: row + Q + K, count: K)
-                        s.positions.withUnsafeBufferPointer { p in
-                            RoPE.rotate(q + r * Q, positions: p.baseAddress! + r, cos: cache.ropeCos, sin: cache.ropeSin, rows: 1, heads: Hq, headDim: D, sign: 1)
-                            RoPE.rotate(kDst, positions: p.baseAddress! + r, cos: cache.ropeCos, sin: cache.ropeSin, rows: 1, heads: Hkv, headDim: D, sign: 1)
+            // q/k norm and RoPE in the qkv rows, q out, keys and values into the cache
+            StepProfile.measure("inf split/rope") {
+                cache.ropeCos.withUnsafeBufferPointer { cosTable in
+                    cache.ropeSin.withUnsafeBufferPointer { sinTable in
+                        let cs = cosTable.baseAddress!, sn = sinTable.baseAddress!
+                        // a decoding step has only a few rows, each worth splitting off (helpers spin)
+                        parallelChunks(N, minChunk: T == 1 ? 1 : 16) { rows in
+                            for r in rows {
+                                let b = sequences.lowerBound + r / T, pos = start + r % T
+                                let row = qkv + r * QKV
+                                if c.qkNorm {
+                                    RMSNorm.forward(out: row, rstd: s.rstd.pointer + r * Hq, inp: row, weight: w + P.qNorm!, n: Hq, c: D, eps: eps)
+                                    RMSNorm.forward(out: row + Q, rstd: s.rstd.pointer + r * Hq, inp: row + Q, weight: w + P.kNorm!, n: Hkv, c: D, eps: eps)
+                                }
+                                RoPE.rotateRow(out: q + r * Q, inp: row, position: pos, cos: cs, sin: sn, heads: Hq, headDim: D, sign: 1)
+                                RoPE.rotateRow(out: row + Q, inp: row + Q, position: pos, cos: cs, sin: sn, heads: Hkv, headDim: D, sign: 1)
+                                let base = cache.offset(layer: l, sequence: b)
+                                CachedAttention.store(key: row + Q, value: row + Q + K, position: pos, keys: cache.keys.pointer + base,
+                                                      values: cache.values.pointer + base, stride: S, kvHeads: Hkv, headDim: D)
+                            }
                         }
                     }
                 }
             }
             StepProfile.measure("inf attention") {
-                Attention.cached(out: att, q: q, kCache: cache.keys.readPointer + cache.offset(layer: l, batch: 0, position: 0),
-                                 vCache: cache.values.readPointer + cache.offset(layer: l, batch: 0, position: 0),
-                                 batch: B, time: T, start: start, capacity: cache.capacity, heads: Hq, kvHeads: Hkv, headDim: D)
+                let perSequence = s.scores.count / G
+                parallelChunks(G) { seqs in
+                    for i in seqs {
+                        let base = cache.offset(layer: l, sequence: sequences.lowerBound + i)
+                        CachedAttention.forward(out: att + i * T * Q, q: q + i * T * Q, keys: cache.keys.readPointer + base,
+                                                values: cache.values.readPointer + base, stride: S, time: T, start: start,
+                                                heads: Hq, kvHeads: Hkv, headDim: D, scratch: s.scores.pointer + i * perSequence)
+                    }
+                }
             }
             StepProfile.measure("inf o") {
                 Linear.forward(out: x, inp: att, weight: w + P.oWeight, bias: P.oBias.map { w + $0 }, n: N, inFeatures: Q, outFeatures: C, accumulate: true)
@@ -119,7 +211,7 @@ extension Transformer {
                 Linear.forward(out: gu, inp: ln, weight: w + P.gateUpWeight, bias: nil, n: N, inFeatures: C, outFeatures: 2 * I)
             }
             inferenceLoRA(lora, layer: l, targets: [.gate, .up], x: ln, y: gu, ldy: 2 * I, columns: [0, I], rows: N, scratch: s)
-            StepProfile.measure("inf split/rope or swiglu") {
+            StepProfile.measure("inf swiglu") {
                 parallelChunks(N, minChunk: 16) { rows in
                     for r in rows { SwiGLU.forward(out: h + r * I, gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I) }
                 }
@@ -130,12 +222,12 @@ extension Transformer {
             inferenceLoRA(lora, layer: l, targets: [.down], x: h, y: x, ldy: C, columns: [0], rows: N, scratch: s)
         }
         // final norm and logits for each sequence's last new token only
-        for b in 0..<B where b != b * T + T - 1 { (x + b * C).update(from: x + (b * T + T - 1) * C, count: C) }
-        RMSNorm.forward(out: s.lastLN.pointer, rstd: s.rstd.pointer, inp: x, weight: w + layout.finalNorm, n: B, c: C, eps: eps)
-        StepProfile.measure("inf lm_head") {
-            Linear.forward(out: s.logits.pointer, inp: s.lastLN.readPointer, weight: w + layout.lmHead, bias: nil, n: B, inFeatures: C, outFeatures: c.vocabSize)
+        if let lastHidden {
+            for i in 0..<G { (lastHidden + i * C).update(from: x + (i * T + T - 1) * C, count: C) }
+            return
         }
-        cache.advance(by: T)
+        for i in 0..<G where i != i * T + T - 1 { (x + i * C).update(from: x + (i * T + T - 1) * C, count: C) }
+        lastLogits(hidden: x, rows: G, scratch: s)
     }
 
     private func inferenceLoRA(_ lora: LoRAAdapter?, layer l: Int, targets: [LoRATarget], x: UnsafePointer<Float>,
@@ -150,34 +242,60 @@ extension Transformer {
     }
 
     /// Generates up to `maxNewTokens` per prompt (prompts of equal length). A sequence stops after
-    /// emitting one of `stopTokens`; sampling per sequence uses Philox stream = its index.
+    /// emitting one of `stopTokens`; sampling per sequence uses Philox stream = its index. `threads`
+    /// (default `KernelThreads.count`) changes the speed, never the ids.
     public func generate(prompts: [[Int32]], maxNewTokens: Int, sampling: SamplingOptions = .greedy,
-                         stopTokens: Set<Int32> = [], lora: LoRAAdapter? = nil) throws(ModelError) -> GenerationResult {
+                         stopTokens: Set<Int32> = [], lora: LoRAAdapter? = nil, threads: Int? = nil) throws(ModelError) -> GenerationResult {
         let B = prompts.count, T = prompts.first?.count ?? 0
         guard B > 0, T > 0 else { return GenerationResult(ids: Array(repeating: [], count: B)) }
+        precondition(prompts.allSatisfy { $0.count == T }, "prompts must be of equal length")
         for p in prompts { try check(tokens: p, time: p.count) }
         let total = T + maxNewTokens
         if total > config.maxPositionEmbeddings { throw .sequenceTooLong(length: total, limit: config.maxPositionEmbeddings) }
         let cache = KVCache(config: config, batch: B, capacity: max(total, 1))
-        var logits = try prefill(prompts: prompts, cache: cache, lora: lora)
-        let scratch = InferenceScratch(config: config, batch: B, time: 1, loraRank: lora?.config.r ?? 0)
+        let threads = threads ?? KernelThreads.count
+        let V = config.vocabSize, rank = lora?.config.r ?? 0
+        let first = cachedStep(tokens: prompts.flatMap { $0 }, time: T, cache: cache, lora: lora, threads: threads)
+        cache.advance(by: T)
+        let groups = Transformer.decodeGroups(batch: B)
+        let scratches = groups.map { InferenceScratch(config: config, sequences: $0.count, time: 1, cacheStride: cache.stride, loraRank: rank) }
+        let logits = FloatBuffer(first)
         var samplers = (0..<B).map { Sampler(options: sampling, stream: UInt64($0)) }
         var out = [[Int32]](repeating: [], count: B)
         var done = [Bool](repeating: false, count: B)
-        let V = config.vocabSize
         var next = [Int32](repeating: 0, count: B)
-        for step in 0..<maxNewTokens {
-            logits.withUnsafeBufferPointer { l in
+        Transformer.runHot(threads: threads) {
+            for t in 0..<maxNewTokens {
+                samplers.withUnsafeMutableBufferPointer { sp in
+                    next.withUnsafeMutableBufferPointer { np in
+                        let (sp, np) = (UncheckedPointer(sp.baseAddress!), UncheckedPointer(np.baseAddress!))
+                        StepProfile.measure("inf sampling") {
+                            parallelChunks(B) { rows in
+                                for b in rows { np.pointer[b] = sp.pointer[b].sample(logits.readPointer + b * V, vocab: V) }
+                            }
+                        }
+                    }
+                }
                 for b in 0..<B where !done[b] {
-                    next[b] = samplers[b].sample(l.baseAddress! + b * V, vocab: V)
                     out[b].append(next[b])
                     if stopTokens.contains(next[b]) { done[b] = true }
                 }
+                if done.allSatisfy({ $0 }) || t == maxNewTokens - 1 { break }
+                next.withUnsafeBufferPointer { tok in
+                    for (gi, seqs) in groups.enumerated() {
+                        forwardCached(tokens: tok.baseAddress! + seqs.lowerBound, sequences: seqs, time: 1, start: T + t,
+                                      cache: cache, scratch: scratches[gi], lora: lora)
+                        (logits.pointer + seqs.lowerBound * V).update(from: scratches[gi].logits.readPointer, count: seqs.count * V)
+                    }
+                }
             }
-            if done.allSatisfy({ $0 }) || step == maxNewTokens - 1 { break }
-            forwardCached(tokens: next, time: 1, cache: cache, scratch: scratch, lora: lora)
-            logits.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: scratch.logits.readPointer, count: B * V) }
         }
         return GenerationResult(ids: out)
     }
+}
+
+/// A pointer handed to workers that write disjoint parts of it.
+struct UncheckedPointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }

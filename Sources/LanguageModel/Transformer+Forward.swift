@@ -1,5 +1,6 @@
 // The training/scoring forward pass over B×T tokens (llm.c's gpt2_forward), saving what the
 // backward pass needs in `Activations`. N = B·T rows; see Activations for the buffer legend.
+// Micro-batches (whole sequences, rows r0..<r1 of every buffer) run side by side on workers.
 
 import Tensors
 
@@ -26,45 +27,71 @@ extension Transformer {
             acts.targets = Array(repeating: -100, count: N)
         }
         acts.tokens = tokens
+        let withLoss = targets != nil
+        eachMicroBatch(acts) { _, sequences in
+            forwardRows(acts, sequences: sequences, lora: lora, withLoss: withLoss)
+        }
+        acts.forwardDone = true
+        guard withLoss else { return nil }
+        let count = acts.targetCount
+        guard count > 0 else { return nil }
+        var sum: Double = 0
+        for r in 0..<N { sum += Double(acts.losses[r]) }
+        return Float(sum / Double(count))
+    }
 
+    /// Runs body(index, sequences) for every micro-batch (see `runParts`).
+    func eachMicroBatch(_ acts: Activations, _ body: (Int, Range<Int>) -> Void) {
+        let parts = acts.microBatches
+        Transformer.runParts(parts.count, threads: acts.threads) { body($0, parts[$0]) }
+    }
+
+    /// The forward pass of sequences b0..<b1 (rows b0·T..<b1·T of every buffer).
+    func forwardRows(_ acts: Activations, sequences: Range<Int>, lora: LoRAAdapter?, withLoss: Bool) {
+        let B = acts.batch, T = acts.time, N = B * T
+        let r0 = sequences.lowerBound * T, n = sequences.count * T
         let c = config, C = c.hiddenSize, Q = c.qDim, K = c.kvDim, QKV = Q + 2 * K, I = c.intermediateSize
         let Hq = c.numAttentionHeads, Hkv = c.numKeyValueHeads, D = c.headDim
         let eps = Float(c.rmsNormEps)
         let w = params.readPointer
-        let shape = AttentionShape(batch: B, time: T, heads: Hq, kvHeads: Hkv, headDim: D)
+        let shape = AttentionShape(batch: sequences.count, time: T, heads: Hq, kvHeads: Hkv, headDim: D)
+        /// Rows of this micro-batch in layer l of a [L, N, width] buffer.
+        func at(_ buffer: FloatBuffer, _ l: Int, _ width: Int) -> UnsafeMutablePointer<Float> {
+            buffer.pointer + (l * N + r0) * width
+        }
 
         acts.tokens.withUnsafeBufferPointer { tok in
-            Embedding.forward(out: acts.residual.pointer, ids: tok.baseAddress!, table: w + layout.embedTokens, n: N, c: C)
+            Embedding.forward(out: at(acts.residual, 0, C), ids: tok.baseAddress! + r0, table: w + layout.embedTokens, n: n, c: C)
         }
         for l in 0..<c.numHiddenLayers {
             let P = layout.layers[l]
-            let x = acts.residual.pointer + l * N * C
-            let ln1 = acts.ln1.pointer + l * N * C
-            let qkv = acts.qkv.pointer + l * N * QKV
-            let q = acts.q.pointer + l * N * Q, k = acts.k.pointer + l * N * K, v = acts.v.pointer + l * N * K
-            let att = acts.att.pointer + l * N * Q
-            let mid = acts.residualMid.pointer + l * N * C
-            let ln2 = acts.ln2.pointer + l * N * C
-            let gu = acts.gateUp.pointer + l * N * 2 * I
-            let h = acts.hidden.pointer + l * N * I
-            let out = acts.residual.pointer + (l + 1) * N * C
+            let x = at(acts.residual, l, C)
+            let ln1 = at(acts.ln1, l, C)
+            let qkv = at(acts.qkv, l, QKV)
+            let q = at(acts.q, l, Q), k = at(acts.k, l, K), v = at(acts.v, l, K)
+            let att = at(acts.att, l, Q)
+            let mid = at(acts.residualMid, l, C)
+            let ln2 = at(acts.ln2, l, C)
+            let gu = at(acts.gateUp, l, 2 * I)
+            let h = at(acts.hidden, l, I)
+            let out = at(acts.residual, l + 1, C)
 
             // attention block
-            StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: ln1, rstd: acts.rstd1.pointer + l * N, inp: x, weight: w + P.inputNorm, n: N, c: C, eps: eps) }
-            StepProfile.measure("fwd qkv matmul") { Linear.forward(out: qkv, inp: ln1, weight: w + P.qkvWeight, bias: P.qkvBias.map { w + $0 }, n: N, inFeatures: C, outFeatures: QKV) }
-            loraForward(lora, acts, layer: l, targets: [.q, .k, .v], x: ln1, y: qkv, ldy: QKV, columns: [0, Q, Q + K])
+            StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: ln1, rstd: at(acts.rstd1, l, 1), inp: x, weight: w + P.inputNorm, n: n, c: C, eps: eps) }
+            StepProfile.measure("fwd qkv matmul") { Linear.forward(out: qkv, inp: ln1, weight: w + P.qkvWeight, bias: P.qkvBias.map { w + $0 }, n: n, inFeatures: C, outFeatures: QKV) }
+            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.q, .k, .v], x: ln1, y: qkv, ldy: QKV, columns: [0, Q, Q + K])
             StepProfile.measure("fwd split/qk-norm/rope") {
                 // q, k (normed for Qwen3, then rotated) and v out of the fused qkv rows
-                let ropeCos = acts.ropeCos, ropeSin = acts.ropeSin
-                parallelChunks(N, minChunk: 16) { rows in
-                    ropeCos.withUnsafeBufferPointer { cosTable in
-                        ropeSin.withUnsafeBufferPointer { sinTable in
-                            let cs = cosTable.baseAddress!, sn = sinTable.baseAddress!
+                let rstdQ = c.qkNorm ? at(acts.rstdQ, l, Hq) : nil, rstdK = c.qkNorm ? at(acts.rstdK, l, Hkv) : nil
+                acts.ropeCos.withUnsafeBufferPointer { cosTable in
+                    acts.ropeSin.withUnsafeBufferPointer { sinTable in
+                        let cs = cosTable.baseAddress!, sn = sinTable.baseAddress!
+                        parallelChunks(n, minChunk: 16) { rows in
                             for r in rows {
                                 let row = qkv + r * QKV, pos = r % T
-                                if c.qkNorm {
-                                    RMSNorm.forward(out: q + r * Q, rstd: acts.rstdQ.pointer + (l * N + r) * Hq, inp: row, weight: w + P.qNorm!, n: Hq, c: D, eps: eps)
-                                    RMSNorm.forward(out: k + r * K, rstd: acts.rstdK.pointer + (l * N + r) * Hkv, inp: row + Q, weight: w + P.kNorm!, n: Hkv, c: D, eps: eps)
+                                if let rstdQ, let rstdK {
+                                    RMSNorm.forward(out: q + r * Q, rstd: rstdQ + r * Hq, inp: row, weight: w + P.qNorm!, n: Hq, c: D, eps: eps)
+                                    RMSNorm.forward(out: k + r * K, rstd: rstdK + r * Hkv, inp: row + Q, weight: w + P.kNorm!, n: Hkv, c: D, eps: eps)
                                     RoPE.rotateRow(out: q + r * Q, inp: q + r * Q, position: pos, cos: cs, sin: sn, heads: Hq, headDim: D, sign: 1)
                                     RoPE.rotateRow(out: k + r * K, inp: k + r * K, position: pos, cos: cs, sin: sn, heads: Hkv, headDim: D, sign: 1)
                                 } else {
@@ -77,55 +104,51 @@ extension Transformer {
                     }
                 }
             }
-            StepProfile.measure("fwd attention") { Attention.forward(out: att, probs: acts.probs.pointer + l * B * Hq * T * T, q: q, k: k, v: v, shape: shape) }
-            StepProfile.measure("fwd copies") { mid.update(from: x, count: N * C) }
-            StepProfile.measure("fwd o matmul") { Linear.forward(out: mid, inp: att, weight: w + P.oWeight, bias: P.oBias.map { w + $0 }, n: N, inFeatures: Q, outFeatures: C, accumulate: true) }
-            loraForward(lora, acts, layer: l, targets: [.o], x: att, y: mid, ldy: C, columns: [0])
+            let probs = acts.probs.pointer + (l * B + sequences.lowerBound) * Hq * T * T
+            StepProfile.measure("fwd attention") { Attention.forward(out: att, probs: probs, q: q, k: k, v: v, shape: shape) }
+            StepProfile.measure("fwd copies") { mid.update(from: x, count: n * C) }
+            StepProfile.measure("fwd o matmul") { Linear.forward(out: mid, inp: att, weight: w + P.oWeight, bias: P.oBias.map { w + $0 }, n: n, inFeatures: Q, outFeatures: C, accumulate: true) }
+            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.o], x: att, y: mid, ldy: C, columns: [0])
 
             // MLP block
-            StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: ln2, rstd: acts.rstd2.pointer + l * N, inp: mid, weight: w + P.postNorm, n: N, c: C, eps: eps) }
-            StepProfile.measure("fwd gate/up matmul") { Linear.forward(out: gu, inp: ln2, weight: w + P.gateUpWeight, bias: nil, n: N, inFeatures: C, outFeatures: 2 * I) }
-            loraForward(lora, acts, layer: l, targets: [.gate, .up], x: ln2, y: gu, ldy: 2 * I, columns: [0, I])
+            StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: ln2, rstd: at(acts.rstd2, l, 1), inp: mid, weight: w + P.postNorm, n: n, c: C, eps: eps) }
+            StepProfile.measure("fwd gate/up matmul") { Linear.forward(out: gu, inp: ln2, weight: w + P.gateUpWeight, bias: nil, n: n, inFeatures: C, outFeatures: 2 * I) }
+            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.gate, .up], x: ln2, y: gu, ldy: 2 * I, columns: [0, I])
             StepProfile.measure("fwd swiglu") {
-                parallelChunks(N, minChunk: 16) { rows in
+                parallelChunks(n, minChunk: 16) { rows in
                     for r in rows { SwiGLU.forward(out: h + r * I, gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I) }
                 }
             }
-            StepProfile.measure("fwd copies") { out.update(from: mid, count: N * C) }
-            StepProfile.measure("fwd down matmul") { Linear.forward(out: out, inp: h, weight: w + P.downWeight, bias: nil, n: N, inFeatures: I, outFeatures: C, accumulate: true) }
-            loraForward(lora, acts, layer: l, targets: [.down], x: h, y: out, ldy: C, columns: [0])
+            StepProfile.measure("fwd copies") { out.update(from: mid, count: n * C) }
+            StepProfile.measure("fwd down matmul") { Linear.forward(out: out, inp: h, weight: w + P.downWeight, bias: nil, n: n, inFeatures: I, outFeatures: C, accumulate: true) }
+            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.down], x: h, y: out, ldy: C, columns: [0])
         }
-        let last = acts.residual.pointer + c.numHiddenLayers * N * C
-        StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: acts.lnf.pointer, rstd: acts.rstdf.pointer, inp: last, weight: w + layout.finalNorm, n: N, c: C, eps: eps) }
+        let last = at(acts.residual, c.numHiddenLayers, C)
+        let lnf = acts.lnf.pointer + r0 * C, logits = acts.logits.pointer + r0 * c.vocabSize
+        StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: lnf, rstd: acts.rstdf.pointer + r0, inp: last, weight: w + layout.finalNorm, n: n, c: C, eps: eps) }
         StepProfile.measure("fwd lm_head matmul") {
-            Linear.forward(out: acts.logits.pointer, inp: acts.lnf.pointer, weight: w + layout.lmHead, bias: nil,
-                           n: N, inFeatures: C, outFeatures: c.vocabSize)
+            Linear.forward(out: logits, inp: lnf, weight: w + layout.lmHead, bias: nil, n: n, inFeatures: C, outFeatures: c.vocabSize)
         }
-        acts.forwardDone = true
-        guard targets != nil else { return nil }
+        guard withLoss else { return }
         StepProfile.measure("fwd cross-entropy") {
             acts.targets.withUnsafeBufferPointer { t in
-                CrossEntropy.forward(losses: acts.losses.pointer, logits: acts.logits.readPointer, targets: t.baseAddress!, n: N, v: c.vocabSize)
+                CrossEntropy.forward(losses: acts.losses.pointer + r0, logits: logits, targets: t.baseAddress! + r0, n: n, v: c.vocabSize)
             }
         }
-        let count = acts.targetCount
-        guard count > 0 else { return nil }
-        var sum: Double = 0
-        for r in 0..<N { sum += Double(acts.losses[r]) }
-        return Float(sum / Double(count))
     }
 
-    /// Adds the adapters of `targets` (those the adapter has) on input x to output columns of y.
-    func loraForward(_ lora: LoRAAdapter?, _ acts: Activations, layer l: Int, targets: [LoRATarget],
+    /// Adds the adapters of `targets` (those the adapter has) on input x to output columns of y,
+    /// for the n rows starting at row r0.
+    func loraForward(_ lora: LoRAAdapter?, _ acts: Activations, layer l: Int, rows r0: Int, _ n: Int, targets: [LoRATarget],
                      x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int, columns: [Int]) {
         guard let lora else { return }
         let N = acts.rows, r = lora.config.r
         for (t, col) in zip(targets, columns) {
             guard let slot = lora.config.targetModules.firstIndex(of: t) else { continue }
             let p = lora.layout.layers[l][slot]
-            LoRALinear.forward(y: y + col, ldy: ldy, xa: acts.loraXA.pointer + (l * acts.loraTargets + slot) * N * r,
+            LoRALinear.forward(y: y + col, ldy: ldy, xa: acts.loraXA.pointer + (l * acts.loraTargets + slot) * N * r + r0 * r,
                                x: x, a: lora.params.readPointer + p.a, b: lora.params.readPointer + p.b,
-                               n: N, r: r, inFeatures: p.inFeatures, outFeatures: p.outFeatures, scale: lora.config.scale)
+                               n: n, r: r, inFeatures: p.inFeatures, outFeatures: p.outFeatures, scale: lora.config.scale)
         }
     }
 }

@@ -81,6 +81,20 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
+    /// Runs body(i) for i in 0..<parts (micro-batches, groups of sequences): with several parts, on
+    /// up to `threads` workers with single-threaded kernels (parts claimed in order); with one, on
+    /// the calling thread with `threads` kernel threads. OpenBLAS always runs single-threaded here:
+    /// its threaded products can round differently from its serial ones, while our kernels
+    /// compute every element the same way for any split. So the results are the same bits for any
+    /// `threads`.
+    static func runParts(_ parts: Int, threads: Int, _ body: (Int) -> Void) {
+        if parts > 1 {
+            parallelWorkers(parts, threads: threads, body)
+        } else {
+            BLAS.singleThreaded { KernelThreads.limit(to: threads) { body(0) } }
+        }
+    }
+
     /// Forward FLOPs per token of the matmuls (2 per multiply-add), excluding attention scores.
     public var matmulFlopsPerToken: Double {
         let c = config

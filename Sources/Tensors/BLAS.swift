@@ -1,7 +1,7 @@
 // The BLAS boundary: the only Swift file that imports COpenBLAS. Row-major sgemm with optional
 // transposes (C = alpha·op(A)·op(B) + beta·C). OpenBLAS threads large products itself (measured
 // faster than splitting them over our threads); code that calls sgemm from several of our own
-// threads at once (per-head attention) runs inside `singleThreaded`.
+// threads at once (batch-split workers, per-head attention) runs inside `singleThreaded`.
 
 import COpenBLAS
 
@@ -40,21 +40,40 @@ public enum BLAS {
     }
 
     /// Runs body with OpenBLAS limited to one thread per call (for sgemm calls made from several
-    /// threads of our own at once), then restores the kernel thread count.
+    /// threads of our own at once), then restores the thread count. Sections may nest and overlap
+    /// across threads: the count is restored when the last one ends.
     public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
         if !configured { configure() }
-        let saved = openblas_get_num_threads()
-        if saved == 1 { return try body() }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(saved) }
+        lock.withLock {
+            if singleSections == 0 {
+                savedThreads = openblas_get_num_threads()
+                if savedThreads != 1 { openblas_set_num_threads(1) }
+            }
+            singleSections += 1
+        }
+        defer {
+            lock.withLock {
+                singleSections -= 1
+                if singleSections == 0 && savedThreads != 1 { openblas_set_num_threads(savedThreads) }
+            }
+        }
         return try body()
     }
 
-    /// Threads OpenBLAS uses for one call.
+    /// Threads OpenBLAS uses for one call (outside single-threaded sections).
     public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
+        get { lock.withLock { Int(singleSections > 0 ? savedThreads : openblas_get_num_threads()) } }
+        set {
+            if !configured { configure() }
+            lock.withLock {
+                if singleSections > 0 { savedThreads = Int32(newValue) } else { openblas_set_num_threads(Int32(newValue)) }
+            }
+        }
     }
+
+    private static let lock = NSLockLite()
+    nonisolated(unsafe) private static var singleSections = 0
+    nonisolated(unsafe) private static var savedThreads: Int32 = 1
 
     /// Gives OpenBLAS the kernel thread count once, before the first product.
     nonisolated(unsafe) static var configured = false

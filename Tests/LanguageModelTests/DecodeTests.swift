@@ -40,6 +40,24 @@ import TestSupport
         #expect(nucleus == (try f.model.generate(prompts: prompt, maxNewTokens: 8)))
     }
 
+    @Test(arguments: [(1, 5), (3, 5), (6, 40), (9, 40)])
+    func idsDoNotDependOnThreadsOrCompany(batch: Int, time: Int) throws {
+        // prompts run in groups side by side (40-token prompts: groups of 4), decoding steps split
+        // the products over the cores: neither may change a sequence's ids, nor may the other
+        // sequences of the batch
+        let f = try GoldenFixture("qwen3")
+        let prompts = (0..<batch).map { b in (0..<time).map { Int32((b * 7 + $0 * 3 + 1) % f.config.vocabSize) } }
+        let options = SamplingOptions(temperature: 1, topP: 1, seed: 21)
+        let one = try f.model.generate(prompts: prompts, maxNewTokens: 9, sampling: options, threads: 1)
+        for threads in [2, 3] {
+            #expect(try f.model.generate(prompts: prompts, maxNewTokens: 9, sampling: options, threads: threads) == one, "\(threads) threads")
+        }
+        #expect(try f.model.generate(prompts: [prompts[0]], maxNewTokens: 9, sampling: options, threads: 2).ids[0] == one.ids[0])
+        #expect(one.ids.allSatisfy { $0.count == 9 })
+        let greedy = try f.model.generate(prompts: prompts, maxNewTokens: 6, threads: 1)
+        #expect(try f.model.generate(prompts: prompts, maxNewTokens: 6, threads: 2) == greedy)
+    }
+
     @Test func samplerFrequenciesFollowTheSoftmax() {
         let logits: [Float] = [0, 1, 2, -1]
         var sampler = Sampler(options: SamplingOptions(temperature: 1, topP: 1, seed: 1))

@@ -1,5 +1,6 @@
 // The whole model against PyTorch + transformers goldens: logits, loss and every parameter
-// gradient for tiny random Qwen2, Llama (llama3 rope scaling) and Qwen3 models.
+// gradient for tiny random Qwen2, Llama (llama3 rope scaling) and Qwen3 models, with the batch in
+// one piece and cut into micro-batches of one sequence (on two workers).
 
 import Testing
 import LanguageModel
@@ -7,10 +8,11 @@ import Tensors
 import TestSupport
 
 @Suite struct GoldenTests {
-    @Test(arguments: ["qwen2", "llama", "qwen3"])
-    func logitsLossAndEveryGradient(family: String) throws {
+    @Test(arguments: ["qwen2", "llama", "qwen3"], [nil, 1])
+    func logitsLossAndEveryGradient(family: String, microBatch: Int?) throws {
         let f = try GoldenFixture(family)
-        let acts = Activations(config: f.config, batch: f.batch, time: f.time)
+        let acts = Activations(config: f.config, batch: f.batch, time: f.time, microBatch: microBatch)
+        acts.threads = 2
         let loss = try #require(try f.model.forward(tokens: f.tokens, targets: f.targets, acts: acts))
         let logits = closeness(acts.logits.array, f.golden["logits"]!, rtol: 1e-4, atol: 1e-5)
         #expect(logits.ok, "\(family) logits: \(logits)")

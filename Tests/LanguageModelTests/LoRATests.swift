@@ -20,7 +20,8 @@ import TestSupport
         #expect(adapter.params.array.contains { $0 != 0 })   // A is random
     }
 
-    @Test func gradientsOfAAndBMatchPEFT() throws {
+    @Test(arguments: [nil, 1])
+    func gradientsOfAAndBMatchPEFT(microBatch: Int?) throws {
         let f = try GoldenFixture("qwen2")
         let dir = fixturesDirectory + "/lora"
         let cfg = try fixtureJSON(dir + "/adapter_config.json")
@@ -30,7 +31,8 @@ import TestSupport
         let adapter = LoRAAdapter(config: lora, model: f.config,
                                   params: try layout.assemble(FixtureTensors(path: dir + "/adapter_model.safetensors").asTensors()))
         let golden = try FixtureTensors(path: dir + "/golden.safetensors")
-        let acts = Activations(config: f.config, batch: f.batch, time: f.time, lora: lora)
+        let acts = Activations(config: f.config, batch: f.batch, time: f.time, lora: lora, microBatch: microBatch)
+        acts.threads = 2
         let loss = try #require(try f.model.forward(tokens: f.tokens, targets: f.targets, acts: acts, lora: adapter))
         let expectedLoss = Float(try fixtureJSON(dir + "/golden.json")["loss"] as! Double)
         #expect(abs(loss - expectedLoss) <= 1e-4 * expectedLoss)

@@ -12,8 +12,8 @@ let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("LanguageModelTests/Fixtures").path
 
 @Suite struct AdamWGoldenTests {
-    @Test(arguments: ["qwen2", "llama", "qwen3"])
-    func threeStepsMatchPyTorch(family: String) throws {
+    @Test(arguments: ["qwen2", "llama", "qwen3"], [nil, 1])
+    func threeStepsMatchPyTorch(family: String, microBatch: Int?) throws {
         let dir = modelFixtures + "/" + family
         let config = try ModelConfig(json: fixtureData(dir + "/config.json"))
         let layout = ParameterLayout(config: config)
@@ -28,7 +28,8 @@ let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         let opt = AdamW(config: AdamWConfig(lr: Float(hyper["lr"]!), beta1: Float(hyper["beta1"]!), beta2: Float(hyper["beta2"]!),
                                             eps: Float(hyper["eps"]!), weightDecay: Float(hyper["weight_decay"]!),
                                             clip: Float(hyper["clip"]!)), count: layout.totalCount)
-        let acts = Activations(config: config, batch: json["batch"] as! Int, time: json["time"] as! Int)
+        let acts = Activations(config: config, batch: json["batch"] as! Int, time: json["time"] as! Int, microBatch: microBatch)
+        acts.threads = 2
         let grads = FloatBuffer(count: layout.totalCount)
         var losses: [Float] = []
         for _ in 0..<3 {

@@ -21,11 +21,11 @@ public enum CrossEntropy {
         let shift = SIMD16<Float>(repeating: m)
         var i = 0
         while i + 16 <= v {
-            acc += VectorMath.exp16(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - shift)
+            acc += VectorMath.expNonPositive16(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - shift)
             i += 16
         }
         var sum = acc.sum()
-        while i < v { sum += VectorMath.exp(x[i] - m); i += 1 }
+        while i < v { sum += VectorMath.expNonPositive(x[i] - m); i += 1 }
         return m + Float(_log(Double(sum)))
     }
 
@@ -45,11 +45,11 @@ public enum CrossEntropy {
                 let shift = SIMD16<Float>(repeating: lse), scale = SIMD16<Float>(repeating: g)
                 var i = 0
                 while i + 16 <= v {
-                    let e = VectorMath.exp16(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - shift)
+                    let e = VectorMath.expNonPositive16(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - shift)
                     UnsafeMutableRawPointer(dx + i).storeBytes(of: e * scale, as: SIMD16<Float>.self)
                     i += 16
                 }
-                while i < v { dx[i] = VectorMath.exp(x[i] - lse) * g; i += 1 }
+                while i < v { dx[i] = VectorMath.expNonPositive(x[i] - lse) * g; i += 1 }
                 dx[target] -= g
             }
         }

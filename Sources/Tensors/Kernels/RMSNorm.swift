@@ -16,17 +16,19 @@ public enum RMSNorm {
         }
     }
 
-    /// Accumulates dinp and dweight.
+    /// Accumulates dinp and dweight. dweight sums rows in fixed blocks of `rowBlock` (block
+    /// partials added in block order), so the result does not depend on how blocks are spread
+    /// over threads.
     public static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 rstd: UnsafePointer<Float>, n: Int, c: Int) {
-        let threads = max(1, min(KernelThreads.count, n / max(1, 16384 / max(c, 1))))
-        // per-thread partial dweight, summed at the end (rows of one thread in order)
-        let partial = dweight == nil ? nil : FloatBuffer(count: threads * c)
-        parallelChunks(threads, minChunk: 1) { ts in
-            for t in ts {
-                let dw = partial.map { $0.pointer + t * c }
-                for r in (t * n / threads)..<((t + 1) * n / threads) {
+        let blocks = (n + rowBlock - 1) / rowBlock
+        let partial = dweight == nil || blocks <= 1 ? nil : FloatBuffer(count: blocks * c)
+        parallelChunks(blocks, minChunk: max(1, 16384 / max(c * rowBlock, 1))) { range in
+            for blk in range {
+                // one block: partial row sums, or straight into dweight when there is one block
+                let dw = partial.map { $0.pointer + blk * c } ?? dweight
+                for r in (blk * rowBlock)..<min(n, (blk + 1) * rowBlock) {
                     let x = inp + r * c
                     let g = dout + r * c
                     let dx = dinp + r * c
@@ -43,12 +45,15 @@ public enum RMSNorm {
             }
         }
         if let dweight, let partial {
-            for t in 0..<threads {
-                let p = partial.readPointer + t * c
+            for blk in 0..<blocks {
+                let p = partial.readPointer + blk * c
                 for i in 0..<c { dweight[i] += p[i] }
             }
         }
     }
+
+    /// Rows per dweight partial in `backward`.
+    public static let rowBlock = 64
 
     /// dweight += Σ dout·x·rstd for per-head norms inside strided rows (Qwen3 q/k norm): row r,
     /// head h reads inp[r·rowStride + h·c ..] and dout[r·outStride + h·c ..], rstd[r·heads + h].
