@@ -7,7 +7,8 @@
 // the bandwidth of reading the weights, so all rows (up to 16 at a time) go through each product
 // together and its output features are split over the cores, whose helpers spin between products
 // (HotThreads) instead of sleeping. Every row is computed the same way whatever rows come with it
-// and whatever the thread count, so the generated ids depend on neither.
+// and whatever the thread count, so the generated ids depend on neither. `generate` first packs the
+// weight matrices into panels (`PackedLinear`) for its decoding steps.
 // B sequences, G sequences in a group, T new tokens, C hidden, Q/K q and kv widths,
 // I intermediate, V vocab.
 
@@ -34,6 +35,41 @@ final class InferenceScratch {
         rstd = FloatBuffer(count: N * max(c.numAttentionHeads, 1))
         scores = FloatBuffer(count: G * CachedAttention.scratchCount(time: T, stride: cacheStride, heads: c.numAttentionHeads,
                                                                      kvHeads: c.numKeyValueHeads, headDim: c.headDim))
+    }
+}
+
+/// The model's weight matrices packed for decoding steps (`PackedLinear`), copied from its
+/// parameters when built: valid until the parameters change. `generate` packs once per call (one
+/// pass over the weights; as much memory again as the matrices), into a buffer the model keeps
+/// between calls: writing into fresh pages (faults, zero-filling) costs more than the packing.
+final class DecodeWeights {
+    let buffer: FloatBuffer
+    let qkv, o, gateUp, down: [Int]
+    let lmHead: Int
+
+    init(model m: Transformer, reusing old: FloatBuffer?) {
+        let c = m.config, C = c.hiddenSize, I = c.intermediateSize, QKV = c.qDim + 2 * c.kvDim
+        var total = 0
+        func reserve(_ inF: Int, _ outF: Int) -> Int {
+            defer { total += PackedLinear.count(inFeatures: inF, outFeatures: outF) }
+            return total
+        }
+        let L = c.numHiddenLayers
+        qkv = (0..<L).map { _ in reserve(C, QKV) }
+        o = (0..<L).map { _ in reserve(c.qDim, C) }
+        gateUp = (0..<L).map { _ in reserve(C, 2 * I) }
+        down = (0..<L).map { _ in reserve(I, C) }
+        lmHead = reserve(C, c.vocabSize)
+        buffer = old?.count == total ? old! : FloatBuffer(count: total)
+        let w = m.params.readPointer, dst = buffer.pointer
+        for l in 0..<L {
+            let P = m.layout.layers[l]
+            PackedLinear.pack(dst + qkv[l], weight: w + P.qkvWeight, inFeatures: C, outFeatures: QKV)
+            PackedLinear.pack(dst + o[l], weight: w + P.oWeight, inFeatures: c.qDim, outFeatures: C)
+            PackedLinear.pack(dst + gateUp[l], weight: w + P.gateUpWeight, inFeatures: C, outFeatures: 2 * I)
+            PackedLinear.pack(dst + down[l], weight: w + P.downWeight, inFeatures: I, outFeatures: C)
+        }
+        PackedLinear.pack(dst + lmHead, weight: w + m.layout.lmHead, inFeatures: C, outFeatures: c.vocabSize)
     }
 }
 
@@ -131,14 +167,28 @@ extension Transformer {
         return logits
     }
 
+    /// out (+)= inp · weightᵀ (+ bias): from the packed copy when there is one (decoding steps).
+    @inline(__always)
+    func linear(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: Int, packed: UnsafePointer<Float>?, bias: Int?,
+                rows: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool = false) {
+        let w = params.readPointer
+        if let packed {
+            PackedLinear.forward(out: out, inp: inp, packed: packed, bias: bias.map { w + $0 }, n: rows,
+                                 inFeatures: inFeatures, outFeatures: outFeatures, accumulate: accumulate)
+        } else {
+            Linear.forward(out: out, inp: inp, weight: w + weight, bias: bias.map { w + $0 }, n: rows,
+                           inFeatures: inFeatures, outFeatures: outFeatures, accumulate: accumulate)
+        }
+    }
+
     /// Final norm and lm_head of `rows` hidden states [rows, C] into scratch.logits [rows, V].
-    func lastLogits(hidden: UnsafePointer<Float>, rows: Int, scratch s: InferenceScratch) {
+    func lastLogits(hidden: UnsafePointer<Float>, rows: Int, scratch s: InferenceScratch, packed: DecodeWeights? = nil) {
         let c = config
         RMSNorm.forward(out: s.lastLN.pointer, rstd: s.rstd.pointer, inp: hidden, weight: params.readPointer + layout.finalNorm,
                         n: rows, c: c.hiddenSize, eps: Float(c.rmsNormEps))
         StepProfile.measure("inf lm_head") {
-            Linear.forward(out: s.logits.pointer, inp: s.lastLN.readPointer, weight: params.readPointer + layout.lmHead, bias: nil,
-                           n: rows, inFeatures: c.hiddenSize, outFeatures: c.vocabSize)
+            linear(out: s.logits.pointer, inp: s.lastLN.readPointer, weight: layout.lmHead, packed: packed.map { $0.buffer.readPointer + $0.lmHead },
+                   bias: nil, rows: rows, inFeatures: c.hiddenSize, outFeatures: c.vocabSize)
         }
     }
 
@@ -146,7 +196,8 @@ extension Transformer {
     /// cache, the logits of each sequence's last new token to scratch.logits [G, V] (or, with
     /// `lastHidden`, the last tokens' hidden states there [G, C], before the final norm).
     func forwardCached(tokens: UnsafePointer<Int32>, sequences: Range<Int>, time T: Int, start: Int, cache: KVCache,
-                       scratch s: InferenceScratch, lora: LoRAAdapter?, lastHidden: UnsafeMutablePointer<Float>? = nil) {
+                       scratch s: InferenceScratch, lora: LoRAAdapter?, lastHidden: UnsafeMutablePointer<Float>? = nil,
+                       packed: DecodeWeights? = nil) {
         let c = config, G = sequences.count, N = G * T
         let C = c.hiddenSize, Q = c.qDim, K = c.kvDim, QKV = Q + 2 * K, I = c.intermediateSize
         let Hq = c.numAttentionHeads, Hkv = c.numKeyValueHeads, D = c.headDim, eps = Float(c.rmsNormEps)
@@ -155,6 +206,7 @@ extension Transformer {
         let x = s.x.pointer, ln = s.ln.pointer, qkv = s.qkv.pointer, q = s.q.pointer, att = s.att.pointer
         let gu = s.gateUp.pointer, h = s.hidden.pointer
         let S = cache.stride
+        let pk = packed?.buffer.readPointer
         Embedding.forward(out: x, ids: tokens, table: w + layout.embedTokens, n: N, c: C)
         for l in 0..<c.numHiddenLayers {
             let P = layout.layers[l]
@@ -162,7 +214,7 @@ extension Transformer {
                 RMSNorm.forward(out: ln, rstd: s.rstd.pointer, inp: x, weight: w + P.inputNorm, n: N, c: C, eps: eps)
             }
             StepProfile.measure("inf qkv") {
-                Linear.forward(out: qkv, inp: ln, weight: w + P.qkvWeight, bias: P.qkvBias.map { w + $0 }, n: N, inFeatures: C, outFeatures: QKV)
+                linear(out: qkv, inp: ln, weight: P.qkvWeight, packed: pk.map { $0 + packed!.qkv[l] }, bias: P.qkvBias, rows: N, inFeatures: C, outFeatures: QKV)
             }
             inferenceLoRA(lora, layer: l, targets: [.q, .k, .v], x: ln, y: qkv, ldy: QKV, columns: [0, Q, Q + K], rows: N, scratch: s)
             // q/k norm and RoPE in the qkv rows, q out, keys and values into the cache
@@ -201,14 +253,14 @@ extension Transformer {
                 }
             }
             StepProfile.measure("inf o") {
-                Linear.forward(out: x, inp: att, weight: w + P.oWeight, bias: P.oBias.map { w + $0 }, n: N, inFeatures: Q, outFeatures: C, accumulate: true)
+                linear(out: x, inp: att, weight: P.oWeight, packed: pk.map { $0 + packed!.o[l] }, bias: P.oBias, rows: N, inFeatures: Q, outFeatures: C, accumulate: true)
             }
             inferenceLoRA(lora, layer: l, targets: [.o], x: att, y: x, ldy: C, columns: [0], rows: N, scratch: s)
             StepProfile.measure("inf rmsnorm") {
                 RMSNorm.forward(out: ln, rstd: s.rstd.pointer, inp: x, weight: w + P.postNorm, n: N, c: C, eps: eps)
             }
             StepProfile.measure("inf gate/up") {
-                Linear.forward(out: gu, inp: ln, weight: w + P.gateUpWeight, bias: nil, n: N, inFeatures: C, outFeatures: 2 * I)
+                linear(out: gu, inp: ln, weight: P.gateUpWeight, packed: pk.map { $0 + packed!.gateUp[l] }, bias: nil, rows: N, inFeatures: C, outFeatures: 2 * I)
             }
             inferenceLoRA(lora, layer: l, targets: [.gate, .up], x: ln, y: gu, ldy: 2 * I, columns: [0, I], rows: N, scratch: s)
             StepProfile.measure("inf swiglu") {
@@ -217,7 +269,7 @@ extension Transformer {
                 }
             }
             StepProfile.measure("inf down") {
-                Linear.forward(out: x, inp: h, weight: w + P.downWeight, bias: nil, n: N, inFeatures: I, outFeatures: C, accumulate: true)
+                linear(out: x, inp: h, weight: P.downWeight, packed: pk.map { $0 + packed!.down[l] }, bias: nil, rows: N, inFeatures: I, outFeatures: C, accumulate: true)
             }
             inferenceLoRA(lora, layer: l, targets: [.down], x: h, y: x, ldy: C, columns: [0], rows: N, scratch: s)
         }
@@ -227,7 +279,7 @@ extension Transformer {
             return
         }
         for i in 0..<G where i != i * T + T - 1 { (x + i * C).update(from: x + (i * T + T - 1) * C, count: C) }
-        lastLogits(hidden: x, rows: G, scratch: s)
+        lastLogits(hidden: x, rows: G, scratch: s, packed: packed)
     }
 
     private func inferenceLoRA(_ lora: LoRAAdapter?, layer l: Int, targets: [LoRATarget], x: UnsafePointer<Float>,
@@ -265,6 +317,10 @@ extension Transformer {
         var done = [Bool](repeating: false, count: B)
         var next = [Int32](repeating: 0, count: B)
         Transformer.runHot(threads: threads) {
+            let packed = maxNewTokens > 1 ? StepProfile.measure("inf pack") {
+                DecodeWeights(model: self, reusing: decodeBuffer.withLock { b in b.take() })
+            } : nil
+            defer { if let packed { decodeBuffer.withLock { $0 = packed.buffer } } }
             for t in 0..<maxNewTokens {
                 samplers.withUnsafeMutableBufferPointer { sp in
                     next.withUnsafeMutableBufferPointer { np in
@@ -284,7 +340,7 @@ extension Transformer {
                 next.withUnsafeBufferPointer { tok in
                     for (gi, seqs) in groups.enumerated() {
                         forwardCached(tokens: tok.baseAddress! + seqs.lowerBound, sequences: seqs, time: 1, start: T + t,
-                                      cache: cache, scratch: scratches[gi], lora: lora)
+                                      cache: cache, scratch: scratches[gi], lora: lora, packed: packed)
                         (logits.pointer + seqs.lowerBound * V).update(from: scratches[gi].logits.readPointer, count: seqs.count * V)
                     }
                 }

@@ -3,12 +3,15 @@
 // cached decoding in Transformer+Decode.
 
 import Tensors
+import Synchronization
 
 public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let layout: ParameterLayout
     /// θ in `layout` order; may be read-only (a frozen model).
     public let params: FloatBuffer
+    /// Memory for the packed weights of `generate` (`DecodeWeights`), kept between calls.
+    let decodeBuffer = Mutex<FloatBuffer?>(nil)
 
     public init(config: ModelConfig, params: FloatBuffer) throws(ModelError) {
         try config.validate()

@@ -26,6 +26,26 @@ import TestSupport
         }
     }
 
+    @Test(arguments: ["qwen2", "llama", "qwen3"])
+    func greedyGenerateFollowsTheUnpackedDecodeSteps(family: String) throws {
+        // generate's decoding steps read packed weight panels; prefill/decode read the nn.Linear
+        // layout: each greedy token is the argmax of the unpacked logits
+        let f = try GoldenFixture(family)
+        let V = f.config.vocabSize, steps = 10
+        let prompts = [Array(f.tokens[0..<4]), Array(f.tokens[5..<9]), Array(f.tokens[2..<6])]
+        let generated = try f.model.generate(prompts: prompts, maxNewTokens: steps).ids
+        let cache = KVCache(config: f.config, batch: prompts.count, capacity: 4 + steps)
+        var logits = try f.model.prefill(prompts: prompts, cache: cache)
+        for t in 0..<steps {
+            let next = (0..<prompts.count).map { b -> Int32 in
+                let row = logits[(b * V)..<((b + 1) * V)]
+                return Int32(row.indices.max { row[$0] < row[$1] }! - b * V)
+            }
+            #expect(next == generated.map { $0[t] }, "\(family) step \(t)")
+            if t < steps - 1 { logits = try f.model.decode(tokens: next, cache: cache) }
+        }
+    }
+
     @Test func samplingIsSeededAndTopPRestrictsTheChoice() throws {
         let f = try GoldenFixture("qwen2")
         let prompt = [Array(f.tokens[0..<4]), Array(f.tokens[7..<11])]

@@ -1,0 +1,63 @@
+// The packed product of decoding steps against the naive nn.Linear reference, on sizes that are
+// not multiples of the panel width or the row tile; and its bits for a row do not depend on the
+// rows that come with it or on the thread count.
+
+import Testing
+import Tensors
+import TestSupport
+
+@Suite struct PackedLinearTests {
+    @Test(arguments: [(1, 1, 1), (3, 37, 70), (4, 256, 16), (6, 64, 200), (9, 33, 67), (16, 40, 130)])
+    func matchesTheReferenceWithBiasAndAccumulation(n: Int, k: Int, o: Int) {
+        let x = randomBuffer(n * k, seed: 21), w = randomBuffer(o * k, seed: 22), b = randomBuffer(o, seed: 23)
+        let packed = FloatBuffer(count: PackedLinear.count(inFeatures: k, outFeatures: o))
+        PackedLinear.pack(packed.pointer, weight: w.readPointer, inFeatures: k, outFeatures: o)
+        let fast = FloatBuffer(count: n * o), slow = FloatBuffer(count: n * o)
+        PackedLinear.forward(out: fast.pointer, inp: x.readPointer, packed: packed.readPointer, bias: b.readPointer,
+                             n: n, inFeatures: k, outFeatures: o)
+        Linear.forwardNaive(out: slow.pointer, inp: x.readPointer, weight: w.readPointer, bias: b.readPointer, n: n, inFeatures: k, outFeatures: o)
+        let c = closeness(fast.array, slow.array, rtol: 1e-5, atol: 1e-5)
+        #expect(c.ok, "\(c)")
+        // accumulate adds onto what is there; no bias
+        let start = randomBuffer(n * o, seed: 24)
+        let acc = FloatBuffer(count: n * o)
+        acc.copy(from: start)
+        PackedLinear.forward(out: acc.pointer, inp: x.readPointer, packed: packed.readPointer, bias: nil,
+                             n: n, inFeatures: k, outFeatures: o, accumulate: true)
+        Linear.forwardNaive(out: slow.pointer, inp: x.readPointer, weight: w.readPointer, bias: nil, n: n, inFeatures: k, outFeatures: o)
+        let expected = zip(start.array, slow.array).map { $0 + $1 }
+        let a = closeness(acc.array, expected, rtol: 1e-5, atol: 1e-5)
+        #expect(a.ok, "\(a)")
+        // the padding of the last panel is zero: the packed matrix holds exactly the weights
+        let p = packed.array
+        #expect(p.count == (o + 15) / 16 * 16 * k)
+        #expect(p.filter { $0 != 0 }.count == w.array.filter { $0 != 0 }.count)
+    }
+
+    @Test(arguments: [(7, 64, 100), (16, 48, 260)])
+    func rowsDoNotDependOnTheirCompanyOrTheSplit(n: Int, k: Int, o: Int) {
+        let x = randomBuffer(n * k, seed: 31), w = randomBuffer(o * k, seed: 32), b = randomBuffer(o, seed: 33)
+        let packed = FloatBuffer(count: PackedLinear.count(inFeatures: k, outFeatures: o))
+        PackedLinear.pack(packed.pointer, weight: w.readPointer, inFeatures: k, outFeatures: o)
+        func product(rows: Range<Int>, threads: Int, hot: Bool = false) -> [Float] {
+            let out = FloatBuffer(count: rows.count * o)
+            KernelThreads.limit(to: threads) {
+                let run = {
+                    PackedLinear.forward(out: out.pointer, inp: x.readPointer + rows.lowerBound * k, packed: packed.readPointer,
+                                         bias: b.readPointer, n: rows.count, inFeatures: k, outFeatures: o)
+                }
+                if hot { HotThreads.run(threads: threads, run) } else { run() }
+            }
+            return out.array
+        }
+        let all = product(rows: 0..<n, threads: 1)
+        #expect(product(rows: 0..<n, threads: 2) == all)
+        #expect(product(rows: 0..<n, threads: 2, hot: true) == all)
+        #expect(product(rows: 0..<n, threads: 3, hot: true) == all)
+        for r in 0..<n {
+            #expect(product(rows: r..<(r + 1), threads: 1) == Array(all[(r * o)..<((r + 1) * o)]), "row \(r) alone")
+        }
+        // a tile of 4 and a leftover row: rows 1..<6 = one tile (1...4) + row 5 alone
+        #expect(product(rows: 1..<6, threads: 2) == Array(all[(1 * o)..<(6 * o)]))
+    }
+}
