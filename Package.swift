@@ -27,8 +27,7 @@ let package = Package(
 
         // Kernels use SIMD16<Float>: let the compiler emit AVX2/FMA for them (haswell and later).
         .target(name: "CIntrinsics"),
-        .target(name: "Tensors", dependencies: ["COpenBLAS", "CIntrinsics"],
-                swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux]))]),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CIntrinsics"], swiftSettings: tensorsSettings),
         .target(name: "ShardStore", dependencies: ["Tensors", "CXXHash", "CLZ4"]),
         .target(name: "Checkpoint", dependencies: ["ShardStore", "Tensors", "LanguageModel", "Tokenizers"]),
         .target(name: "Tokenizers"),
@@ -53,3 +52,10 @@ let package = Package(
         .testTarget(name: "BridgeCLITests", dependencies: ["TestSupport", "ShardStore"]),
     ]
 )
+
+// x86-64 Linux: AVX2 + FMA for the kernels (any x86-64 CPU since 2013); elsewhere the default target.
+#if arch(x86_64)
+let tensorsSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux]))]
+#else
+let tensorsSettings: [SwiftSetting] = []
+#endif
