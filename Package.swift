@@ -3,6 +3,13 @@
 // Module layout and dependency direction: see README.md ("Layout"); no arrow points up.
 import PackageDescription
 
+// x86-64 Linux: AVX2 + FMA for the kernels (any x86-64 CPU since 2013); elsewhere the default target.
+#if arch(x86_64)
+let tensorsSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux]))]
+#else
+let tensorsSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "bridge",
     platforms: [.macOS(.v15)],
@@ -52,10 +59,3 @@ let package = Package(
         .testTarget(name: "BridgeCLITests", dependencies: ["TestSupport", "ShardStore"]),
     ]
 )
-
-// x86-64 Linux: AVX2 + FMA for the kernels (any x86-64 CPU since 2013); elsewhere the default target.
-#if arch(x86_64)
-let tensorsSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux]))]
-#else
-let tensorsSettings: [SwiftSetting] = []
-#endif
