@@ -59,6 +59,17 @@ let fixtureRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         try cli.run(["import", "hf", out, "--name", "reimported"])
         let diff = try cli.json(["ckpt", "diff", "tuned", "reimported"])
         #expect(diff["shared_bytes"]?.intValue == diff["bytes_a"]?.intValue)
+        // with a small --max-shard-size: shards + index, the same model read back
+        let sharded = cli.scratch.file("export-sharded")
+        try cli.run(["export", "hf", "tuned", sharded, "--max-shard-size", "30KB"])
+        let files = try FileManager.default.contentsOfDirectory(atPath: sharded)
+        #expect(files.contains("model.safetensors.index.json") && !files.contains("model.safetensors"))
+        #expect(files.filter { $0.hasPrefix("model-0000") }.count >= 2)
+        try cli.run(["import", "hf", sharded, "--name", "reimported-sharded"])
+        let shardedDiff = try cli.json(["ckpt", "diff", "tuned", "reimported-sharded"])
+        #expect(shardedDiff["shared_bytes"]?.intValue == shardedDiff["bytes_a"]?.intValue)
+        let badSize = try cli.run(["export", "hf", "tuned", cli.scratch.file("z"), "--max-shard-size", "12XB"], expect: 1)
+        #expect(badSize.stderr.contains("--max-shard-size") && !FileManager.default.fileExists(atPath: cli.scratch.file("z")))
 
         let bad = cli.scratch.file("bad.jsonl")
         try Data("{\"ids\": [1, 2]}\n{\"ids\": [1, 2], \"extra\": 3}\n".utf8).write(to: URL(fileURLWithPath: bad))
