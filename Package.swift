@@ -49,13 +49,14 @@ let package = Package(
             ]),
         .target(name: "TestSupport", dependencies: ["Tensors", "ShardStore"]),
 
+        // Each test target lists every module it imports (a transitive one may not be built yet).
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore", "TestSupport"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "ShardStore", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "LanguageModel", "ShardStore", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
-        .testTarget(name: "BridgeCLITests", dependencies: ["TestSupport", "ShardStore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "LanguageModel", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ShardStore", "Tokenizers", "Training", "TestSupport"]),
+        .testTarget(name: "BridgeCLITests", dependencies: ["Checkpoint", "ShardStore", "Tensors", "TestSupport"]),
     ]
 )
