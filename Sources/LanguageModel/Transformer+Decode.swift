@@ -1,9 +1,11 @@
 // Inference with a KV cache: T new tokens per sequence (a whole prompt, or one token while
 // decoding) go through the model, their keys/values are written to the cache, and only each
 // sequence's last logits are computed. `generate` (greedy or sampled) builds on it.
-// Prompts (T > 1) are cut into groups of whole sequences, as training cuts micro-batches (a
-// function of B and T only), that workers run side by side with single-threaded kernels, each
-// through its own rows of the cache and its own scratch. Decoding steps (T = 1) stream every weight matrix for a few rows: they are bound by
+// Prompts (of any lengths) are cut into groups of whole sequences of one length, as training cuts
+// micro-batches (a function of the lengths only), that workers run side by side with
+// single-threaded kernels, each through its own rows of the cache and its own scratch; every
+// sequence then decodes at its own positions. Decoding steps (T = 1) stream every weight matrix
+// for a few rows: they are bound by
 // the bandwidth of reading the weights, so all rows (up to 16 at a time) go through each product
 // together and its output features are split over the cores, whose helpers spin between products
 // (HotThreads) instead of sleeping. Every row is computed the same way whatever rows come with it
@@ -79,13 +81,6 @@ public struct GenerationResult: Sendable, Equatable {
 }
 
 extension Transformer {
-    /// The groups of sequences whose prompts (T tokens each) run side by side: the micro-batches
-    /// training would cut (`Activations.defaultMicroBatch`).
-    public static func prefillGroups(batch B: Int, time T: Int) -> [Range<Int>] {
-        let size = Activations.defaultMicroBatch(batch: B, time: T)
-        return stride(from: 0, to: B, by: size).map { $0..<min(B, $0 + size) }
-    }
-
     /// The groups of sequences that go through one decoding step together: at most 16.
     public static func decodeGroups(batch B: Int) -> [Range<Int>] { groups(batch: B, size: Linear.skinnyRows) }
 
@@ -108,7 +103,7 @@ extension Transformer {
         for p in prompts { try check(tokens: p, time: p.count) }
         if T > cache.capacity { throw .sequenceTooLong(length: T, limit: cache.capacity) }
         cache.reset()
-        let logits = cachedStep(tokens: prompts.flatMap { $0 }, time: T, cache: cache, lora: lora, threads: threads)
+        let logits = prefillPrompts(prompts, cache: cache, lora: lora, threads: threads)
         cache.advance(by: T)
         return logits
     }
@@ -118,50 +113,77 @@ extension Transformer {
         precondition(tokens.count == cache.batch)
         try check(tokens: tokens, time: cache.length + 1)
         if cache.length >= cache.capacity { throw .sequenceTooLong(length: cache.length + 1, limit: cache.capacity) }
-        let logits = cachedStep(tokens: tokens, time: 1, cache: cache, lora: lora, threads: threads)
+        let logits = cachedStep(tokens: tokens, cache: cache, lora: lora, threads: threads)
         cache.advance(by: 1)
         return logits
     }
 
-    /// T tokens per sequence ([B·T]) at positions cache.length..<cache.length+T; the logits of each
-    /// sequence's last new token [B, V]. Prompts by groups side by side, decoding steps together.
-    func cachedStep(tokens: [Int32], time T: Int, cache: KVCache, lora: LoRAAdapter?, threads: Int?) -> [Float] {
-        let B = cache.batch, V = config.vocabSize, C = config.hiddenSize, start = cache.length
+    /// One token per sequence at position cache.length; the logits [B, V]. All rows go through
+    /// each product together (groups of at most 16), the products split over spinning helpers.
+    func cachedStep(tokens: [Int32], cache: KVCache, lora: LoRAAdapter?, threads: Int?) -> [Float] {
+        let B = cache.batch, V = config.vocabSize
+        let starts = [Int](repeating: cache.length, count: B)
         let threads = threads ?? KernelThreads.count, rank = lora?.config.r ?? 0
         var logits = [Float](repeating: 0, count: B * V)
         logits.withUnsafeMutableBufferPointer { out in
-            let dst = UncheckedPointer(out.baseAddress!)
             tokens.withUnsafeBufferPointer { tok in
-                if T == 1 {
-                    let groups = Transformer.decodeGroups(batch: B)
-                    Transformer.runHot(threads: threads) {
-                        for seqs in groups {
-                            let scratch = InferenceScratch(config: config, sequences: seqs.count, time: 1, cacheStride: cache.stride, loraRank: rank)
-                            forwardCached(tokens: tok.baseAddress! + seqs.lowerBound, sequences: seqs, time: 1, start: start,
-                                          cache: cache, scratch: scratch, lora: lora)
-                            (dst.pointer + seqs.lowerBound * V).update(from: scratch.logits.readPointer, count: seqs.count * V)
-                        }
+                Transformer.runHot(threads: threads) {
+                    for seqs in Transformer.decodeGroups(batch: B) {
+                        let scratch = InferenceScratch(config: config, sequences: seqs.count, time: 1, cacheStride: cache.stride, loraRank: rank)
+                        forwardCached(tokens: tok.baseAddress! + seqs.lowerBound, sequences: seqs, time: 1, starts: starts,
+                                      cache: cache, scratch: scratch, lora: lora)
+                        (out.baseAddress! + seqs.lowerBound * V).update(from: scratch.logits.readPointer, count: seqs.count * V)
                     }
-                    return
                 }
-                // prompts by groups side by side, each leaving its sequences' last hidden states;
-                // then one product over the vocabulary for all of them
-                let groups = Transformer.prefillGroups(batch: B, time: T)
-                let last = FloatBuffer(count: B * C)
-                let hidden = UncheckedPointer(last.pointer)
-                Transformer.runParts(groups.count, threads: threads) { gi in
-                    let seqs = groups[gi]
-                    let scratch = InferenceScratch(config: config, sequences: seqs.count, time: T, cacheStride: cache.stride, loraRank: rank)
-                    forwardCached(tokens: tok.baseAddress! + seqs.lowerBound * T, sequences: seqs, time: T, start: start,
-                                  cache: cache, scratch: scratch, lora: lora, lastHidden: hidden.pointer + seqs.lowerBound * C)
-                }
-                for seqs in Transformer.decodeGroups(batch: B) {
-                    let scratch = InferenceScratch(config: config, sequences: seqs.count, time: 1, cacheStride: cache.stride, loraRank: 0)
-                    Transformer.runHot(threads: threads) {
-                        lastLogits(hidden: last.readPointer + seqs.lowerBound * C, rows: seqs.count, scratch: scratch)
-                    }
-                    (dst.pointer + seqs.lowerBound * V).update(from: scratch.logits.readPointer, count: seqs.count * V)
-                }
+            }
+        }
+        return logits
+    }
+
+    /// The groups of prompts that run side by side: runs of consecutive prompts of one length,
+    /// each cut into the micro-batches training would cut for that length
+    /// (`Activations.defaultMicroBatch`).
+    public static func promptGroups(lengths: [Int]) -> [Range<Int>] {
+        var groups: [Range<Int>] = []
+        var b = 0
+        while b < lengths.count {
+            var e = b + 1
+            while e < lengths.count && lengths[e] == lengths[b] { e += 1 }
+            let size = Activations.defaultMicroBatch(batch: e - b, time: lengths[b])
+            for g in stride(from: b, to: e, by: size) { groups.append(g..<min(e, g + size)) }
+            b = e
+        }
+        return groups
+    }
+
+    /// Prompts of any (non-zero) lengths from position 0, their keys and values into the cache;
+    /// the logits of each prompt's last token [B, V]. Groups (`promptGroups`) run side by side
+    /// with single-threaded kernels, each leaving its prompts' last hidden states; then one
+    /// product over the vocabulary for all of them.
+    func prefillPrompts(_ prompts: [[Int32]], cache: KVCache, lora: LoRAAdapter?, threads: Int?) -> [Float] {
+        let B = prompts.count, V = config.vocabSize, C = config.hiddenSize
+        let threads = threads ?? KernelThreads.count, rank = lora?.config.r ?? 0
+        let groups = Transformer.promptGroups(lengths: prompts.map(\.count))
+        let starts = [Int](repeating: 0, count: B)
+        let last = FloatBuffer(count: B * C)
+        let hidden = UncheckedPointer(last.pointer)
+        Transformer.runParts(groups.count, threads: threads) { gi in
+            let seqs = groups[gi], T = prompts[seqs.lowerBound].count
+            let tokens = seqs.flatMap { prompts[$0] }
+            let scratch = InferenceScratch(config: config, sequences: seqs.count, time: T, cacheStride: cache.stride, loraRank: rank)
+            tokens.withUnsafeBufferPointer { tok in
+                forwardCached(tokens: tok.baseAddress!, sequences: seqs, time: T, starts: starts,
+                              cache: cache, scratch: scratch, lora: lora, lastHidden: hidden.pointer + seqs.lowerBound * C)
+            }
+        }
+        var logits = [Float](repeating: 0, count: B * V)
+        for seqs in Transformer.decodeGroups(batch: B) {
+            let scratch = InferenceScratch(config: config, sequences: seqs.count, time: 1, cacheStride: cache.stride, loraRank: 0)
+            Transformer.runHot(threads: threads) {
+                lastLogits(hidden: last.readPointer + seqs.lowerBound * C, rows: seqs.count, scratch: scratch)
+            }
+            logits.withUnsafeMutableBufferPointer { out in
+                (out.baseAddress! + seqs.lowerBound * V).update(from: scratch.logits.readPointer, count: seqs.count * V)
             }
         }
         return logits
@@ -192,16 +214,17 @@ extension Transformer {
         }
     }
 
-    /// tokens [G·T] of sequences `sequences` at positions start..<start+T; keys/values go to the
+    /// tokens [G·T] of sequences `sequences`, sequence b at positions starts[b]..<starts[b]+T
+    /// (indexed by the sequence's place in the cache); keys/values go to the
     /// cache, the logits of each sequence's last new token to scratch.logits [G, V] (or, with
     /// `lastHidden`, the last tokens' hidden states there [G, C], before the final norm).
-    func forwardCached(tokens: UnsafePointer<Int32>, sequences: Range<Int>, time T: Int, start: Int, cache: KVCache,
+    func forwardCached(tokens: UnsafePointer<Int32>, sequences: Range<Int>, time T: Int, starts: [Int], cache: KVCache,
                        scratch s: InferenceScratch, lora: LoRAAdapter?, lastHidden: UnsafeMutablePointer<Float>? = nil,
                        packed: DecodeWeights? = nil) {
         let c = config, G = sequences.count, N = G * T
         let C = c.hiddenSize, Q = c.qDim, K = c.kvDim, QKV = Q + 2 * K, I = c.intermediateSize
         let Hq = c.numAttentionHeads, Hkv = c.numKeyValueHeads, D = c.headDim, eps = Float(c.rmsNormEps)
-        precondition(s.rows == N && start + T <= cache.capacity)
+        precondition(s.rows == N && sequences.allSatisfy { starts[$0] + T <= cache.capacity })
         let w = params.readPointer
         let x = s.x.pointer, ln = s.ln.pointer, qkv = s.qkv.pointer, q = s.q.pointer, att = s.att.pointer
         let gu = s.gateUp.pointer, h = s.hidden.pointer
@@ -225,7 +248,7 @@ extension Transformer {
                         // a decoding step has only a few rows, each worth splitting off (helpers spin)
                         parallelChunks(N, minChunk: T == 1 ? 1 : 16) { rows in
                             for r in rows {
-                                let b = sequences.lowerBound + r / T, pos = start + r % T
+                                let b = sequences.lowerBound + r / T, pos = starts[b] + r % T
                                 let row = qkv + r * QKV
                                 if c.qkNorm {
                                     RMSNorm.forward(out: row, rstd: s.rstd.pointer + r * Hq, inp: row, weight: w + P.qNorm!, n: Hq, c: D, eps: eps)
@@ -247,7 +270,7 @@ extension Transformer {
                     for i in seqs {
                         let base = cache.offset(layer: l, sequence: sequences.lowerBound + i)
                         CachedAttention.forward(out: att + i * T * Q, q: q + i * T * Q, keys: cache.keys.readPointer + base,
-                                                values: cache.values.readPointer + base, stride: S, time: T, start: start,
+                                                values: cache.values.readPointer + base, stride: S, time: T, start: starts[sequences.lowerBound + i],
                                                 heads: Hq, kvHeads: Hkv, headDim: D, scratch: s.scores.pointer + i * perSequence)
                     }
                 }
@@ -293,22 +316,22 @@ extension Transformer {
         }
     }
 
-    /// Generates up to `maxNewTokens` per prompt (prompts of equal length). A sequence stops after
+    /// Generates up to `maxNewTokens` per prompt (prompts of any non-zero lengths, each sequence at
+    /// its own positions; its ids do not depend on the other prompts). A sequence stops after
     /// emitting one of `stopTokens`; sampling per sequence uses Philox stream = its index. `threads`
     /// (default `KernelThreads.count`) changes the speed, never the ids.
     public func generate(prompts: [[Int32]], maxNewTokens: Int, sampling: SamplingOptions = .greedy,
                          stopTokens: Set<Int32> = [], lora: LoRAAdapter? = nil, threads: Int? = nil) throws(ModelError) -> GenerationResult {
-        let B = prompts.count, T = prompts.first?.count ?? 0
-        guard B > 0, T > 0 else { return GenerationResult(ids: Array(repeating: [], count: B)) }
-        precondition(prompts.allSatisfy { $0.count == T }, "prompts must be of equal length")
+        let B = prompts.count, lengths = prompts.map(\.count)
+        guard B > 0, maxNewTokens > 0 else { return GenerationResult(ids: Array(repeating: [], count: B)) }
+        precondition(lengths.allSatisfy { $0 > 0 }, "prompts must be non-empty")
         for p in prompts { try check(tokens: p, time: p.count) }
-        let total = T + maxNewTokens
+        let total = lengths.max()! + maxNewTokens
         if total > config.maxPositionEmbeddings { throw .sequenceTooLong(length: total, limit: config.maxPositionEmbeddings) }
-        let cache = KVCache(config: config, batch: B, capacity: max(total, 1))
+        let cache = KVCache(config: config, batch: B, capacity: total)
         let threads = threads ?? KernelThreads.count
         let V = config.vocabSize, rank = lora?.config.r ?? 0
-        let first = cachedStep(tokens: prompts.flatMap { $0 }, time: T, cache: cache, lora: lora, threads: threads)
-        cache.advance(by: T)
+        let first = prefillPrompts(prompts, cache: cache, lora: lora, threads: threads)
         let groups = Transformer.decodeGroups(batch: B)
         let scratches = groups.map { InferenceScratch(config: config, sequences: $0.count, time: 1, cacheStride: cache.stride, loraRank: rank) }
         let logits = FloatBuffer(first)
@@ -337,9 +360,10 @@ extension Transformer {
                     if stopTokens.contains(next[b]) { done[b] = true }
                 }
                 if done.allSatisfy({ $0 }) || t == maxNewTokens - 1 { break }
+                let starts = lengths.map { $0 + t }
                 next.withUnsafeBufferPointer { tok in
                     for (gi, seqs) in groups.enumerated() {
-                        forwardCached(tokens: tok.baseAddress! + seqs.lowerBound, sequences: seqs, time: 1, start: T + t,
+                        forwardCached(tokens: tok.baseAddress! + seqs.lowerBound, sequences: seqs, time: 1, starts: starts,
                                       cache: cache, scratch: scratches[gi], lora: lora, packed: packed)
                         (logits.pointer + seqs.lowerBound * V).update(from: scratches[gi].logits.readPointer, count: seqs.count * V)
                     }

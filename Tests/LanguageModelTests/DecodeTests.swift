@@ -46,6 +46,36 @@ import TestSupport
         }
     }
 
+    @Test(arguments: ["qwen2", "llama", "qwen3"])
+    func promptsOfDifferentLengthsDecodeAsTheyWouldAlone(family: String) throws {
+        // lengths 5, 5, 2, 9, 40, 40, 1: runs of equal lengths prefill together, every sequence
+        // decodes at its own positions; greedy ids equal each prompt's ids alone
+        let f = try GoldenFixture(family)
+        let V = Int32(f.config.vocabSize)
+        let lengths = [5, 5, 2, 9, 40, 40, 1]
+        let prompts = lengths.enumerated().map { b, n in (0..<n).map { Int32((b * 11 + $0 * 5 + 2) % Int(V)) } }
+        let batch = try f.model.generate(prompts: prompts, maxNewTokens: 7, threads: 2)
+        for (b, p) in prompts.enumerated() {
+            #expect(try f.model.generate(prompts: [p], maxNewTokens: 7, threads: 1).ids[0] == batch.ids[b], "\(family) prompt \(b)")
+        }
+        // sampled: the same ids for any thread count, and the first sequence as alone (stream 0)
+        let options = SamplingOptions(temperature: 1, topP: 1, seed: 5)
+        let sampled = try f.model.generate(prompts: prompts, maxNewTokens: 7, sampling: options, threads: 1)
+        #expect(try f.model.generate(prompts: prompts, maxNewTokens: 7, sampling: options, threads: 3) == sampled)
+        #expect(try f.model.generate(prompts: [prompts[0]], maxNewTokens: 7, sampling: options).ids[0] == sampled.ids[0])
+        // a prompt too long for the context with the new tokens is an error, whichever it is
+        let limit = f.config.maxPositionEmbeddings
+        #expect(throws: ModelError.self) { try f.model.generate(prompts: [[1], Array(repeating: 1, count: limit)], maxNewTokens: 1) }
+    }
+
+    @Test func promptGroupsAreRunsOfOneLengthCutLikeMicroBatches() {
+        #expect(Transformer.promptGroups(lengths: [5, 5, 2, 9, 9, 9]) == [0..<2, 2..<3, 3..<6])
+        // 128-token prompts: micro-batches of 2 sequences (256 rows)
+        #expect(Transformer.promptGroups(lengths: Array(repeating: 128, count: 5)) == [0..<2, 2..<4, 4..<5])
+        #expect(Transformer.promptGroups(lengths: [128, 128, 7, 128]) == [0..<2, 2..<3, 3..<4])
+        #expect(Transformer.promptGroups(lengths: []) == [])
+    }
+
     @Test func samplingIsSeededAndTopPRestrictsTheChoice() throws {
         let f = try GoldenFixture("qwen2")
         let prompt = [Array(f.tokens[0..<4]), Array(f.tokens[7..<11])]
