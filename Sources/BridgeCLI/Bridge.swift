@@ -23,6 +23,7 @@ struct Bridge: ParsableCommand {
             TokenizerCommand.self,
             DatasetCommand.self,
             Grade.self,
+            Eval.self,
             StageCommand.self,
             StoreCommand.self,
             GC.self,

@@ -94,10 +94,7 @@ public struct TokenizeStage: Stage {
         var sequences: [[Int32]] = [], promptLengths: [Int] = [], answers: [String] = [], ids: [String] = []
         var droppedLong = 0, droppedNoTarget = 0
         for r in records {
-            var messages: [ChatMessage] = []
-            if let systemPrompt { messages.append(.system(systemPrompt)) }
-            let text = promptStyle == "plain" ? r.prompt : r.evaluationPrompt
-            messages.append(.user(chat == .raw ? text + "\n" : text))
+            let messages = Self.messages(for: r, template: chat, systemPrompt: systemPrompt, promptStyle: promptStyle)
             var prompt: [Int32]
             var completion: [Int32] = []
             if kind == .sft {
@@ -133,6 +130,33 @@ public struct TokenizeStage: Stage {
             "target_tokens_mean": .double(Double(targets.reduce(0, +)) / Double(shard.count)),
             "tokens_max": .int(lengths.max()!),
         ])
+    }
+
+    /// The prompt turn(s) of a record: the system prompt if any, then the problem (with the
+    /// boxed-answer instruction unless `promptStyle` is plain; raw text ends with a newline).
+    public static func messages(for r: MathRecord, template chat: ChatTemplate, systemPrompt: String?, promptStyle: String) -> [ChatMessage] {
+        var messages: [ChatMessage] = []
+        if let systemPrompt { messages.append(.system(systemPrompt)) }
+        let text = promptStyle == "plain" ? r.prompt : r.evaluationPrompt
+        messages.append(.user(chat == .raw ? text + "\n" : text))
+        return messages
+    }
+
+    /// A record's prompt tokens as an rl/eval shard holds them: the rendered messages with the
+    /// generation prompt, after the BOS the tokenizer's models expect outside any template.
+    public static func promptTokens(for r: MathRecord, tokenizer tok: any Tokenizer, template chat: ChatTemplate,
+                                    systemPrompt: String?, promptStyle: String) throws -> [Int32] {
+        var prompt = tok.encode(try chat.render(messages(for: r, template: chat, systemPrompt: systemPrompt, promptStyle: promptStyle),
+                                                addGenerationPrompt: true))
+        if let bos = beginningOfSequence(tok, template: chat) { prompt.insert(bos, at: 0) }
+        return prompt
+    }
+
+    /// Tokens that end a generated answer under a template: its end-of-turn token, or under the
+    /// raw template the tokenizer's end-of-sequence token.
+    public static func stopTokens(_ tok: any Tokenizer, template chat: ChatTemplate) -> [Int32] {
+        if let eos = endOfSequence(tok, template: chat) { return [eos] }
+        return tok.tokenID(chat.endOfTurn).map { [$0] } ?? []
     }
 
     /// The token that ends a completion when the template's end-of-turn text does not: the

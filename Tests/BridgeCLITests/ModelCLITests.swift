@@ -36,6 +36,40 @@ let fixtureRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         try cli.run(["generate", "stories", "--prompt-ids", "1", "--prompt", "x"], expect: 1)
     }
 
+    @Test func evalAnswersLikeGenerateAndGradesLikeGrade() throws {
+        let cli = try CLI("model-cli")
+        let dir = fixtureRoot + "/CheckpointTests/Fixtures/stories260k"
+        try cli.run(["import", "llama2c", dir + "/stories260K.bin", "--tokenizer", dir + "/tok512.bin", "--name", "stories"])
+        let out = cli.scratch.file("eval.jsonl")
+        let summary = try cli.json(["eval", "stories", "--data", "synthetic", "--level", "2", "--count", "11", "--batch", "4",
+                                    "--max-tokens", "24", "--out", out])
+        #expect(summary["total"]?.intValue == 11)
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(lines.count == 11)
+        // batched, ragged prompts answer as `generate --prompt` answers each problem alone
+        let problems = try runBridge(["dataset", "synth", "--level", "2", "--count", "11", "--split", "test"]).stdout
+            .split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        for k in [0, 5, 10] {
+            let prompt = problems[k]["prompt"]!.stringValue! + "\nPlease reason step by step, and put your final answer within \\boxed{}.\n"
+            let alone = try cli.json(["generate", "stories", "--prompt", prompt, "--max-tokens", "24"])
+            #expect(lines[k]["response"]?.stringValue == alone["text"]?.stringValue, "problem \(k)")
+            #expect(lines[k]["id"] == problems[k]["id"])
+        }
+        // its grades are `bridge grade`'s over the same responses
+        let graded = cli.scratch.file("graded.jsonl")
+        try Data(lines.map { JSONValue.object(["response": $0["response"]!, "answer": $0["answer"]!]).canonical + "\n" }.joined().utf8)
+            .write(to: URL(fileURLWithPath: graded))
+        let grade = try runBridge(["grade", "--input", graded, "--json"]).stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(grade.dropLast().map { $0["correct"] } == lines.map { $0["correct"] })
+        #expect(grade.last?["correct"]?.intValue == summary["correct"]?.intValue)
+        // bad input: exit 1, nothing evaluated
+        let missing = try cli.run(["eval", "stories", "--data", cli.scratch.file("none.jsonl")], expect: 1)
+        #expect(missing.stderr.contains("none.jsonl"))
+        let long = try cli.run(["eval", "stories", "--data", "synthetic", "--max-tokens", "600"], expect: 1)
+        #expect(long.stderr.contains("context length 512"))
+        try cli.run(["eval", "nope", "--data", "synthetic"], expect: 1)
+    }
+
     @Test func importTrainExport() throws {
         let cli = try CLI("model-cli")
         let hf = fixtureRoot + "/LanguageModelTests/Fixtures/qwen2"

@@ -1,0 +1,139 @@
+// `bridge eval REF --data FILE [--limit N]`: pass@1 of a model on a math dataset. Each problem is
+// rendered as the tokenize stage renders an eval prompt (template, instruction), answered with
+// the model's KV-cache `generate` in batches (greedy unless --temperature), and graded by the
+// rule-based grader against the record's reference answer.
+
+import ArgumentParser
+import Checkpoint
+import Foundation
+import LanguageModel
+import Pipeline
+import ShardStore
+import Tokenizers
+import Training
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer a dataset's problems with a model and grade them (pass@1).",
+        discussion: """
+            Prints progress to stderr and the accuracy at the end (--json: an object with accuracy, \
+            correct, total, mean response tokens, the share cut at --max-tokens, per-level accuracy \
+            when the dataset has levels). --out writes one JSON line per problem (id, response, \
+            answer, extracted, correct).
+            """)
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "A model: ref name, object id or unique id prefix (it must carry a tokenizer).") var ref: String
+    @Option(help: "A JSONL dataset (GSM8K, MATH, MATH500, AIME24, AMC23, Minerva, OlympiadBench or bridge records), or 'synthetic'.") var data: String
+    @Option(help: "Dataset format (default: detected from the first line's keys).") var format: String?
+    @Option(help: "Evaluate at most this many problems (the first ones).") var limit: Int?
+    @Option(help: "Chat template: \(ChatTemplate.names.joined(separator: ", ")).") var template = "raw"
+    @Option(help: "A system prompt to put first.") var system: String?
+    @Option(help: "instruction (problem + the boxed-answer instruction) or plain (problem only).") var promptStyle = "instruction"
+    @Option(name: .customLong("max-tokens"), help: "Most tokens per answer.") var maxTokens = 512
+    @Option(help: "Problems generated together.") var batch = 16
+    @Option(help: "Sampling temperature; 0 = greedy.") var temperature: Float = 0
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass in (0, 1].") var topP: Float = 1
+    @Option(help: "Seed of the sampler (problem i of a batch samples from stream i).") var seed: UInt64 = 0
+    @Option(help: "Synthetic task: seed.") var syntheticSeed: UInt64 = SyntheticArithmetic.defaultSeed
+    @Option(help: "Synthetic task: difficulty level (1-5).") var level = SyntheticArithmetic.defaultLevel
+    @Option(help: "Synthetic task: number of problems.") var count = 200
+    @Option(help: "Synthetic task: train or test.") var split = "test"
+    @Option(help: "Write one JSON line per problem to this file.") var out: String?
+    @Flag(help: "Print a JSON summary object.") var json = false
+
+    func validate() throws {
+        guard maxTokens > 0 else { throw ValidationError("--max-tokens must be > 0") }
+        guard batch > 0 else { throw ValidationError("--batch must be > 0") }
+        guard limit.map({ $0 > 0 }) ?? true else { throw ValidationError("--limit must be > 0") }
+        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") }
+        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard ["instruction", "plain"].contains(promptStyle) else { throw ValidationError("unknown --prompt-style '\(promptStyle)' (instruction or plain)") }
+    }
+
+    func run() throws {
+        let chat = try ChatTemplate(name: template)
+        // every input is checked before any generation
+        var records: [MathRecord]
+        if data == "synthetic" {
+            guard let s = SyntheticArithmetic.Split(rawValue: split) else { throw UserError("unknown --split '\(split)' (train or test)") }
+            records = try SyntheticArithmetic(seed: syntheticSeed, level: level).records(count: count, split: s)
+        } else {
+            if let format, DatasetFormat(rawValue: format) == nil {
+                throw UserError("unknown --format '\(format)' (\(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            records = try DatasetReader.read(URL(fileURLWithPath: data), format: format.flatMap(DatasetFormat.init(rawValue:)))
+        }
+        if let limit { records = Array(records.prefix(limit)) }
+        guard !records.isEmpty else { throw UserError("\(data): no problems to evaluate") }
+        let (_, loaded) = try openModel(storeOptions, ref)
+        let model = loaded.model
+        guard let tokenizer = try modelTokenizer(loaded, ref: ref) else {
+            throw UserError("'\(ref)' carries no tokenizer, so problems cannot be encoded\nhint: import the model with its tokenizer")
+        }
+        let prompts = try records.map {
+            try TokenizeStage.promptTokens(for: $0, tokenizer: tokenizer, template: chat, systemPrompt: system, promptStyle: promptStyle)
+        }
+        let context = model.config.maxPositionEmbeddings
+        if let (i, p) = prompts.enumerated().first(where: { $0.element.count + maxTokens > context }) {
+            throw UserError("problem \(records[i].id): \(p.count) prompt tokens + --max-tokens \(maxTokens) exceed the context length \(context)\nhint: lower --max-tokens")
+        }
+        var stops = Set(model.config.eosTokenIds.map(Int32.init))
+        stops.formUnion(TokenizeStage.stopTokens(tokenizer, template: chat))
+        let sink = try out.map { path -> FileHandle in
+            guard FileManager.default.createFile(atPath: path, contents: nil) , let h = FileHandle(forWritingAtPath: path) else {
+                throw UserError("\(path): cannot create the output file")
+            }
+            return h
+        }
+        defer { try? sink?.close() }
+
+        let reward = MathReward(config: MathRewardConfig())
+        var correct = 0, responseTokens = 0, cut = 0
+        var byLevel: [Int: (correct: Int, total: Int)] = [:]
+        let start = Date()
+        for first in stride(from: 0, to: records.count, by: batch) {
+            let range = first..<min(records.count, first + batch)
+            let result = try model.generate(prompts: Array(prompts[range]), maxNewTokens: maxTokens,
+                                            sampling: SamplingOptions(temperature: temperature, topP: topP, seed: seed &+ UInt64(first)),
+                                            stopTokens: stops, lora: loaded.adapter)
+            for (k, i) in range.enumerated() {
+                let ids = result.ids[k], r = records[i]
+                let finished = ids.last.map(stops.contains) ?? false
+                let text = tokenizer.decode(finished ? Array(ids.dropLast()) : ids, skipSpecialTokens: true)
+                let outcome = reward.score(response: text, record: r)
+                let ok = outcome.grade.correct
+                if ok { correct += 1 }
+                responseTokens += ids.count
+                if !finished { cut += 1 }
+                if let level = r.level { byLevel[level, default: (0, 0)].total += 1; if ok { byLevel[level]!.correct += 1 } }
+                if let sink {
+                    let line = JSONValue.object([
+                        "id": .string(r.id), "response": .string(text), "answer": .string(r.answer),
+                        "extracted": outcome.grade.extracted.map(JSONValue.string) ?? .null, "correct": .bool(ok),
+                        "tokens": .int(ids.count), "finished": .bool(finished),
+                    ]).canonical + "\n"
+                    sink.write(Data(line.utf8))
+                }
+            }
+            let done = range.upperBound, seconds = Date().timeIntervalSince(start)
+            FileHandle.standardError.write(Data(String(format: "eval %d/%d  accuracy %.3f  %.0f tokens/s\n", done, records.count,
+                                                       Double(correct) / Double(done), Double(responseTokens) / max(seconds, 1e-9)).utf8))
+        }
+        let total = records.count, accuracy = Double(correct) / Double(total)
+        if json {
+            var summary: [String: JSONValue] = [
+                "accuracy": .double(accuracy), "correct": .int(correct), "total": .int(total),
+                "response_tokens_mean": .double(Double(responseTokens) / Double(total)),
+                "cut_at_max_tokens": .double(Double(cut) / Double(total)),
+                "seconds": .double(Date().timeIntervalSince(start)),
+            ]
+            if !byLevel.isEmpty {
+                summary["by_level"] = .object(Dictionary(uniqueKeysWithValues: byLevel.map { ("\($0.key)", .double(Double($0.value.correct) / Double($0.value.total))) }))
+            }
+            printJSON(.object(summary))
+        } else {
+            print(String(format: "accuracy %.4f (%d/%d); %.1f response tokens on average, %.1f%% cut at --max-tokens",
+                         accuracy, correct, total, Double(responseTokens) / Double(total), 100 * Double(cut) / Double(total)))
+        }
+    }
+}
