@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Tokenizers"),
         .target(name: "LanguageModel", dependencies: ["Tensors"]),
         .target(name: "Training", dependencies: ["LanguageModel", "Tensors", "Tokenizers"]),
-        .target(name: "Pipeline", dependencies: ["Training", "Checkpoint", "ShardStore", "Tokenizers"]),
+        .target(name: "Pipeline", dependencies: ["Training", "Checkpoint", "LanguageModel", "ShardStore", "Tokenizers"]),
         .executableTarget(
             name: "BridgeCLI",
             dependencies: [
@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LanguageModel", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ShardStore", "Tokenizers", "Training", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checkpoint", "LanguageModel", "ShardStore", "Tensors", "Tokenizers", "Training", "TestSupport"]),
         .testTarget(name: "BridgeCLITests", dependencies: ["Checkpoint", "ShardStore", "Tensors", "TestSupport"]),
     ]
 )

@@ -12,7 +12,7 @@ import Training
 struct StageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stage", abstract: "Run one stage of a run by hand (skipped when its inputs are unchanged).",
-        subcommands: [TokenizeCommand.self, ScoreCommand.self])
+        subcommands: [TokenizeCommand.self, RolloutCommand.self, ScoreCommand.self])
 }
 
 struct RunOptions: ParsableArguments {
@@ -182,5 +182,45 @@ struct ScoreCommand: ParsableCommand {
                                reward: MathRewardConfig(correctReward: correctReward, incorrectReward: incorrectReward, formatReward: formatReward))
         let runner = try StageRunner(store: store, run: options.run, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         printStage(ScoreStage.name, try runner.execute(stage), json: options.json)
+    }
+}
+
+struct RolloutCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollout",
+        abstract: "A policy + a prompt shard → G sampled responses per prompt, with their log-probabilities.",
+        discussion: "Writes a responses set and points runs/RUN/responses/NAME at it; `stage score` grades it.")
+
+    @OptionGroup var options: RunOptions
+    @Option(help: "The policy: a model ref or id (with its LoRA adapter if it carries one).") var policy: String
+    @Option(help: "The prompt shard (rl or eval; a ref such as runs/RUN/data/rl, or an id).") var prompts: String
+    @Option(help: "First prompt (wraps around the shard).") var cursor = 0
+    @Option(help: "Prompts in this rollout.") var batch = 8
+    @Option(help: "Responses per prompt (G).") var groupSize = 4
+    @Option(name: .customLong("max-tokens"), help: "Most tokens per response.") var maxTokens = 256
+    @Option(help: "Sampling temperature (> 0).") var temperature: Float = 1
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass in (0, 1].") var topP: Float = 1
+    @Option(help: "Seed of the samplers.") var seed: UInt64 = 0
+    @Option(help: "Point runs/RUN/responses/NAME at the responses.") var name = "rollout"
+
+    func validate() throws {
+        guard cursor >= 0 else { throw ValidationError("--cursor must be ≥ 0") }
+        guard batch > 0, groupSize > 0, maxTokens > 0 else { throw ValidationError("--batch, --group-size and --max-tokens must be > 0") }
+        guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be > 0 (rollouts sample)") }
+        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+    }
+
+    func run() throws {
+        try validateRunName(options.run)
+        let ref = try RefName("runs/\(options.run)/responses/\(name)")
+        let store = try options.storeOptions.open()
+        let policyID = try store.resolve(policy).id
+        let promptsID = try store.resolve(prompts).id
+        let stage = RolloutStage(policy: policyID, prompts: promptsID, cursor: cursor, batch: batch, groupSize: groupSize,
+                                 maxNewTokens: maxTokens, temperature: temperature, topP: topP, seed: seed)
+        let runner = try StageRunner(store: store, run: options.run, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        let outcome = try runner.execute(stage)
+        try store.updateRef(ref, to: try outcome.result.id("responses"))
+        printStage(RolloutStage.name, outcome, json: options.json)
     }
 }

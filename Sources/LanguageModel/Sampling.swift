@@ -31,6 +31,17 @@ public struct Sampler: Sendable {
         self.rng = Philox(seed: options.seed, stream: stream)
     }
 
+    /// log softmax(logits / temperature)[token], in f64 — the log-probability of a sampled token
+    /// under the sampling policy before any top-p cut (temperature ≤ 0 counts as 1).
+    public static func logProbability(of token: Int32, _ logits: UnsafePointer<Float>, vocab: Int, temperature: Float) -> Float {
+        let inv = temperature > 0 ? 1 / Double(temperature) : 1
+        var m = -Double.infinity
+        for i in 0..<vocab { m = max(m, Double(logits[i]) * inv) }
+        var sum = 0.0
+        for i in 0..<vocab { sum += _exp(Double(logits[i]) * inv - m) }
+        return Float(Double(logits[Int(token)]) * inv - m - _log(sum))
+    }
+
     public static func argmax(_ logits: UnsafePointer<Float>, vocab: Int) -> Int32 {
         var best = 0
         for i in 1..<vocab where logits[i] > logits[best] { best = i }

@@ -78,6 +78,9 @@ final class DecodeWeights {
 public struct GenerationResult: Sendable, Equatable {
     /// Generated ids per sequence (prompt excluded), cut after a stop token (which is kept).
     public var ids: [[Int32]]
+    /// With `logprobs: true`: each generated token's log-probability under the sampling policy
+    /// (`Sampler.logProbability`), aligned with `ids`.
+    public var logprobs: [[Float]]?
 }
 
 extension Transformer {
@@ -318,13 +321,17 @@ extension Transformer {
 
     /// Generates up to `maxNewTokens` per prompt (prompts of any non-zero lengths, each sequence at
     /// its own positions; its ids do not depend on the other prompts). A sequence stops after
-    /// emitting one of `stopTokens`; sampling per sequence uses Philox stream = its index. `threads`
-    /// (default `KernelThreads.count`) changes the speed, never the ids.
+    /// emitting one of `stopTokens`; sampling per sequence uses Philox stream `streams[b]` (default:
+    /// its index b). `threads` (default `KernelThreads.count`) changes the speed, never the ids.
     public func generate(prompts: [[Int32]], maxNewTokens: Int, sampling: SamplingOptions = .greedy,
-                         stopTokens: Set<Int32> = [], lora: LoRAAdapter? = nil, threads: Int? = nil) throws(ModelError) -> GenerationResult {
+                         stopTokens: Set<Int32> = [], lora: LoRAAdapter? = nil, threads: Int? = nil,
+                         streams: [UInt64]? = nil, logprobs: Bool = false) throws(ModelError) -> GenerationResult {
         let B = prompts.count, lengths = prompts.map(\.count)
-        guard B > 0, maxNewTokens > 0 else { return GenerationResult(ids: Array(repeating: [], count: B)) }
+        guard B > 0, maxNewTokens > 0 else {
+            return GenerationResult(ids: Array(repeating: [], count: B), logprobs: logprobs ? Array(repeating: [], count: B) : nil)
+        }
         precondition(lengths.allSatisfy { $0 > 0 }, "prompts must be non-empty")
+        precondition(streams.map { $0.count == B } ?? true, "one sampler stream per prompt")
         for p in prompts { try check(tokens: p, time: p.count) }
         let total = lengths.max()! + maxNewTokens
         if total > config.maxPositionEmbeddings { throw .sequenceTooLong(length: total, limit: config.maxPositionEmbeddings) }
@@ -335,7 +342,8 @@ extension Transformer {
         let groups = Transformer.decodeGroups(batch: B)
         let scratches = groups.map { InferenceScratch(config: config, sequences: $0.count, time: 1, cacheStride: cache.stride, loraRank: rank) }
         let logits = FloatBuffer(first)
-        var samplers = (0..<B).map { Sampler(options: sampling, stream: UInt64($0)) }
+        var samplers = (0..<B).map { Sampler(options: sampling, stream: streams?[$0] ?? UInt64($0)) }
+        var lp: [[Float]] = Array(repeating: [], count: B)
         var out = [[Int32]](repeating: [], count: B)
         var done = [Bool](repeating: false, count: B)
         var next = [Int32](repeating: 0, count: B)
@@ -357,6 +365,9 @@ extension Transformer {
                 }
                 for b in 0..<B where !done[b] {
                     out[b].append(next[b])
+                    if logprobs {
+                        lp[b].append(Sampler.logProbability(of: next[b], logits.readPointer + b * V, vocab: V, temperature: sampling.temperature))
+                    }
                     if stopTokens.contains(next[b]) { done[b] = true }
                 }
                 if done.allSatisfy({ $0 }) || t == maxNewTokens - 1 { break }
@@ -370,7 +381,7 @@ extension Transformer {
                 }
             }
         }
-        return GenerationResult(ids: out)
+        return GenerationResult(ids: out, logprobs: logprobs ? lp : nil)
     }
 }
 
