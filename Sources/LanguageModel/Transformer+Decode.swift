@@ -232,7 +232,6 @@ extension Transformer {
         let x = s.x.pointer, ln = s.ln.pointer, qkv = s.qkv.pointer, q = s.q.pointer, att = s.att.pointer
         let gu = s.gateUp.pointer, h = s.hidden.pointer
         let S = cache.stride
-        let pk = packed?.buffer.readPointer
         Embedding.forward(out: x, ids: tokens, table: w + layout.embedTokens, n: N, c: C)
         for l in 0..<c.numHiddenLayers {
             let P = layout.layers[l]
@@ -240,7 +239,7 @@ extension Transformer {
                 RMSNorm.forward(out: ln, rstd: s.rstd.pointer, inp: x, weight: w + P.inputNorm, n: N, c: C, eps: eps)
             }
             StepProfile.measure("inf qkv") {
-                linear(out: qkv, inp: ln, weight: P.qkvWeight, packed: pk.map { $0 + packed!.qkv[l] }, bias: P.qkvBias, rows: N, inFeatures: C, outFeatures: QKV)
+                linear(out: qkv, inp: ln, weight: P.qkvWeight, packed: packed.map { $0.buffer.readPointer + $0.qkv[l] }, bias: P.qkvBias, rows: N, inFeatures: C, outFeatures: QKV)
             }
             inferenceLoRA(lora, layer: l, targets: [.q, .k, .v], x: ln, y: qkv, ldy: QKV, columns: [0, Q, Q + K], rows: N, scratch: s)
             // q/k norm and RoPE in the qkv rows, q out, keys and values into the cache
@@ -279,14 +278,14 @@ extension Transformer {
                 }
             }
             StepProfile.measure("inf o") {
-                linear(out: x, inp: att, weight: P.oWeight, packed: pk.map { $0 + packed!.o[l] }, bias: P.oBias, rows: N, inFeatures: Q, outFeatures: C, accumulate: true)
+                linear(out: x, inp: att, weight: P.oWeight, packed: packed.map { $0.buffer.readPointer + $0.o[l] }, bias: P.oBias, rows: N, inFeatures: Q, outFeatures: C, accumulate: true)
             }
             inferenceLoRA(lora, layer: l, targets: [.o], x: att, y: x, ldy: C, columns: [0], rows: N, scratch: s)
             StepProfile.measure("inf rmsnorm") {
                 RMSNorm.forward(out: ln, rstd: s.rstd.pointer, inp: x, weight: w + P.postNorm, n: N, c: C, eps: eps)
             }
             StepProfile.measure("inf gate/up") {
-                linear(out: gu, inp: ln, weight: P.gateUpWeight, packed: pk.map { $0 + packed!.gateUp[l] }, bias: nil, rows: N, inFeatures: C, outFeatures: 2 * I)
+                linear(out: gu, inp: ln, weight: P.gateUpWeight, packed: packed.map { $0.buffer.readPointer + $0.gateUp[l] }, bias: nil, rows: N, inFeatures: C, outFeatures: 2 * I)
             }
             inferenceLoRA(lora, layer: l, targets: [.gate, .up], x: ln, y: gu, ldy: 2 * I, columns: [0, I], rows: N, scratch: s)
             StepProfile.measure("inf swiglu") {
@@ -295,7 +294,7 @@ extension Transformer {
                 }
             }
             StepProfile.measure("inf down") {
-                linear(out: x, inp: h, weight: P.downWeight, packed: pk.map { $0 + packed!.down[l] }, bias: nil, rows: N, inFeatures: I, outFeatures: C, accumulate: true)
+                linear(out: x, inp: h, weight: P.downWeight, packed: packed.map { $0.buffer.readPointer + $0.down[l] }, bias: nil, rows: N, inFeatures: I, outFeatures: C, accumulate: true)
             }
             inferenceLoRA(lora, layer: l, targets: [.down], x: h, y: x, ldy: C, columns: [0], rows: N, scratch: s)
         }
@@ -347,6 +346,7 @@ extension Transformer {
         var out = [[Int32]](repeating: [], count: B)
         var done = [Bool](repeating: false, count: B)
         var next = [Int32](repeating: 0, count: B)
+        var nextLogprob = [Float](repeating: 0, count: B)
         Transformer.runHot(threads: threads) {
             let packed = maxNewTokens > 1 ? StepProfile.measure("inf pack") {
                 DecodeWeights(model: self, reusing: decodeBuffer.withLock { b in b.take() })
@@ -355,19 +355,26 @@ extension Transformer {
             for t in 0..<maxNewTokens {
                 samplers.withUnsafeMutableBufferPointer { sp in
                     next.withUnsafeMutableBufferPointer { np in
-                        let (sp, np) = (UncheckedPointer(sp.baseAddress!), UncheckedPointer(np.baseAddress!))
-                        StepProfile.measure("inf sampling") {
-                            parallelChunks(B) { rows in
-                                for b in rows { np.pointer[b] = sp.pointer[b].sample(logits.readPointer + b * V, vocab: V) }
+                        nextLogprob.withUnsafeMutableBufferPointer { lq in
+                            let (sp, np, lq) = (UncheckedPointer(sp.baseAddress!), UncheckedPointer(np.baseAddress!), UncheckedPointer(lq.baseAddress!))
+                            StepProfile.measure("inf sampling") {
+                                // each row sampled (and its token's log-probability taken) by the helpers
+                                parallelChunks(B) { rows in
+                                    for b in rows {
+                                        let row = logits.readPointer + b * V
+                                        np.pointer[b] = sp.pointer[b].sample(row, vocab: V)
+                                        if logprobs {
+                                            lq.pointer[b] = Sampler.logProbability(of: np.pointer[b], row, vocab: V, temperature: sampling.temperature)
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
                 }
                 for b in 0..<B where !done[b] {
                     out[b].append(next[b])
-                    if logprobs {
-                        lp[b].append(Sampler.logProbability(of: next[b], logits.readPointer + b * V, vocab: V, temperature: sampling.temperature))
-                    }
+                    if logprobs { lp[b].append(nextLogprob[b]) }
                     if stopTokens.contains(next[b]) { done[b] = true }
                 }
                 if done.allSatisfy({ $0 }) || t == maxNewTokens - 1 { break }

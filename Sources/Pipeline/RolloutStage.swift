@@ -70,16 +70,18 @@ public struct RolloutStage: Stage {
         let loaded = try store.loadModel(try store.tensorSet(policy))
         let model = loaded.model
 
+        // the raw template's end-of-sequence id is in the shard's metadata; a chat template's
+        // end-of-turn id needs the shard's tokenizer
         var stops = Set(model.config.eosTokenIds.map(Int32.init))
         if let eos = shard.metadata["eos"]?.intValue { stops.insert(Int32(eos)) }
         if let t = shard.metadata["tokenizer"]?.stringValue.flatMap(ObjectID.init(hex:)),
            let name = shard.metadata["template"]?.stringValue, let template = try? ChatTemplate(name: name), template != .raw {
             let tok = try TokenizerLoader.load(bytes: try store.read(t).array, name: "tokenizer \(t.hex.prefix(12))")
-            stops.formUnion(tok.tokenID(template.endOfTurn).map { [$0] } ?? [])
+            stops.formUnion(TokenizeStage.stopTokens(tok, template: template))
         }
 
         let (rows, streams) = Self.selection(cursor: cursor, batch: batch, groupSize: groupSize, shardCount: shard.count)
-        let promptTokens = rows.map { Array(shard.sequences[$0].prefix(shard.promptLengths[$0])) }
+        let promptTokens = rows.map { Array(shard.prompt($0)) }
         let result: GenerationResult
         do {
             result = try model.generate(prompts: promptTokens, maxNewTokens: maxNewTokens,

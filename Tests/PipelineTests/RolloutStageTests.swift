@@ -63,7 +63,7 @@ let storiesFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent(
         let model = try store.loadModel(try store.tensorSet(policy)).model
         let V = model.config.vocabSize
         for j in 0..<r.count {
-            let prompt = Array(shard.sequences[r.promptIndex[j]].prefix(shard.promptLengths[r.promptIndex[j]]))
+            let prompt = Array(shard.prompt(r.promptIndex[j]))
             let sequence = prompt + r.tokens[j]
             let acts = Activations(config: model.config, batch: 1, time: sequence.count)
             try model.forward(tokens: sequence, acts: acts)

@@ -39,25 +39,8 @@ import TestSupport
         let x = randomBuffer(n * k, seed: 31), w = randomBuffer(o * k, seed: 32), b = randomBuffer(o, seed: 33)
         let packed = FloatBuffer(count: PackedLinear.count(inFeatures: k, outFeatures: o))
         PackedLinear.pack(packed.pointer, weight: w.readPointer, inFeatures: k, outFeatures: o)
-        func product(rows: Range<Int>, threads: Int, hot: Bool = false) -> [Float] {
-            let out = FloatBuffer(count: rows.count * o)
-            KernelThreads.limit(to: threads) {
-                let run = {
-                    PackedLinear.forward(out: out.pointer, inp: x.readPointer + rows.lowerBound * k, packed: packed.readPointer,
-                                         bias: b.readPointer, n: rows.count, inFeatures: k, outFeatures: o)
-                }
-                if hot { HotThreads.run(threads: threads, run) } else { run() }
-            }
-            return out.array
+        _ = expectRowsIndependent(rows: n, inFeatures: k, outFeatures: o, x: x) { out, inp, rows in
+            PackedLinear.forward(out: out, inp: inp, packed: packed.readPointer, bias: b.readPointer, n: rows, inFeatures: k, outFeatures: o)
         }
-        let all = product(rows: 0..<n, threads: 1)
-        #expect(product(rows: 0..<n, threads: 2) == all)
-        #expect(product(rows: 0..<n, threads: 2, hot: true) == all)
-        #expect(product(rows: 0..<n, threads: 3, hot: true) == all)
-        for r in 0..<n {
-            #expect(product(rows: r..<(r + 1), threads: 1) == Array(all[(r * o)..<((r + 1) * o)]), "row \(r) alone")
-        }
-        // a tile of 4 and a leftover row: rows 1..<6 = one tile (1...4) + row 5 alone
-        #expect(product(rows: 1..<6, threads: 2) == Array(all[(1 * o)..<(6 * o)]))
     }
 }

@@ -1,6 +1,7 @@
 // Thread-count independence of the parallel machinery and of the kernels that split work:
 // workers claim items in order, ordered sections add in item order, spinning helpers run every
-// chunk, and the skinny product and RMSNorm backward give the same bits for any split.
+// chunk, and the skinny product and RMSNorm backward give the same bits for any split
+// (`expectRowsIndependent`, also used for the packed product).
 
 import Synchronization
 import Testing
@@ -54,22 +55,8 @@ import TestSupport
     @Test(arguments: [(1, 37, 70), (3, 256, 129), (6, 64, 200), (9, 33, 67), (16, 40, 130)])
     func skinnyRowsDoNotDependOnTheirCompanyOrTheSplit(n: Int, k: Int, o: Int) {
         let x = randomBuffer(n * k, seed: 1), w = randomBuffer(o * k, seed: 2), b = randomBuffer(o, seed: 3)
-        func product(rows: Range<Int>, threads: Int, hot: Bool = false) -> [Float] {
-            let out = FloatBuffer(count: rows.count * o)
-            KernelThreads.limit(to: threads) {
-                let run = {
-                    Linear.forward(out: out.pointer, inp: x.readPointer + rows.lowerBound * k, weight: w.readPointer,
-                                   bias: b.readPointer, n: rows.count, inFeatures: k, outFeatures: o)
-                }
-                if hot { HotThreads.run(threads: threads, run) } else { run() }
-            }
-            return out.array
-        }
-        let all = product(rows: 0..<n, threads: 1)
-        #expect(product(rows: 0..<n, threads: 2) == all)
-        #expect(product(rows: 0..<n, threads: 2, hot: true) == all)
-        for r in 0..<n {
-            #expect(product(rows: r..<(r + 1), threads: 1) == Array(all[(r * o)..<((r + 1) * o)]), "row \(r) alone")
+        let all = expectRowsIndependent(rows: n, inFeatures: k, outFeatures: o, x: x) { out, inp, rows in
+            Linear.forward(out: out, inp: inp, weight: w.readPointer, bias: b.readPointer, n: rows, inFeatures: k, outFeatures: o)
         }
         let slow = FloatBuffer(count: n * o)
         Linear.forwardNaive(out: slow.pointer, inp: x.readPointer, weight: w.readPointer, bias: b.readPointer, n: n, inFeatures: k, outFeatures: o)
@@ -95,4 +82,29 @@ import TestSupport
             #expect(other.0 == one.0 && other.1 == one.1, "\(t) threads")
         }
     }
+}
+
+/// Runs `product` (out [rows, o] from inp [rows, k]) over all rows on 1 thread, then checks the
+/// same bits come out on 2 threads, on 2 and 3 spinning helpers, for every row alone, and for
+/// rows 1..<6 (a 4-row tile and a leftover row) when there are enough; returns the 1-thread result.
+func expectRowsIndependent(rows n: Int, inFeatures k: Int, outFeatures o: Int, x: FloatBuffer,
+                           _ product: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void,
+                           sourceLocation: SourceLocation = #_sourceLocation) -> [Float] {
+    func run(_ rows: Range<Int>, threads: Int, hot: Bool = false) -> [Float] {
+        let out = FloatBuffer(count: rows.count * o)
+        KernelThreads.limit(to: threads) {
+            let inp = x.readPointer + rows.lowerBound * k
+            if hot { HotThreads.run(threads: threads) { product(out.pointer, inp, rows.count) } } else { product(out.pointer, inp, rows.count) }
+        }
+        return out.array
+    }
+    let all = run(0..<n, threads: 1)
+    #expect(run(0..<n, threads: 2) == all, sourceLocation: sourceLocation)
+    #expect(run(0..<n, threads: 2, hot: true) == all, sourceLocation: sourceLocation)
+    #expect(run(0..<n, threads: 3, hot: true) == all, sourceLocation: sourceLocation)
+    for r in 0..<n {
+        #expect(run(r..<(r + 1), threads: 1) == Array(all[(r * o)..<((r + 1) * o)]), "row \(r) alone", sourceLocation: sourceLocation)
+    }
+    if n >= 6 { #expect(run(1..<6, threads: 2) == Array(all[(1 * o)..<(6 * o)]), sourceLocation: sourceLocation) }
+    return all
 }
