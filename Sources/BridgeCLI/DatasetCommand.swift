@@ -109,3 +109,23 @@ struct DatasetSynth: ParsableCommand {
         }
     }
 }
+
+/// The records a `--data` option names: a JSONL dataset file (`format` detected from the first
+/// line unless given) or `synthetic`, the built-in task with the given seed, level, count, split.
+func readDataset(_ data: String, format: String?, synthetic: (seed: UInt64, level: Int, count: Int, split: String)) throws -> [MathRecord] {
+    if data == "synthetic" {
+        guard let split = SyntheticArithmetic.Split(rawValue: synthetic.split) else {
+            throw UserError("unknown --split '\(synthetic.split)' (train or test)")
+        }
+        return try SyntheticArithmetic(seed: synthetic.seed, level: synthetic.level).records(count: synthetic.count, split: split)
+    }
+    return try DatasetReader.read(URL(fileURLWithPath: data), format: try format.map(parseDatasetFormat))
+}
+
+/// A `--format` value.
+func parseDatasetFormat(_ format: String) throws -> DatasetFormat {
+    guard let f = DatasetFormat(rawValue: format) else {
+        throw UserError("unknown --format '\(format)' (\(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
+    return f
+}

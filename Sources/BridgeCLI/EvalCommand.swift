@@ -53,16 +53,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         let chat = try ChatTemplate(name: template)
         // every input is checked before any generation
-        var records: [MathRecord]
-        if data == "synthetic" {
-            guard let s = SyntheticArithmetic.Split(rawValue: split) else { throw UserError("unknown --split '\(split)' (train or test)") }
-            records = try SyntheticArithmetic(seed: syntheticSeed, level: level).records(count: count, split: s)
-        } else {
-            if let format, DatasetFormat(rawValue: format) == nil {
-                throw UserError("unknown --format '\(format)' (\(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            records = try DatasetReader.read(URL(fileURLWithPath: data), format: format.flatMap(DatasetFormat.init(rawValue:)))
-        }
+        var records = try readDataset(data, format: format, synthetic: (syntheticSeed, level, count, split))
         if let limit { records = Array(records.prefix(limit)) }
         guard !records.isEmpty else { throw UserError("\(data): no problems to evaluate") }
         let (_, loaded) = try openModel(storeOptions, ref)
@@ -80,7 +71,7 @@ struct Eval: ParsableCommand {
         var stops = Set(model.config.eosTokenIds.map(Int32.init))
         stops.formUnion(TokenizeStage.stopTokens(tokenizer, template: chat))
         let sink = try out.map { path -> FileHandle in
-            guard FileManager.default.createFile(atPath: path, contents: nil) , let h = FileHandle(forWritingAtPath: path) else {
+            guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
                 throw UserError("\(path): cannot create the output file")
             }
             return h

@@ -109,9 +109,6 @@ struct TokenizeCommand: ParsableCommand {
         try validateRunName(options.run)
         guard let shardKind = TokenShard.Kind(rawValue: kind) else { throw UserError("unknown --kind '\(kind)' (sft, rl or eval)") }
         guard ["instruction", "plain"].contains(promptStyle) else { throw UserError("unknown --prompt-style '\(promptStyle)' (instruction or plain)") }
-        if let format, DatasetFormat(rawValue: format) == nil {
-            throw UserError("unknown --format '\(format)' (\(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
         _ = try ChatTemplate(name: template)
         let ref = try RefName("runs/\(options.run)/data/\(name ?? kind)")
         let store = try options.storeOptions.open()
@@ -120,11 +117,15 @@ struct TokenizeCommand: ParsableCommand {
         let tokenizerArgument = try TokenizerArgument(tokenizer, store: store)
         var datasetBytes: [UInt8]? = nil
         if data == "synthetic" {
-            guard ["train", "test"].contains(split) else { throw UserError("unknown --split '\(split)' (train or test)") }
-            _ = try SyntheticArithmetic(seed: seed, level: level)
+            _ = try readDataset(data, format: format, synthetic: (seed, level, count, split))
         } else {
-            _ = try DatasetReader.read(URL(fileURLWithPath: data), format: format.flatMap(DatasetFormat.init(rawValue:)))
-            datasetBytes = Array(try Data(contentsOf: URL(fileURLWithPath: data)))
+            if let format { _ = try parseDatasetFormat(format) }
+            let bytes: [UInt8]
+            do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: data))) } catch {
+                throw DatasetError.unreadable(file: data, reason: (error as NSError).localizedDescription)
+            }
+            _ = try TokenizeStage.records(bytes: bytes, file: data, format: format)   // read once, checked as the stage reads it
+            datasetBytes = bytes
         }
         let source: DatasetSource = try datasetBytes.map { .blob(try store.put($0, kind: .blob, codec: .auto).id, format: format) }
             ?? .synthetic(seed: seed, level: level, count: count, split: split)

@@ -22,6 +22,18 @@ extension Store {
         }
         return values
     }
+
+    /// `count` strings stored as UTF-8 bytes (tensor `name`) cut by `offsets` (i64 [count+1]).
+    func stringColumn(_ set: TensorSet, _ name: String, offsets offsetsName: String, count n: Int) throws -> [String] {
+        let bytes: [UInt8] = try requiredColumn(set, name, .u8)
+        let o: [Int64] = try requiredColumn(set, offsetsName, .i64)
+        let label = "set \(set.id?.hex.prefix(12) ?? "")"
+        guard o.count == n + 1, let parts = split(bytes, by: o) else { throw PipelineError.invalidInput("\(label): \(offsetsName) do not partition \(name)") }
+        return try parts.enumerated().map { i, part in
+            guard let s = String(validating: part, as: UTF8.self) else { throw PipelineError.invalidInput("\(label): \(name)[\(i)] is not UTF-8") }
+            return s
+        }
+    }
 }
 
 /// Splits `flat` by `offsets` (n+1 non-decreasing values from 0 to flat.count); nil when they do not partition it.
@@ -31,13 +43,17 @@ func split<T>(_ flat: [T], by offsets: [Int64]) -> [ArraySlice<T>]? {
     return (0..<(o.count - 1)).map { flat[o[$0]..<o[$0 + 1]] }
 }
 
-/// Strings stored as UTF-8 bytes back to back, and their offsets.
-func raggedUTF8(_ strings: [String]) -> ([UInt8], [Int64]) {
-    var bytes: [UInt8] = []
+/// Arrays stored back to back, and their n+1 offsets (the inverse of `split`).
+func ragged<T>(_ parts: [[T]]) -> ([T], [Int64]) {
+    var flat: [T] = []
+    flat.reserveCapacity(parts.reduce(0) { $0 + $1.count })
     var offsets: [Int64] = [0]
-    for s in strings {
-        bytes += Array(s.utf8)
-        offsets.append(Int64(bytes.count))
+    for p in parts {
+        flat += p
+        offsets.append(Int64(flat.count))
     }
-    return (bytes, offsets)
+    return (flat, offsets)
 }
+
+/// Strings stored as UTF-8 bytes back to back, and their offsets.
+func raggedUTF8(_ strings: [String]) -> ([UInt8], [Int64]) { ragged(strings.map { Array($0.utf8) }) }

@@ -49,11 +49,7 @@ public struct Responses: Sendable, Equatable {
     }
 
     public func store(in store: Store) throws -> ObjectID {
-        var ids: [Int32] = [], offsets: [Int64] = [0]
-        for t in tokens {
-            ids += t
-            offsets.append(Int64(ids.count))
-        }
+        let (ids, offsets) = ragged(tokens)
         var entries = [
             try store.putTensor(name: "response_ids", Tensor(values: ids, dtype: .i32)),
             try store.putTensor(name: "response_offsets", Tensor(values: offsets, dtype: .i64)),

@@ -44,16 +44,10 @@ public struct TokenShard: Sendable, Equatable {
 
     /// Stores the shard as a tensor set; returns its id.
     public func store(in store: Store) throws -> ObjectID {
-        var offsets: [Int64] = [0]
-        var ids: [Int32] = []
+        let (ids, offsets) = ragged(sequences)
         var mask: [UInt8] = []
-        ids.reserveCapacity(tokenCount)
-        for (i, s) in sequences.enumerated() {
-            ids += s
-            offsets.append(Int64(ids.count))
-            if kind == .sft {
-                mask += [UInt8](repeating: 0, count: promptLengths[i]) + [UInt8](repeating: 1, count: s.count - promptLengths[i])
-            }
+        if kind == .sft {
+            for (s, p) in zip(sequences, promptLengths) { mask += [UInt8](repeating: 0, count: p) + [UInt8](repeating: 1, count: s.count - p) }
         }
         var entries = [
             try store.putTensor(name: "input_ids", Tensor(values: ids, dtype: .i32)),
@@ -87,27 +81,12 @@ public struct TokenShard: Sendable, Equatable {
         guard offsets.count == n + 1, let sequences = split(ids, by: offsets)?.map(Array.init) else { throw bad("offsets do not partition input_ids") }
         guard zip(sequences, promptLengths).allSatisfy({ $1 >= 0 && $1 <= $0.count }) else { throw bad("a prompt length exceeds its example") }
         func strings(_ name: String, _ offsetsName: String) throws -> [String] {
-            let bytes: [UInt8] = try store.requiredColumn(set, name, .u8)
-            let o: [Int64] = try store.requiredColumn(set, offsetsName, .i64)
-            guard o.count == n + 1, let parts = split(bytes, by: o) else { throw bad("\(offsetsName) do not partition \(name)") }
-            return try parts.enumerated().map { i, part in
-                guard let s = String(validating: part, as: UTF8.self) else { throw bad("\(name)[\(i)] is not UTF-8") }
-                return s
-            }
+            try store.stringColumn(set, name, offsets: offsetsName, count: n)
         }
         var metadata = set.metadata
         for key in ["format", "kind", "examples", "tokens"] { metadata.removeValue(forKey: key) }
         return TokenShard(kind: kind, sequences: sequences, promptLengths: promptLengths,
                           answers: try strings("answers", "answer_offsets"), recordIDs: try strings("record_ids", "record_id_offsets"),
                           metadata: metadata)
-    }
-}
-
-extension Tensor {
-    /// A 1-D tensor owning a copy of `values` (a fixed-width integer or float type matching `dtype`).
-    public init<T: BitwiseCopyable>(values: [T], dtype: DType) {
-        precondition(MemoryLayout<T>.size == dtype.size, "\(T.self) is not \(dtype.rawValue)")
-        let buffer = values.withUnsafeBytes { ByteBuffer(copying: $0) }
-        self.init(dtype: dtype, shape: [values.count], buffer: buffer)
     }
 }

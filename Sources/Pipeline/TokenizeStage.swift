@@ -67,14 +67,11 @@ public struct TokenizeStage: Stage {
         return i
     }
 
-    /// The records the stage reads (also used by the command line to validate input before storing anything).
+    /// The records the stage reads.
     public static func records(of source: DatasetSource, in store: Store) throws -> [MathRecord] {
         switch source {
         case let .blob(id, format):
-            let bytes = try store.read(id).array
-            let parsed = format.flatMap(DatasetFormat.init(rawValue:))
-            return try DatasetReader.records(from: try JSONLines.parse(bytes, file: "dataset \(id.hex.prefix(12))"),
-                                             file: "dataset \(id.hex.prefix(12))", stem: "dataset", format: parsed)
+            return try records(bytes: try store.read(id).array, file: "dataset \(id.hex.prefix(12))", format: format)
         case let .synthetic(seed, level, count, split):
             guard let s = SyntheticArithmetic.Split(rawValue: split) else {
                 throw PipelineError.invalidInput("unknown synthetic split '\(split)' (train or test)")
@@ -94,18 +91,17 @@ public struct TokenizeStage: Stage {
         var sequences: [[Int32]] = [], promptLengths: [Int] = [], answers: [String] = [], ids: [String] = []
         var droppedLong = 0, droppedNoTarget = 0
         for r in records {
-            let messages = Self.messages(for: r, template: chat, systemPrompt: systemPrompt, promptStyle: promptStyle)
             var prompt: [Int32]
             var completion: [Int32] = []
             if kind == .sft {
                 guard let target = r.target, !target.isEmpty else { droppedNoTarget += 1; continue }
+                let messages = Self.messages(for: r, template: chat, systemPrompt: systemPrompt, promptStyle: promptStyle)
                 let (p, c) = try chat.renderCompletion(prompt: messages, reply: target)
-                prompt = tok.encode(p)
+                prompt = (bos.map { [$0] } ?? []) + tok.encode(p)
                 completion = tok.encode(c) + (eos.map { [$0] } ?? [])
             } else {
-                prompt = tok.encode(try chat.render(messages, addGenerationPrompt: true))
+                prompt = try Self.promptTokens(for: r, tokenizer: tok, template: chat, systemPrompt: systemPrompt, promptStyle: promptStyle)
             }
-            if let bos { prompt.insert(bos, at: 0) }
             if let maxPromptTokens, prompt.count > maxPromptTokens { droppedLong += 1; continue }
             if let maxTokens, prompt.count + completion.count > maxTokens { droppedLong += 1; continue }
             sequences.append(prompt + completion)
@@ -130,6 +126,13 @@ public struct TokenizeStage: Stage {
             "target_tokens_mean": .double(Double(targets.reduce(0, +)) / Double(shard.count)),
             "tokens_max": .int(lengths.max()!),
         ])
+    }
+
+    /// The records of a dataset file's bytes as the stage reads them (the command line validates
+    /// the bytes it is about to store with it; errors name `file`).
+    public static func records(bytes: [UInt8], file: String, format: String?) throws -> [MathRecord] {
+        try DatasetReader.records(from: try JSONLines.parse(bytes, file: file), file: file, stem: "dataset",
+                                  format: format.flatMap(DatasetFormat.init(rawValue:)))
     }
 
     /// The prompt turn(s) of a record: the system prompt if any, then the problem (with the

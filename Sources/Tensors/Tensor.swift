@@ -19,8 +19,15 @@ public struct Tensor: Sendable {
 
     /// An f32 tensor owning a copy of `values`.
     public init(f32 values: [Float], shape: [Int]) {
+        self.init(values: values, dtype: .f32, shape: shape)
+    }
+
+    /// A tensor owning a copy of `values` (a fixed-width integer or float type matching `dtype`),
+    /// 1-D unless a shape is given.
+    public init<T: BitwiseCopyable>(values: [T], dtype: DType, shape: [Int]? = nil) {
+        precondition(MemoryLayout<T>.size == dtype.size, "\(T.self) is not \(dtype.rawValue)")
         let buffer = values.withUnsafeBytes { ByteBuffer(copying: $0) }
-        self.init(dtype: .f32, shape: shape, buffer: buffer)
+        self.init(dtype: dtype, shape: shape ?? [values.count], buffer: buffer)
     }
 
     /// Elements converted to Double (float and integer dtypes); for diffs and statistics.

@@ -119,15 +119,6 @@ public enum AnswerExtraction {
         return true
     }
 
-    static func matches(_ chars: [Character], at i: Int, _ word: String) -> Bool {
-        var k = i
-        for w in word {
-            guard k < chars.count, chars[k] == w else { return false }
-            k += 1
-        }
-        return true
-    }
-
     static func afterLastMarker(_ bytes: [UInt8], marker: String) -> String? {
         let m = Array(marker.utf8)
         var from: Int?
