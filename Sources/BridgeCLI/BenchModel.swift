@@ -83,24 +83,19 @@ struct BenchTrain: ParsableCommand {
             for t in 0..<o.seq { targets[b * o.seq + t] = t + 1 < o.seq ? tokens[b * o.seq + t + 1] : -100 }
         }
         var loss: Float = 0
-        var optimizerSeconds = 0.0, timed = 0
+        var optimizerSeconds = 0.0
+        StepProfile.enabled = profile
         let times = try timeRepeated(o.steps, warmup: o.warmup) {
-            if timed == 0 { StepProfile.reset() }
-            StepProfile.enabled = profile
             loss = try model.forward(tokens: tokens, targets: targets, acts: acts) ?? 0
             model.backward(acts: acts, grads: grads)
             let start = DispatchTime.now().uptimeNanoseconds
             opt.update(params: model.params, grads: grads, clearGrads: true)
             optimizerSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            timed += 1
         }
         if profile {
             var rows = StepProfile.seconds
             rows["adamw (incl. grad norm)"] = optimizerSeconds
-            let steps = Double(o.warmup + o.steps)
-            for (name, s) in rows.sorted(by: { $0.value > $1.value }) {
-                FileHandle.standardError.write(Data((name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.2f ms\n", s / steps * 1000)).utf8))
-            }
+            printProfile(rows, calls: o.warmup + o.steps)
         }
         let step = median(times)
         let n = Double(o.batch * o.seq)
@@ -148,13 +143,16 @@ struct BenchGenerate: ParsableCommand {
             produced = r.ids.reduce(0) { $0 + $1.count }
         }
         let t = median(times)
-        if profile {
-            for (name, s) in StepProfile.seconds.sorted(by: { $0.value > $1.value }) {
-                FileHandle.standardError.write(Data((name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.2f ms\n", s / Double(o.warmup + o.steps) * 1000)).utf8))
-            }
-        }
+        if profile { printProfile(StepProfile.seconds, calls: o.warmup + o.steps) }
         o.emit([("tokens_per_s", .double(Double(produced) / t)), ("seconds", .double(t)), ("new_tokens", .int(produced)),
                 ("threads", .int(o.threads)), ("parameters", .int(model.layout.totalCount))],
                text: String(format: "bench generate: %.0f new tokens/s (%d tokens in %.3f s), %d threads", Double(produced) / t, produced, t, o.threads))
+    }
+}
+
+/// Seconds per phase as mean milliseconds per call, largest first, on stderr.
+private func printProfile(_ rows: [String: Double], calls: Int) {
+    for (name, s) in rows.sorted(by: { $0.value > $1.value }) {
+        FileHandle.standardError.write(Data((name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.2f ms\n", s / Double(calls) * 1000)).utf8))
     }
 }

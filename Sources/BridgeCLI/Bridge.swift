@@ -69,9 +69,9 @@ enum Main {
     static func describe(_ error: Error) -> (String, Int32) {
         if let e = error as? StoreError { return ("error: " + e.description, e.isInternal ? 2 : 1) }
         if let e = error as? UserError { return ("error: " + e.description, 1) }
-        if error is ModelError || error is ModelCheckpointError || error is SFTError || error is CheckpointError {
-            return ("error: \(error)", 1)
-        }
+        // Errors our modules throw describe bad input (file, line, key, tensor).
+        let module = String(reflecting: type(of: error)).split(separator: ".").first.map(String.init) ?? ""
+        if ourModules.contains(module) { return ("error: \(error)", 1) }
         // Argument parsing, --help and --version go through the parser's own formatting.
         let code = Bridge.exitCode(for: error)
         let text = Bridge.fullMessage(for: error)
@@ -79,9 +79,6 @@ enum Main {
         if code == .validationFailure || error is ValidationError || text.hasPrefix("Error:") || text.contains("Usage:") {
             return (text, 1)
         }
-        // Errors our modules throw describe bad input (file, line, key, tensor); anything else is ours.
-        let module = String(reflecting: type(of: error)).split(separator: ".").first.map(String.init) ?? ""
-        if ourModules.contains(module) { return ("error: \(error)", 1) }
         return ("error: internal: \(error)", 2)
     }
 }

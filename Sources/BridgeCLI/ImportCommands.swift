@@ -21,12 +21,7 @@ struct ImportModel: ParsableCommand {
         @Flag(help: "Print a JSON object.") var json = false
 
         func run() throws {
-            let ref = try RefName.model(name)
-            let store = try storeOptions.open()
-            let start = Date()
-            let set = try store.importHuggingFace(directory: directory)
-            try store.updateRef(ref, to: set.id!)
-            ImportModel.report(set, ref: ref, seconds: Date().timeIntervalSince(start), json: json)
+            try ImportModel.run(storeOptions, name: name, json: json) { store in try store.importHuggingFace(directory: directory) }
         }
     }
 
@@ -40,13 +35,18 @@ struct ImportModel: ParsableCommand {
         @Flag(help: "Print a JSON object.") var json = false
 
         func run() throws {
-            let ref = try RefName.model(name)
-            let store = try storeOptions.open()
-            let start = Date()
-            let set = try store.importLlama2c(file: file, tokenizer: tokenizer)
-            try store.updateRef(ref, to: set.id!)
-            ImportModel.report(set, ref: ref, seconds: Date().timeIntervalSince(start), json: json)
+            try ImportModel.run(storeOptions, name: name, json: json) { store in try store.importLlama2c(file: file, tokenizer: tokenizer) }
         }
+    }
+
+    /// Imports with `body`, points models/NAME at the set and reports it.
+    static func run(_ storeOptions: StoreOptions, name: String, json: Bool, _ body: (Store) throws -> TensorSet) throws {
+        let ref = try RefName.model(name)
+        let store = try storeOptions.open()
+        let start = Date()
+        let set = try body(store)
+        try store.updateRef(ref, to: set.id!)
+        report(set, ref: ref, seconds: Date().timeIntervalSince(start), json: json)
     }
 
     static func report(_ set: TensorSet, ref: RefName, seconds: Double, json: Bool) {

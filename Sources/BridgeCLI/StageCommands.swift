@@ -19,13 +19,24 @@ struct RunOptions: ParsableArguments {
     @OptionGroup var storeOptions: StoreOptions
     @Option(help: "The run this stage belongs to (its journal is journal/RUN.jsonl).") var run: String
     @Flag(help: "Print a JSON object.") var json = false
+
+    /// Runs the stage in this run (skipped when journaled), points `ref` at its output `role`
+    /// if given, and prints the outcome.
+    func execute<S: Stage>(_ stage: S, in store: Store, pointing ref: RefName? = nil, at role: String = "") throws {
+        let runner = try StageRunner(store: store, run: run, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        let outcome = try runner.execute(stage)
+        if let ref { try store.updateRef(ref, to: try outcome.result.id(role)) }
+        printStage(S.name, outcome, json: json)
+    }
 }
 
 /// A tokenizer named on the command line: a tokenizer.json or llama2.c .bin path, a model directory
-/// holding tokenizer.json, or a model ref whose tensor set carries one; validated, not yet stored.
-enum TokenizerArgument {
-    case file(bytes: [UInt8], name: String)
-    case stored(ObjectID)
+/// holding tokenizer.json, or a model ref whose tensor set carries one (`modelTokenizerFiles`);
+/// parsed once (which validates it), not yet stored.
+struct TokenizerArgument {
+    let bytes: [UInt8]
+    let name: String
+    let tokenizer: any Tokenizer
 
     init(_ argument: String, store: @autoclosure () throws -> Store) throws {
         var isDirectory: ObjCBool = false
@@ -34,43 +45,24 @@ enum TokenizerArgument {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw UserError("cannot read tokenizer '\(path)'\nhint: give a tokenizer.json, a llama2.c tokenizer .bin, or a directory holding tokenizer.json")
             }
-            _ = try TokenizerLoader.load(bytes: Array(data), name: path)
-            self = .file(bytes: Array(data), name: path)
-            return
+            (bytes, name) = (Array(data), path)
+        } else {
+            let store = try store()
+            guard let resolved = try? store.resolve(argument) else {
+                throw UserError("no tokenizer file or model ref '\(argument)'\nhint: give a tokenizer.json, a llama2.c tokenizer .bin, or a model imported with its tokenizer")
+            }
+            // A model carries its tokenizer files as u8 tensors "tokenizer/<file>".
+            let set = try store.tensorSet(resolved.id)
+            guard let entry = modelTokenizerFiles.lazy.compactMap({ set.entry(ModelMetadata.tokenizerPrefix + $0) }).first else {
+                throw UserError("model '\(argument)' carries no tokenizer\nhint: pass a tokenizer file, or import the model with its tokenizer")
+            }
+            (bytes, name) = (try store.loadTensor(entry).buffer.withUnsafeBytes { Array($0) }, "\(argument):\(entry.name)")
         }
-        let store = try store()
-        guard let resolved = try? store.resolve(argument) else {
-            throw UserError("no tokenizer file or model ref '\(argument)'\nhint: give a tokenizer.json, a llama2.c tokenizer .bin, or a model imported with its tokenizer")
-        }
-        // A model carries its tokenizer files as u8 tensors "tokenizer/<file>".
-        let set = try store.tensorSet(resolved.id)
-        let files = set.tensors.filter { $0.name.hasPrefix(ModelMetadata.tokenizerPrefix) }
-        guard let entry = files.first(where: { $0.name.hasSuffix("/tokenizer.json") }) ?? files.first else {
-            throw UserError("model '\(argument)' carries no tokenizer\nhint: pass a tokenizer file, or import the model with its tokenizer")
-        }
-        let bytes = try store.loadTensor(entry).buffer.withUnsafeBytes { Array($0) }
-        let name = "\(argument):\(entry.name)"
-        _ = try TokenizerLoader.load(bytes: bytes, name: name)
-        self = .file(bytes: bytes, name: name)
-    }
-
-    var bytes: [UInt8]? {
-        if case let .file(b, _) = self { return b }
-        return nil
-    }
-
-    func load() throws -> any Tokenizer {
-        guard case let .file(bytes, name) = self else { preconditionFailure("stored tokenizers are loaded by the stages") }
-        return try TokenizerLoader.load(bytes: bytes, name: name)
+        tokenizer = try TokenizerLoader.load(bytes: bytes, name: name)
     }
 
     /// The tokenizer's blob id, storing the file's bytes if they are not in the store yet.
-    func store(in store: Store) throws -> ObjectID {
-        switch self {
-        case let .file(bytes, _): try store.put(bytes, kind: .blob, codec: .auto).id
-        case let .stored(id): id
-        }
-    }
+    func store(in store: Store) throws -> ObjectID { try store.put(bytes, kind: .blob, codec: .auto).id }
 }
 
 func printStage(_ name: String, _ outcome: StageRunner.Outcome, json: Bool) {
@@ -132,10 +124,7 @@ struct TokenizeCommand: ParsableCommand {
         let tokenizerID = try tokenizerArgument.store(in: store)
         let stage = TokenizeStage(tokenizer: tokenizerID, source: source, kind: shardKind, template: template, systemPrompt: system,
                                   promptStyle: promptStyle, limit: limit, maxPromptTokens: maxPromptTokens, maxTokens: maxTokens)
-        let runner = try StageRunner(store: store, run: options.run, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-        let outcome = try runner.execute(stage)
-        try store.updateRef(ref, to: try outcome.result.id("shard"))
-        printStage(TokenizeStage.name, outcome, json: options.json)
+        try options.execute(stage, in: store, pointing: ref, at: "shard")
     }
 }
 
@@ -161,7 +150,7 @@ struct ScoreCommand: ParsableCommand {
         let responsesID: ObjectID
         if FileManager.default.fileExists(atPath: responses) {
             guard let groupSize, groupSize > 0 else { throw UserError("--group-size is required with a JSONL responses file") }
-            let tok = try tokenizerArgument.load()
+            let tok = tokenizerArgument.tokenizer
             let lines = try JSONLines.read(contentsOf: URL(fileURLWithPath: responses))
             var tokens: [[Int32]] = [], index: [Int] = []
             for l in lines {
@@ -181,8 +170,7 @@ struct ScoreCommand: ParsableCommand {
         let tokenizerID = try tokenizerArgument.store(in: store)
         let stage = ScoreStage(responses: responsesID, prompts: promptsID, tokenizer: tokenizerID,
                                reward: MathRewardConfig(correctReward: correctReward, incorrectReward: incorrectReward, formatReward: formatReward))
-        let runner = try StageRunner(store: store, run: options.run, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-        printStage(ScoreStage.name, try runner.execute(stage), json: options.json)
+        try options.execute(stage, in: store)
     }
 }
 
@@ -219,9 +207,6 @@ struct RolloutCommand: ParsableCommand {
         let promptsID = try store.resolve(prompts).id
         let stage = RolloutStage(policy: policyID, prompts: promptsID, cursor: cursor, batch: batch, groupSize: groupSize,
                                  maxNewTokens: maxTokens, temperature: temperature, topP: topP, seed: seed)
-        let runner = try StageRunner(store: store, run: options.run, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-        let outcome = try runner.execute(stage)
-        try store.updateRef(ref, to: try outcome.result.id("responses"))
-        printStage(RolloutStage.name, outcome, json: options.json)
+        try options.execute(stage, in: store, pointing: ref, at: "responses")
     }
 }

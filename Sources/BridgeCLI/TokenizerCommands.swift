@@ -23,7 +23,7 @@ struct TokenizerOptions: ParsableArguments {
     @Option(name: .long, help: "Input file, one item per line ('-' for standard input).")
     var input: String
 
-    func load() throws -> any Tokenizer { try TokenizerArgument(tokenizer, store: try storeOptions.open()).load() }
+    func load() throws -> any Tokenizer { try TokenizerArgument(tokenizer, store: try storeOptions.open()).tokenizer }
 
     /// The input's lines as raw bytes (a final newline ends the last line rather than starting one).
     func lines() throws -> [ArraySlice<UInt8>] {
@@ -55,15 +55,6 @@ struct TokenizerOptions: ParsableArguments {
     }
 }
 
-/// Runs a command body, reporting tokenizer errors the way the CLI reports input errors.
-private func reportingTokenizerErrors<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let e as TokenizerError {
-        throw UserError(e.description)
-    }
-}
-
 struct TokenizerEncode: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode", abstract: "Print the token ids of each input line (space-separated, or a JSON array with --json).")
@@ -80,16 +71,14 @@ struct TokenizerEncode: ParsableCommand {
     var addSpecialTokens = false
 
     func run() throws {
-        try reportingTokenizerErrors {
-            let tokenizer = try options.load()
-            let texts = try options.texts(jsonl: jsonl)  // every line is checked before anything is printed
-            var out = ""
-            for text in texts {
-                let ids = tokenizer.encode(text, addSpecialTokens: addSpecialTokens)
-                out += json ? "[" + ids.map(String.init).joined(separator: ",") + "]\n" : ids.map(String.init).joined(separator: " ") + "\n"
-            }
-            FileHandle.standardOutput.write(Data(out.utf8))
+        let tokenizer = try options.load()
+        let texts = try options.texts(jsonl: jsonl)  // every line is checked before anything is printed
+        var out = ""
+        for text in texts {
+            let ids = tokenizer.encode(text, addSpecialTokens: addSpecialTokens)
+            out += json ? "[" + ids.map(String.init).joined(separator: ",") + "]\n" : ids.map(String.init).joined(separator: " ") + "\n"
         }
+        FileHandle.standardOutput.write(Data(out.utf8))
     }
 }
 
@@ -106,20 +95,17 @@ struct TokenizerDecode: ParsableCommand {
     var skipSpecialTokens = false
 
     func run() throws {
-        try reportingTokenizerErrors {
-            let tokenizer = try options.load()
-            var lists: [[Int32]] = []
-            for (n, line) in try options.lines().enumerated() {
-                let text = try UTF8Text.string(line, source: options.input, line: n + 1)
-                lists.append(try parseIDs(text, line: n + 1, tokenizer: tokenizer))
-            }
-            var out = ""
-            for ids in lists {
-                let text = tokenizer.decode(ids, skipSpecialTokens: skipSpecialTokens)
-                out += (json ? JSONValue.string(text).canonical : text) + "\n"
-            }
-            FileHandle.standardOutput.write(Data(out.utf8))
+        let tokenizer = try options.load()
+        var lists: [[Int32]] = []
+        for (n, text) in try options.texts(jsonl: false).enumerated() {
+            lists.append(try parseIDs(text, line: n + 1, tokenizer: tokenizer))
         }
+        var out = ""
+        for ids in lists {
+            let text = tokenizer.decode(ids, skipSpecialTokens: skipSpecialTokens)
+            out += (json ? JSONValue.string(text).canonical : text) + "\n"
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
     }
 
     private func parseIDs(_ text: String, line: Int, tokenizer: any Tokenizer) throws -> [Int32] {
@@ -160,19 +146,17 @@ struct TokenizerInfo: ParsableCommand {
     var json = false
 
     func run() throws {
-        try reportingTokenizerErrors {
-            let tok = try TokenizerArgument(tokenizer, store: try storeOptions.open()).load()
-            let kind = tok is Llama2CTokenizer ? "llama2.c" : "byte-level BPE (tokenizer.json)"
-            let specials = (0..<Int32(tok.vocabularySize)).filter { tok.isSpecial($0) }
-            let listed = specials.prefix(64).map { JSONValue.object(["id": .int(Int($0)), "token": .string(tok.token($0) ?? "")]) }
-            if json {
-                printJSON(.object(["tokenizer": .string(tok.name), "kind": .string(kind), "vocabulary_size": .int(tok.vocabularySize),
-                                   "special_tokens": .int(specials.count), "special": .array(listed)]))
-            } else {
-                print("tokenizer: \(tok.name)\nkind: \(kind)\nvocabulary size: \(tok.vocabularySize)\nspecial tokens: \(specials.count)")
-                for s in specials.prefix(16) { print("  \(s)\t\(JSONValue.string(tok.token(s) ?? "").canonical)") }
-                if specials.count > 16 { print("  ...") }
-            }
+        let tok = try TokenizerArgument(tokenizer, store: try storeOptions.open()).tokenizer
+        let kind = tok is Llama2CTokenizer ? "llama2.c" : "byte-level BPE (tokenizer.json)"
+        let specials = (0..<Int32(tok.vocabularySize)).filter { tok.isSpecial($0) }
+        let listed = specials.prefix(64).map { JSONValue.object(["id": .int(Int($0)), "token": .string(tok.token($0) ?? "")]) }
+        if json {
+            printJSON(.object(["tokenizer": .string(tok.name), "kind": .string(kind), "vocabulary_size": .int(tok.vocabularySize),
+                               "special_tokens": .int(specials.count), "special": .array(listed)]))
+        } else {
+            print("tokenizer: \(tok.name)\nkind: \(kind)\nvocabulary size: \(tok.vocabularySize)\nspecial tokens: \(specials.count)")
+            for s in specials.prefix(16) { print("  \(s)\t\(JSONValue.string(tok.token(s) ?? "").canonical)") }
+            if specials.count > 16 { print("  ...") }
         }
     }
 }
@@ -194,42 +178,40 @@ struct TokenizerBench: ParsableCommand {
     var json = false
 
     func run() throws {
-        try reportingTokenizerErrors {
-            var clock = ContinuousClock.now
-            let tokenizer = try options.load()
-            let loadSeconds = seconds(since: clock)
-            let texts = try options.texts(jsonl: jsonl)
-            let bytes = texts.reduce(0) { $0 + $1.utf8.count }
-            var passes: [Double] = []
-            var tokens = 0
-            var checksum: UInt64 = 0
-            for pass in 0...max(repeats, 1) {
-                clock = ContinuousClock.now
-                var count = 0
-                var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-                for text in texts {
-                    let ids = tokenizer.encode(text, addSpecialTokens: false)
-                    count += ids.count
-                    if pass == 0 { for id in ids { hash = fnv1a(hash, id) } }
-                }
-                passes.append(seconds(since: clock))
-                if pass == 0 { tokens = count; checksum = hash }
+        var clock = ContinuousClock.now
+        let tokenizer = try options.load()
+        let loadSeconds = seconds(since: clock)
+        let texts = try options.texts(jsonl: jsonl)
+        let bytes = texts.reduce(0) { $0 + $1.utf8.count }
+        var passes: [Double] = []
+        var tokens = 0
+        var checksum: UInt64 = 0
+        for pass in 0...max(repeats, 1) {
+            clock = ContinuousClock.now
+            var count = 0
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            for text in texts {
+                let ids = tokenizer.encode(text, addSpecialTokens: false)
+                count += ids.count
+                if pass == 0 { for id in ids { hash = fnv1a(hash, id) } }
             }
-            let cold = passes[0], warm = passes.dropFirst().sorted()
-            let best = warm.first!, median = warm[warm.count / 2]
-            let mb = Double(bytes) / 1e6
-            if json {
-                printJSON(.object([
-                    "tokenizer": .string(tokenizer.name), "texts": .int(texts.count), "bytes": .int(bytes), "tokens": .int(tokens),
-                    "ids_fnv1a": .string(String(checksum, radix: 16)), "load_seconds": .double(loadSeconds),
-                    "cold_mb_per_s": .double(mb / cold), "best_mb_per_s": .double(mb / best), "median_mb_per_s": .double(mb / median),
-                    "best_tokens_per_s": .double(Double(tokens) / best),
-                ]))
-            } else {
-                print("bridge tokenizer bench: \(tokenizer.name)")
-                print("  load \(fmt(loadSeconds)) s; \(texts.count) texts, \(bytes) bytes, \(tokens) tokens, ids fnv1a \(String(checksum, radix: 16))")
-                print("  cold pass \(fmt(mb / cold)) MB/s; warm best \(fmt(mb / best)) MB/s, median \(fmt(mb / median)) MB/s, \(fmt(Double(tokens) / best / 1e6)) M tokens/s")
-            }
+            passes.append(seconds(since: clock))
+            if pass == 0 { tokens = count; checksum = hash }
+        }
+        let cold = passes[0], warm = passes.dropFirst().sorted()
+        let best = warm.first!, median = warm[warm.count / 2]
+        let mb = Double(bytes) / 1e6
+        if json {
+            printJSON(.object([
+                "tokenizer": .string(tokenizer.name), "texts": .int(texts.count), "bytes": .int(bytes), "tokens": .int(tokens),
+                "ids_fnv1a": .string(String(checksum, radix: 16)), "load_seconds": .double(loadSeconds),
+                "cold_mb_per_s": .double(mb / cold), "best_mb_per_s": .double(mb / best), "median_mb_per_s": .double(mb / median),
+                "best_tokens_per_s": .double(Double(tokens) / best),
+            ]))
+        } else {
+            print("bridge tokenizer bench: \(tokenizer.name)")
+            print("  load \(fmt(loadSeconds)) s; \(texts.count) texts, \(bytes) bytes, \(tokens) tokens, ids fnv1a \(String(checksum, radix: 16))")
+            print("  cold pass \(fmt(mb / cold)) MB/s; warm best \(fmt(mb / best)) MB/s, median \(fmt(mb / median)) MB/s, \(fmt(Double(tokens) / best / 1e6)) M tokens/s")
         }
     }
 
