@@ -30,8 +30,11 @@ struct Ckpt: ParsableCommand {
             let seconds = Date().timeIntervalSince(start)
             if let runName {
                 let source = try store.fileDigest(path: file)
-                let record = StageRecord(stage: "import", version: 1, params: ["format": "safetensors", "ref": .string(ref.path)],
-                                         inputs: ["file": .string(source.hex)], outputs: ["set": .string(set.id!.hex)],
+                // the digest names the file's content; it is not an object of the store, so it is a
+                // parameter rather than an input (inputs must be reachable objects)
+                let record = StageRecord(stage: "import", version: 2,
+                                         params: ["format": "safetensors", "ref": .string(ref.path), "file_xxh3": .string(source.hex)],
+                                         inputs: [:], outputs: ["set": .string(set.id!.hex)],
                                          metrics: ["bytes": .int(set.byteCount), "tensors": .int(set.tensors.count)],
                                          time: Date().formatted(.iso8601), wallSeconds: seconds)
                 try store.appendJournal(run: runName, record.json)
