@@ -29,8 +29,6 @@ public struct LoadedModel {
     public let adapter: LoRAAdapter?
     /// Tokenizer files carried by the set (file name → bytes), e.g. "tokenizer.json" or "tokenizer.bin".
     public let tokenizerFiles: [String: [UInt8]]
-    /// The config.json object as imported.
-    public let configJSON: JSONValue
 }
 
 public enum ModelMetadata {
@@ -100,7 +98,7 @@ extension Store {
             } else if let stray = lora.keys.sorted().first {
                 throw ModelError.unusedTensors([stray])
             }
-            return LoadedModel(set: set, model: model, adapter: adapter, tokenizerFiles: tokenizer, configJSON: configJSON)
+            return LoadedModel(set: set, model: model, adapter: adapter, tokenizerFiles: tokenizer)
         } catch let e as ModelError {
             throw ModelCheckpointError.model(e, context: "tensor set \(set.id?.hex.prefix(12) ?? "")")
         }

@@ -70,8 +70,6 @@ extension Store {
 public struct StageRecord: Sendable {
     public var stage: String
     public var version: Int
-    /// Hash of (stage, version, params, inputs): the stage's key.
-    public var key: ObjectID
     public var step: Int?
     public var params: JSONValue
     public var inputs: [String: JSONValue]
@@ -97,8 +95,10 @@ public struct StageRecord: Sendable {
         self.metrics = metrics
         self.time = time
         self.wallSeconds = wallSeconds
-        self.key = StageRecord.key(stage: stage, version: version, params: params, inputs: inputs)
     }
+
+    /// Hash of (stage, version, params, inputs): the stage's key.
+    public var key: ObjectID { StageRecord.key(stage: stage, version: version, params: params, inputs: inputs) }
 
     public var json: JSONValue {
         var o: [String: JSONValue] = [

@@ -120,11 +120,12 @@ public final class FloatBuffer: @unchecked Sendable {
         return c
     }
 
-    /// The bytes as an f32 `Tensor` (copied).
+    /// A read-only f32 `Tensor` view of `shape` elements from `offset` (no copy: it keeps this
+    /// buffer alive and sees later writes to it; store or write it before changing the buffer).
     public func tensor(shape: [Int], offset: Int = 0) -> Tensor {
         let n = shapeElementCount(shape)!
         precondition(offset >= 0 && offset + n <= count)
-        let bytes = ByteBuffer(copying: UnsafeRawBufferPointer(start: base + offset, count: n * 4))
+        let bytes = ByteBuffer(borrowing: UnsafeRawBufferPointer(start: base + offset, count: n * 4), owner: self)
         return Tensor(dtype: .f32, shape: shape, buffer: bytes)
     }
 }

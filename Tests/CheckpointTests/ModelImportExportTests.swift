@@ -71,7 +71,7 @@ let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         let loaded = try store.loadModel(set)
         let reference = try Transformer(config: loaded.model.config, params: ParameterLayout(config: loaded.model.config).assemble(rounded))
         let g = try goldenLogits("qwen2")
-        let expected = try logits(LoadedModel(set: set, model: reference, adapter: nil, tokenizerFiles: [:], configJSON: .null),
+        let expected = try logits(LoadedModel(set: set, model: reference, adapter: nil, tokenizerFiles: [:]),
                                   g.tokens, batch: g.batch, time: g.time)
         #expect(try logits(loaded, g.tokens, batch: g.batch, time: g.time) == expected)
     }
