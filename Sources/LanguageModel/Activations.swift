@@ -23,7 +23,6 @@ public final class Activations: @unchecked Sendable {
     // inputs
     var tokens: [Int32]
     var targets: [Int32]
-    var positions: [Int32]
     let ropeCos: [Float]
     let ropeSin: [Float]
 
@@ -82,7 +81,6 @@ public final class Activations: @unchecked Sendable {
         loraTargets = lora?.targetModules.count ?? 0
         tokens = Array(repeating: 0, count: N)
         targets = Array(repeating: -100, count: N)
-        positions = (0..<N).map { Int32($0 % time) }
         (ropeCos, ropeSin) = RoPE.tables(invFreq: c.inverseFrequencies, positions: time)
 
         residual = FloatBuffer(count: (L + 1) * N * C)

@@ -82,9 +82,4 @@ public struct ParameterLayout: Sendable, Equatable {
     public func entry(named name: String) -> Entry? {
         index[name].map { entries[$0] }
     }
-
-    /// Offsets of the RMSNorm weights (initialised to 1).
-    public var normOffsets: [Entry] {
-        entries.filter { $0.name.hasSuffix("norm.weight") }
-    }
 }

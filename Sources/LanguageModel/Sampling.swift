@@ -66,7 +66,8 @@ public struct Sampler: Sendable {
             return Int32(vocab - 1)
         }
         // nucleus: the most probable tokens whose mass first reaches top_p, renormalised
-        order = (0..<Int32(vocab)).map { $0 }
+        if order.count != vocab { order = [Int32](repeating: 0, count: vocab) }
+        for i in 0..<vocab { order[i] = Int32(i) }
         let p = probs
         order.sort { p[Int($0)] > p[Int($1)] || (p[Int($0)] == p[Int($1)] && $0 < $1) }
         var mass: Float = 0

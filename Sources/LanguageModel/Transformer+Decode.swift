@@ -353,6 +353,7 @@ extension Transformer {
             } : nil
             defer { if let packed { decodeBuffer.withLock { $0 = packed.buffer } } }
             for t in 0..<maxNewTokens {
+                let finished = done
                 samplers.withUnsafeMutableBufferPointer { sp in
                     next.withUnsafeMutableBufferPointer { np in
                         nextLogprob.withUnsafeMutableBufferPointer { lq in
@@ -363,7 +364,7 @@ extension Transformer {
                                     for b in rows {
                                         let row = logits.readPointer + b * V
                                         np.pointer[b] = sp.pointer[b].sample(row, vocab: V)
-                                        if logprobs {
+                                        if logprobs && !finished[b] {
                                             lq.pointer[b] = Sampler.logProbability(of: np.pointer[b], row, vocab: V, temperature: sampling.temperature)
                                         }
                                     }

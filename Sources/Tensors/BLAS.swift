@@ -30,15 +30,6 @@ public enum BLAS {
                     beta, c, blasint(ldc))
     }
 
-    /// y[m] = alpha · op(A) · x + beta · y (row-major A [m,n], or [n,m] when transA).
-    public static func sgemv(transA: Bool = false, rows: Int, cols: Int, alpha: Float = 1,
-                             a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
-                             beta: Float = 0, y: UnsafeMutablePointer<Float>) {
-        if !configured { configure() }
-        cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, blasint(rows), blasint(cols),
-                    alpha, a, blasint(lda), x, 1, beta, y, 1)
-    }
-
     /// Runs body with OpenBLAS limited to one thread per call (for sgemm calls made from several
     /// threads of our own at once), then restores the thread count. Sections may nest and overlap
     /// across threads: the count is restored when the last one ends.

@@ -57,13 +57,7 @@ public enum Attention {
 
     /// Row t (of `rows`) keeps columns 0...t (softmax) and zeroes the rest.
     static func causalSoftmax(_ p: UnsafeMutablePointer<Float>, _ T: Int, rows: Range<Int>) {
-        for t in rows {
-            let row = p + t * T
-            let m = VectorMath.max(row, t + 1)
-            let sum = VectorMath.expShifted(row, row, shift: m, t + 1)
-            VectorMath.scale(row, 1 / sum, t + 1)
-            if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
-        }
+        for t in rows { Softmax.row(p + t * T, p + t * T, visible: t + 1, width: T) }
     }
 
     /// Writes (not accumulates) dq, dk, dv: the first query head of each group overwrites, the

@@ -63,11 +63,8 @@ public enum CachedAttention {
                 BLAS.sgemm(m: t1 - t0, n: Lb, k: D, alpha: scale, a: q + t0 * qStride + h * D, lda: qStride,
                            b: kt, ldb: L, c: scratch, ldc: Lb)
                 for t in blk {
-                    let row = scratch + (t - t0) * Lb, visible = start + t + 1
-                    let m = VectorMath.max(row, visible)
-                    let sum = VectorMath.expShifted(row, row, shift: m, visible)
-                    VectorMath.scale(row, 1 / sum, visible)
-                    if visible < Lb { (row + visible).update(repeating: 0, count: Lb - visible) }
+                    let row = scratch + (t - t0) * Lb
+                    Softmax.row(row, row, visible: start + t + 1, width: Lb)
                 }
                 BLAS.sgemm(m: t1 - t0, n: D, k: Lb, a: scratch, lda: Lb, b: values + kvh * S * D, ldb: D,
                            c: out + t0 * qStride + h * D, ldc: qStride)
@@ -120,9 +117,7 @@ public enum CachedAttention {
         }
         for g in 0..<groups {
             let row = scores + g * S
-            let m = VectorMath.max(row, L)
-            let sum = VectorMath.expShifted(row, row, shift: m, L)
-            VectorMath.scale(row, 1 / sum, L)
+            Softmax.row(row, row, visible: L)
             let o = out + g * D
             var d0 = 0
             while d0 + 64 <= D {

@@ -90,23 +90,14 @@ public enum RoPE {
         }
     }
 
+    /// In place, every row by ±angle(positions[row]): `rotateRow` (the kernel the model runs) over the rows.
     public static func rotate(_ x: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int32>,
                        cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
                        rows: Int, heads: Int, headDim: Int, sign: Float) {
-        let half = headDim / 2
         parallelChunks(rows, minChunk: max(1, 8192 / max(1, heads * headDim))) { chunk in
             for r in chunk {
-                let c = cos + Int(positions[r]) * half
-                let s = sin + Int(positions[r]) * half
-                for h in 0..<heads {
-                    let v = x + (r * heads + h) * headDim
-                    for i in 0..<half {
-                        let a = v[i], b = v[i + half]
-                        let si = sign * s[i]
-                        v[i] = a * c[i] - b * si
-                        v[i + half] = b * c[i] + a * si
-                    }
-                }
+                let v = x + r * heads * headDim
+                rotateRow(out: v, inp: v, position: Int(positions[r]), cos: cos, sin: sin, heads: heads, headDim: headDim, sign: sign)
             }
         }
     }

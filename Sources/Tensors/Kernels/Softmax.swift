@@ -2,12 +2,17 @@
 
 public enum Softmax {
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int, cols: Int) {
-        for r in 0..<rows {
-            let x = inp + r * cols, y = out + r * cols
-            let m = VectorMath.max(x, cols)
-            let sum = VectorMath.expShifted(y, x, shift: m, cols)
-            VectorMath.scale(y, 1 / sum, cols)
-        }
+        for r in 0..<rows { row(out + r * cols, inp + r * cols, visible: cols) }
+    }
+
+    /// One row: out[0..<visible] = softmax(inp[0..<visible]), out[visible..<width] = 0 (the
+    /// masked positions of causal attention). out may equal inp. Every softmax of the model is this.
+    @inline(__always)
+    public static func row(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, visible: Int, width: Int? = nil) {
+        let m = VectorMath.max(inp, visible)
+        let sum = VectorMath.expShifted(out, inp, shift: m, visible)
+        VectorMath.scale(out, 1 / sum, visible)
+        if let width, visible < width { (out + visible).update(repeating: 0, count: width - visible) }
     }
 
     /// Accumulates dinp += p ⊙ (dout − Σ dout·p), given the forward output p.

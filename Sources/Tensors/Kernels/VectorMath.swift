@@ -89,38 +89,15 @@ public enum VectorMath {
         for i in 0..<n { a[i] *= c }
     }
 
-    /// exp(x) for one float, same algorithm as `exp16`.
-    @inlinable @inline(__always)
-    public static func exp(_ x: Float) -> Float {
-        exp16(SIMD16<Float>(repeating: x))[0]
-    }
-
     /// exp(x) for one float, same algorithm as `expNonPositive16`.
     @inlinable @inline(__always)
     public static func expNonPositive(_ x: Float) -> Float {
         expNonPositive16(SIMD16<Float>(repeating: x))[0]
     }
 
-    /// Vectorised exp over the whole float range: inputs are clamped to [−87.3, 88.7] (results in
-    /// [1.2e−38, 3.4e38]), then as `expReduced`, with 2ⁿ split in two factors so n = 128 works.
-    @inlinable @inline(__always)
-    public static func exp16(_ xIn: SIMD16<Float>) -> SIMD16<Float> {
-        let hi = SIMD16<Float>(repeating: 88.72283)
-        let lo = SIMD16<Float>(repeating: -87.33654)
-        var x = select(xIn - lo, lo, xIn)   // max(x, lo)
-        x = select(hi - x, hi, x)           // min(x, hi)
-        let (y, n) = expReduced(x)
-        // 2ⁿ via the exponent bits; n ∈ [−126, 128]: split so both halves are normal.
-        let n1 = n &>> 1
-        let n2 = n &- n1
-        let p1 = unsafeBitCast((n1 &+ 127) &<< 23, to: SIMD16<Float>.self)
-        let p2 = unsafeBitCast((n2 &+ 127) &<< 23, to: SIMD16<Float>.self)
-        return y * p1 * p2
-    }
-
     /// exp(x) for x ≤ 0 (and a little above: anything below 88), the shifted arguments of softmax
     /// and cross-entropy: only the lower clamp (results ≥ 1.2e−38; the kernels add such values to
-    /// sums ≥ 1) and a single 2ⁿ factor. About a third fewer operations than `exp16`.
+    /// sums ≥ 1) and a single 2ⁿ factor.
     @inlinable @inline(__always)
     public static func expNonPositive16(_ xIn: SIMD16<Float>) -> SIMD16<Float> {
         let lo = SIMD16<Float>(repeating: -87.33654)
