@@ -33,6 +33,21 @@ public final class KVCache: @unchecked Sendable {
         (l * batch + b) * config.kvDim * stride
     }
 
+    /// Copies positions 0..<length of sequence `u` of `other` (same config and stride) to sequence b.
+    func copyPrefix(of u: Int, in other: KVCache, to b: Int, length: Int) {
+        precondition(other.stride == stride && length <= capacity)
+        let D = config.headDim, keyCount = (length + 15) / 16 * 16 * D, valueCount = length * D
+        for l in 0..<config.numHiddenLayers {
+            let src = other.offset(layer: l, sequence: u), dst = offset(layer: l, sequence: b)
+            for h in 0..<config.numKeyValueHeads {
+                // keys: whole blocks of 16 positions, block-major; values: position-major
+                let head = h * D * stride
+                (keys.pointer + dst + head).update(from: other.keys.readPointer + src + head, count: keyCount)
+                (values.pointer + dst + head).update(from: other.values.readPointer + src + head, count: valueCount)
+            }
+        }
+    }
+
     func advance(by n: Int) {
         precondition(length + n <= capacity)
         length += n

@@ -318,6 +318,29 @@ extension Transformer {
         }
     }
 
+    /// `prefillPrompts` with each distinct prompt run once (a rollout asks for G responses to the same
+    /// prompt): its copies take its keys, values and last logits, the same bits as their own run.
+    func prefillOnce(_ prompts: [[Int32]], cache: KVCache, lora: LoRAAdapter?, threads: Int) -> [Float] {
+        var slot: [[Int32]: Int] = [:]
+        var unique: [[Int32]] = []
+        let source = prompts.map { p in
+            if let u = slot[p] { return u }
+            unique.append(p)
+            slot[p] = unique.count - 1
+            return unique.count - 1
+        }
+        if unique.count == prompts.count { return prefillPrompts(prompts, cache: cache, lora: lora, threads: threads) }
+        let once = KVCache(config: config, batch: unique.count, capacity: cache.capacity)
+        let logits = prefillPrompts(unique, cache: once, lora: lora, threads: threads)
+        let V = config.vocabSize
+        var out = [Float](repeating: 0, count: prompts.count * V)
+        for (b, u) in source.enumerated() {
+            cache.copyPrefix(of: u, in: once, to: b, length: unique[u].count)
+            out.replaceSubrange((b * V)..<((b + 1) * V), with: logits[(u * V)..<((u + 1) * V)])
+        }
+        return out
+    }
+
     /// Generates up to `maxNewTokens` per prompt (prompts of any non-zero lengths, each sequence at
     /// its own positions; its ids do not depend on the other prompts). A sequence stops after
     /// emitting one of `stopTokens`; sampling per sequence uses Philox stream `streams[b]` (default:
@@ -337,7 +360,7 @@ extension Transformer {
         let cache = KVCache(config: config, batch: B, capacity: total)
         let threads = threads ?? KernelThreads.count
         let V = config.vocabSize, rank = lora?.config.r ?? 0
-        let first = prefillPrompts(prompts, cache: cache, lora: lora, threads: threads)
+        let first = prefillOnce(prompts, cache: cache, lora: lora, threads: threads)
         let groups = Transformer.decodeGroups(batch: B)
         let scratches = groups.map { InferenceScratch(config: config, sequences: $0.count, time: 1, cacheStride: cache.stride, loraRank: rank) }
         let logits = FloatBuffer(first)

@@ -68,6 +68,23 @@ import TestSupport
         #expect(throws: ModelError.self) { try f.model.generate(prompts: [[1], Array(repeating: 1, count: limit)], maxNewTokens: 1) }
     }
 
+    @Test(arguments: ["qwen2", "qwen3"])
+    func repeatedPromptsArePrefilledOnceWithTheSameResult(family: String) throws {
+        // a rollout's groups: the same prompt G times; each copy decodes as that prompt alone
+        let f = try GoldenFixture(family)
+        let a = Array(f.tokens[0..<6]), b = Array(f.tokens[3..<7])
+        let prompts = [a, a, b, a, b, Array(f.tokens[1..<3])]
+        let greedy = try f.model.generate(prompts: prompts, maxNewTokens: 6, threads: 2)
+        for (i, p) in prompts.enumerated() {
+            #expect(try f.model.generate(prompts: [p], maxNewTokens: 6, threads: 1).ids[0] == greedy.ids[i], "\(family) prompt \(i)")
+        }
+        // sampled with the streams of a lone run, with log-probabilities
+        let options = SamplingOptions(temperature: 1, topP: 1, seed: 8)
+        let sampled = try f.model.generate(prompts: prompts, maxNewTokens: 6, sampling: options, streams: [7, 1, 2, 3, 4, 5], logprobs: true)
+        let alone = try f.model.generate(prompts: [a], maxNewTokens: 6, sampling: options, streams: [7], logprobs: true)
+        #expect(sampled.ids[0] == alone.ids[0] && sampled.logprobs![0] == alone.logprobs![0])
+    }
+
     @Test func promptGroupsAreRunsOfOneLengthCutLikeMicroBatches() {
         #expect(Transformer.promptGroups(lengths: [5, 5, 2, 9, 9, 9]) == [0..<2, 2..<3, 3..<6])
         // 128-token prompts: micro-batches of 2 sequences (256 rows)
