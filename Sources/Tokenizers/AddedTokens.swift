@@ -28,19 +28,14 @@ public struct AddedToken: Sendable, Equatable {
 /// Finds added tokens in text: a byte trie walked only from bytes that start some token.
 struct AddedTokenMatcher: Sendable {
     private(set) var tokens: [AddedToken] = []
-    /// The byte string each token is matched as (its content, or its normalized form).
-    private var patterns: [[UInt8]] = []
     private var firstBytes = [Bool](repeating: false, count: 256)
     /// Trie nodes: children by byte, and the token (index into `tokens`) ending at the node.
     private var children: [[UInt8: Int32]] = [[:]]
     private var terminal: [Int32] = [-1]
 
-    var isEmpty: Bool { tokens.isEmpty }
-
     init(_ entries: [(AddedToken, [UInt8])]) {
         for (token, pattern) in entries where !pattern.isEmpty {
             tokens.append(token)
-            patterns.append(pattern)
             var node = 0
             for b in pattern {
                 if let c = children[node][b] {

@@ -51,9 +51,6 @@ struct ByteKeyTable: Sendable {
         slots = [Slot](repeating: Slot(), count: size)
     }
 
-    /// Bytes of keys held (the arena).
-    var keyBytes: Int { keys.count }
-
     func find(_ key: UnsafeRawBufferPointer) -> UInt64? {
         find(key, hash: hashBytes(key))
     }

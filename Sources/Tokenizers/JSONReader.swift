@@ -219,8 +219,9 @@ private struct JSONReader {
     }
 
     func validated(_ a: Int, _ b: Int) throws(JSON.ParseError) -> String {
-        let slice = UnsafeBufferPointer(rebasing: p[a..<b])
-        if UTF8Text.firstInvalidOffset(slice) != nil { throw error("invalid UTF-8 in a string") }
-        return String(decoding: slice, as: UTF8.self)
+        guard let s = String(validating: UnsafeBufferPointer(rebasing: p[a..<b]), as: UTF8.self) else {
+            throw error("invalid UTF-8 in a string")
+        }
+        return s
     }
 }

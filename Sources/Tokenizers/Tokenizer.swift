@@ -33,11 +33,6 @@ extension Tokenizer {
         encode(try UTF8Text.string(bytes, source: source, line: line), addSpecialTokens: addSpecialTokens)
     }
 
-    /// Encodes many texts (the same as encoding each).
-    public func encode(batch texts: [String], addSpecialTokens: Bool = false) -> [[Int32]] {
-        texts.map { encode($0, addSpecialTokens: addSpecialTokens) }
-    }
-
     /// Whether `id` is an assigned token id.
     public func contains(_ id: Int32) -> Bool { token(id) != nil }
 }

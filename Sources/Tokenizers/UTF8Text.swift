@@ -39,11 +39,10 @@ public enum UTF8Text {
 
     /// Validates `bytes` and makes a String, or throws naming the source (and line when given).
     public static func string(_ bytes: some Collection<UInt8>, source: String, line: Int? = nil) throws -> String {
-        let array = Array(bytes)
-        if let bad = array.withUnsafeBufferPointer({ firstInvalidOffset($0) }) {
-            throw TokenizerError.invalidUTF8(source: source, line: line, byteOffset: bad)
-        }
-        return String(decoding: array, as: UTF8.self)
+        if let s = String(validating: bytes, as: UTF8.self) { return s }
+        // invalid: find where, for the message
+        let bad = Array(bytes).withUnsafeBufferPointer { firstInvalidOffset($0) } ?? 0
+        throw TokenizerError.invalidUTF8(source: source, line: line, byteOffset: bad)
     }
 
     /// Decodes the scalar starting at `i` of valid UTF-8; returns its value and byte length.
