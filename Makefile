@@ -15,9 +15,12 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# The whole suite on the kernel bridge picks, then the numeric targets under every OpenBLAS
+# kernel this CPU runs (tools/test-kernels.sh), then the format checks.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	@SWIFT=$(SWIFT) tools/test-kernels.sh
 	@tools/check-schemas.sh
 
 demo: release

@@ -27,11 +27,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // C libraries, each wrapped once (module map + shim header) and imported by one Swift file.
-        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // C libraries, each wrapped once (module map + shim header, or a C target) and imported by one Swift file.
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
 
+        // OpenBLAS is opened with dlopen at first use, so that its kernel can be chosen from the
+        // CPU's features first (Sources/COpenBLAS/include/COpenBLAS.h); nothing links it.
+        .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         // Kernels use SIMD16<Float>: let the compiler emit AVX2/FMA for them (haswell and later).
         .target(name: "CIntrinsics"),
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CIntrinsics"], swiftSettings: tensorsSettings),

@@ -9,6 +9,10 @@ PYTHON=${PYTHON:-/tmp/peers/bin/python}
 THREADS=${THREADS:-2}
 SMALL="--hidden 256 --layers 4 --heads 4 --kv-heads 2 --intermediate 704 --vocab 4096 --batch 8 --seq 128"
 LARGE="--hidden 512 --layers 8 --heads 8 --kv-heads 2 --intermediate 1408 --vocab 8192 --batch 8 --seq 128"
+# Both sides' kernels, so that a ratio is read with what produced it.
+echo "bridge: BLAS kernel $($BRIDGE doctor --no-measure --json | $PYTHON -c 'import json,sys; b=json.load(sys.stdin)["openblas"]; print(b["kernel"], "(corrected from " + b["openblas_choice"] + ")" if b["corrected"] else "", "|", b["config"])')"
+echo "peer: $($PYTHON -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__, "threads", torch.get_num_threads())')"
+$PYTHON -c 'import torch; print(torch.__config__.show())' | sed 's/^/peer: /'
 declare -A CASES=(
   [train-small]="train $SMALL --steps 5 --warmup 1"
   [train-large]="train $LARGE --steps 3 --warmup 1"

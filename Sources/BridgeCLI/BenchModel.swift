@@ -44,6 +44,9 @@ struct BenchModelOptions: ParsableArguments {
         return (0..<n).map { _ in Int32(rng.below(vocab)) }
     }
 
+    /// The BLAS kernel in use, for the report ("Cooperlake (corrected from Prescott)").
+    func kernel() throws -> String { try BLAS.kernel().summary }
+
     func emit(_ fields: [(String, JSONValue)], text: String) {
         if json { printJSON(.object(Dictionary(uniqueKeysWithValues: fields))) } else { print(text) }
     }
@@ -101,25 +104,15 @@ struct BenchTrain: ParsableCommand {
         let n = Double(o.batch * o.seq)
         let attention = 12 * Double(o.batch * config.numAttentionHeads * o.seq * o.seq * config.headDim) * Double(o.layers)
         let flops = 3 * model.matmulFlopsPerToken * n + attention
-        let peak = noPeak ? 0 : BenchTrain.sgemmPeak()
+        let peak = noPeak ? 0 : Throughput.sgemm(n: 1536, repeats: 3)
         o.emit([("tokens_per_s", .double(n / step)), ("step_ms", .double(step * 1000)), ("gflops", .double(flops / step / 1e9)),
                 ("sgemm_peak_gflops", .double(peak)), ("flops_per_step", .double(flops)), ("parameters", .int(model.layout.totalCount)),
                 ("activation_floats", .int(acts.floatCount)), ("threads", .int(o.threads)), ("loss", .double(Double(loss))),
-                ("step_ms_all", .array(times.map { .double($0 * 1000) }))],
-               text: String(format: "bench train: %.0f tokens/s, %.1f ms/step, %.1f GFLOP/s (sgemm peak %.1f), %d parameters, %d threads, loss %.3f",
-                            n / step, step * 1000, flops / step / 1e9, peak, model.layout.totalCount, o.threads, loss))
+                ("step_ms_all", .array(times.map { .double($0 * 1000) })), ("blas_kernel", .string(try o.kernel()))],
+               text: String(format: "bench train: %.0f tokens/s, %.1f ms/step, %.1f GFLOP/s (sgemm peak %.1f), %d parameters, %d threads, loss %.3f, BLAS kernel %@",
+                            n / step, step * 1000, flops / step / 1e9, peak, model.layout.totalCount, o.threads, loss, try o.kernel()))
     }
 
-    /// GFLOP/s of a large square sgemm (best of 3).
-    static func sgemmPeak() -> Double {
-        let n = 1536
-        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
-        a.fill(0.5); b.fill(0.25)
-        let times = timeRepeated(3, warmup: 1) {
-            BLAS.sgemm(m: n, n: n, k: n, a: a.readPointer, lda: n, b: b.readPointer, ldb: n, c: c.pointer, ldc: n)
-        }
-        return 2 * Double(n * n * n) / times.min()! / 1e9
-    }
 }
 
 struct BenchGenerate: ParsableCommand {
@@ -145,8 +138,9 @@ struct BenchGenerate: ParsableCommand {
         let t = median(times)
         if profile { printProfile(StepProfile.seconds, calls: o.warmup + o.steps) }
         o.emit([("tokens_per_s", .double(Double(produced) / t)), ("seconds", .double(t)), ("new_tokens", .int(produced)),
-                ("threads", .int(o.threads)), ("parameters", .int(model.layout.totalCount))],
-               text: String(format: "bench generate: %.0f new tokens/s (%d tokens in %.3f s), %d threads", Double(produced) / t, produced, t, o.threads))
+                ("threads", .int(o.threads)), ("parameters", .int(model.layout.totalCount)), ("blas_kernel", .string(try o.kernel()))],
+               text: String(format: "bench generate: %.0f new tokens/s (%d tokens in %.3f s), %d threads, BLAS kernel %@",
+                            Double(produced) / t, produced, t, o.threads, try o.kernel()))
     }
 }
 

@@ -99,6 +99,7 @@ struct BenchStore: ParsableCommand {
                 "reimport_s": .double(reimport), "export_s": .double(export), "export_gb_s": .double(Double(bytes) / export / 1e9),
                 "open_s": .double(open), "open_verified_s": .double(openVerified), "show_s": .double(show),
                 "round_trip_identical": .bool(identical), "store_disk_bytes": .int(stats.diskBytes),
+                "blas_kernel": .string(try BLAS.kernel().summary),
             ])
         }
         if !identical { throw UserError("export differs from the source file's tensor data") }

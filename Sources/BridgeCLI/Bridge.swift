@@ -28,6 +28,7 @@ struct Bridge: ParsableCommand {
             StoreCommand.self,
             GC.self,
             Bench.self,
+            Doctor.self,
         ])
 }
 

@@ -7,6 +7,26 @@ import Glibc
 import Darwin
 #endif
 
+import Synchronization
+
+/// Deterministic crash points for tests: with BRIDGE_CRASH_AFTER_WRITES=N in the environment, the
+/// process kills itself (SIGKILL, as `kill -9` would) just before its N-th mutating file-system
+/// operation of the store (a write, fsync, link, rename, unlink, mkdir or truncate), so a test
+/// can place a crash at an exact point of a store action instead of guessing with a clock.
+enum CrashPoint {
+    static let limit: Int? = {
+        guard let p = getenv("BRIDGE_CRASH_AFTER_WRITES"), let n = Int(String(cString: p)), n > 0 else { return nil }
+        return n
+    }()
+    static let done = Atomic<Int>(0)
+
+    /// Counts one mutating operation; dies first when it is the one named by the environment.
+    @inline(__always) static func tick() {
+        guard let limit else { return }
+        if done.wrappingAdd(1, ordering: .relaxed).newValue >= limit { kill(getpid(), SIGKILL) }
+    }
+}
+
 func errnoString(_ code: Int32) -> String {
     String(cString: strerror(code))
 }
@@ -47,6 +67,7 @@ final class FileHandle {
         var offset = 0
         while offset < bytes.count {
             let chunk = min(bytes.count - offset, 1 << 30)
+            CrashPoint.tick()
             let n = Glibc.write(fd, bytes.baseAddress! + offset, chunk)
             if n < 0 {
                 if errno == EINTR { continue }
@@ -64,6 +85,7 @@ final class FileHandle {
         var offset = 0
         while offset < bytes.count {
             let chunk = min(bytes.count - offset, 1 << 30)
+            CrashPoint.tick()
             let n = Glibc.pwrite(fd, bytes.baseAddress! + offset, chunk, off_t(start + offset))
             if n < 0 {
                 if errno == EINTR { continue }
@@ -103,6 +125,7 @@ final class FileHandle {
     }
 
     func sync() throws {
+        CrashPoint.tick()
         guard fsync(fd) == 0 else { throw StoreError.io(operation: "fsync", path: path, errno: errno) }
     }
 
@@ -140,6 +163,7 @@ enum Posix {
     }
 
     static func makeDirectory(_ path: String) throws {
+        CrashPoint.tick()
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
             throw StoreError.io(operation: "mkdir", path: path, errno: errno)
         }
@@ -152,18 +176,21 @@ enum Posix {
 
     /// Makes `target` name the file at `source` unless `target` exists. Returns false if it did.
     static func linkNoReplace(_ source: String, _ target: String) throws -> Bool {
+        CrashPoint.tick()
         if link(source, target) == 0 { return true }
         if errno == EEXIST { return false }
         throw StoreError.io(operation: "link", path: target, errno: errno)
     }
 
     static func rename(_ source: String, _ target: String) throws {
+        CrashPoint.tick()
         guard Glibc.rename(source, target) == 0 else {
             throw StoreError.io(operation: "rename", path: target, errno: errno)
         }
     }
 
     static func unlinkIfExists(_ path: String) throws {
+        CrashPoint.tick()
         if unlink(path) != 0 && errno != ENOENT {
             throw StoreError.io(operation: "unlink", path: path, errno: errno)
         }

@@ -61,13 +61,14 @@ public func startBridge(_ args: [String], environment: [String: String] = [:]) t
 }
 
 /// Runs `bridge args...` to completion.
+/// `environment` adds variables to the test's own; an empty value removes one.
 public func runBridge(_ args: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> ProcessResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: try bridgeExecutable())
     p.arguments = args
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "BRIDGE_STORE")
-    for (k, v) in environment { env[k] = v }
+    for (k, v) in environment { env[k] = v.isEmpty ? nil : v }   // "" removes a variable
     p.environment = env
     let out = Pipe(), err = Pipe()
     p.standardOutput = out

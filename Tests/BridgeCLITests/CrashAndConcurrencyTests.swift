@@ -1,4 +1,4 @@
-// kill -9 at random moments of an import leaves no visible partial object, manifest or ref and
+// kill -9 at every kind of moment of an import (deterministic crash points) leaves no visible partial object, manifest or ref and
 // the previous state intact; gc then removes the dead writer's leftovers. Two processes importing
 // into one store at once both succeed.
 
@@ -15,45 +15,51 @@ import ShardStore
         try writeSafetensors(basePath, count: 3, elements: 5000, seed: 77)
         let base = try cli.json(["ckpt", "import", basePath, "--name", "base"])["id"]!.stringValue!
 
-        // The victim: 64 tensors of 2 MiB, long enough to be killed mid-write.
+        // The victim: 16 tensors of 256 KiB.
         let victim = cli.scratch.file("victim.safetensors")
-        try writeSafetensors(victim, count: 64, elements: 512 * 1024, seed: 3)
+        try writeSafetensors(victim, count: 16, elements: 64 * 1024, seed: 3)
         // Its id, from an import into a separate store.
         let reference = try CLI("cli-crash-ref")
         let expected = try reference.json(["ckpt", "import", victim, "--name", "v"])["id"]!.stringValue!
 
-        var start = Date()
-        _ = try cli.run(["store", "stats"])
-        let probe = Date().timeIntervalSince(start)
-        start = Date()
-        let timing = try CLI("cli-crash-time")
-        try timing.run(["ckpt", "import", victim, "--name", "v"])
-        let duration = max(Date().timeIntervalSince(start) - probe, 0.05)
-
-        var killedMidway = 0, leftovers = 0
-        for round in 0..<12 {
-            let p = try startBridge(["ckpt", "import", victim, "--name", "victim", "--store", cli.store])
-            // Spread the kills over the whole import, from process start to just past its end.
-            let delay = probe * 0.5 + duration * Double(round) / 10
-            usleep(useconds_t(delay * 1_000_000))
-            kill(p.processIdentifier, SIGKILL)
+        // Crash points: the process kills itself before its N-th mutating file-system operation
+        // (BRIDGE_CRASH_AFTER_WRITES), N growing by half each round until the import completes, then
+        // points spread evenly below that bound: deterministic, whatever the machine's speed.
+        var killed = 0, leftovers = 0, completedAt: Int?
+        var points: [Int] = []
+        var n = 1.0
+        func crash(at point: Int, round: Int) throws -> Bool {
+            let p = try startBridge(["ckpt", "import", victim, "--name", "victim", "--store", cli.store],
+                                    environment: ["BRIDGE_CRASH_AFTER_WRITES": String(point)])
             p.waitUntilExit()
-            if p.terminationReason == .uncaughtSignal { killedMidway += 1 }
+            let died = p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL
+            #expect(died || p.terminationStatus == 0, "crash point \(point): exited \(p.terminationStatus)")
+            if died { killed += 1 }
 
             let store = try Store(at: cli.store)
-            #expect(try allObjectsAreWhole(cli.store), "round \(round): a partial object is visible")
+            #expect(try allObjectsAreWhole(cli.store), "crash point \(point): a partial object is visible")
             #expect(try store.readRef(try RefName("models/base"))?.hex == base)
             let victimRef = try store.readRef(try RefName("models/victim"))
-            #expect(victimRef == nil || victimRef?.hex == expected, "round \(round): ref points at \(String(describing: victimRef))")
+            #expect(victimRef == nil || victimRef?.hex == expected, "crash point \(point): ref points at \(String(describing: victimRef))")
+            #expect(died || victimRef?.hex == expected, "crash point \(point): a completed import left no ref")
             if victimRef != nil { try store.deleteRef(try RefName("models/victim")) }
             if try !FileManager.default.contentsOfDirectory(atPath: cli.store + "/tmp").isEmpty { leftovers += 1 }
             // Delete the objects of completed imports too, so every round starts from the same state.
             _ = try store.gc(dryRun: false, graceSeconds: 0)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: cli.store + "/tmp").isEmpty, "round \(round): gc left temporary files")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: cli.store + "/tmp").isEmpty, "crash point \(point): gc left temporary files")
             #expect(try cli.json(["ckpt", "verify", "base"])["ok"] == true)
+            return died
         }
-        #expect(killedMidway >= 3, "only \(killedMidway) kills landed during the import")
-        #expect(leftovers >= 1, "no kill left temporary files behind, so gc's cleanup went untested")
+        for round in 0..<40 {
+            let point = Int(n.rounded())
+            points.append(point)
+            if try !crash(at: point, round: round) { completedAt = point; break }
+            n = max(n * 1.5, n + 1)
+        }
+        let bound = try #require(completedAt, "the import never completed; crash points \(points)")
+        for k in 1..<6 { _ = try crash(at: bound * k / 6 + 1, round: points.count + k) }
+        #expect(killed >= 12, "only \(killed) crash points fell inside the import (points \(points))")
+        #expect(leftovers >= 1, "no crash left temporary files behind, so gc's cleanup went untested")
 
         // The import then completes and gives the same set as an uninterrupted one.
         let done = try cli.json(["ckpt", "import", victim, "--name", "victim"])

@@ -48,8 +48,7 @@ let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         let set = try store.importHuggingFace(directory: dir)
         let loaded = try store.loadModel(try store.tensorSet(set.id!))
         let g = try goldenLogits(family)
-        let c = closeness(try logits(loaded, g.tokens, batch: g.batch, time: g.time), g.logits, rtol: 1e-4, atol: 1e-5)
-        #expect(c.ok, "\(c)")
+        expectClose(try logits(loaded, g.tokens, batch: g.batch, time: g.time), g.logits, rtol: 1e-4, atol: 1e-5)
     }
 
     @Test func bf16WeightsAreConvertedOnLoad() throws {
@@ -109,7 +108,7 @@ let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         try store.exportHuggingFace(withLoRA, to: merged, mergeLoRA: true)
         #expect(!FileManager.default.fileExists(atPath: merged + "/adapter_model.safetensors"))
         let m = try store.loadModel(try store.importHuggingFace(directory: merged))
-        #expect(closeness(try logits(m, g.tokens, batch: g.batch, time: g.time), expected, rtol: 1e-4, atol: 1e-5).ok)
+        expectClose(try logits(m, g.tokens, batch: g.batch, time: g.time), expected, rtol: 1e-4, atol: 1e-5)
 
         let peft = scratch.file("peft")
         try store.exportHuggingFace(withLoRA, to: peft)

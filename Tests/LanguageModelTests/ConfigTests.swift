@@ -44,10 +44,7 @@ import TestSupport
         #expect(throws: ModelError.self) { try decode("{\(base), \"num_key_value_heads\": 3}") }
         #expect(throws: ModelError.self) { try decode("{\(base), \"tie_word_embeddings\": \"yes\"}") }
         #expect(throws: ModelError.self) { try decode("{\(base)") }
-        do {
-            _ = try decode("{\(base), \"num_key_value_heads\": 3}")
-        } catch {
-            #expect(error.description.contains("num_key_value_heads"))
-        }
+        let error = #expect(throws: ModelError.self) { try decode("{\(base), \"num_key_value_heads\": 3}") }
+        #expect(error?.description.contains("num_key_value_heads") == true, "\(String(describing: error))")
     }
 }

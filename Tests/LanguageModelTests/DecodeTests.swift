@@ -19,8 +19,7 @@ import TestSupport
         for t in 3...T {
             for b in 0..<2 {
                 let expected = full.logits.array(offset: (b * T + t - 1) * V, count: V)
-                let c = closeness(Array(logits[(b * V)..<((b + 1) * V)]), expected, rtol: 1e-4, atol: 1e-5)
-                #expect(c.ok, "\(family) position \(t - 1) sequence \(b): \(c)")
+                expectClose(Array(logits[(b * V)..<((b + 1) * V)]), expected, rtol: 1e-4, atol: 1e-5, "\(family) position \(t - 1) sequence \(b)")
             }
             if t < T { logits = try f.model.decode(tokens: sequences.map { $0[t] }, cache: cache) }
         }

@@ -14,8 +14,7 @@ import TestSupport
         let acts = Activations(config: f.config, batch: f.batch, time: f.time, microBatch: microBatch)
         acts.threads = 2
         let loss = try #require(try f.model.forward(tokens: f.tokens, targets: f.targets, acts: acts))
-        let logits = closeness(acts.logits.array, f.golden["logits"]!, rtol: 1e-4, atol: 1e-5)
-        #expect(logits.ok, "\(family) logits: \(logits)")
+        expectClose(acts.logits.array, f.golden["logits"]!, rtol: 1e-4, atol: 1e-5, "\(family) logits")
         #expect(abs(loss - f.loss) <= 1e-4 * abs(f.loss), "\(family) loss \(loss) vs \(f.loss)")
 
         let grads = FloatBuffer(count: f.model.layout.totalCount)
@@ -23,8 +22,7 @@ import TestSupport
         var checked = 0
         for e in f.model.layout.entries {
             let expected = try #require(f.golden["grad." + e.name], "no golden gradient for \(e.name)")
-            let c = closenessScaled(grads.array(offset: e.offset, count: e.count), expected, rtol: 1e-4, atol: 1e-7)
-            #expect(c.ok, "\(family) grad \(e.name): \(c)")
+            expectClose(grads.array(offset: e.offset, count: e.count), expected, rtol: 1e-4, atol: 1e-7, "\(family) grad \(e.name)")
             checked += 1
         }
         #expect(checked == f.golden.names.filter { $0.hasPrefix("grad.") }.count)

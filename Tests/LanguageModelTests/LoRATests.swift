@@ -36,12 +36,11 @@ import TestSupport
         let loss = try #require(try f.model.forward(tokens: f.tokens, targets: f.targets, acts: acts, lora: adapter))
         let expectedLoss = Float(try fixtureJSON(dir + "/golden.json")["loss"] as! Double)
         #expect(abs(loss - expectedLoss) <= 1e-4 * expectedLoss)
-        #expect(closeness(acts.logits.array, golden["logits"]!, rtol: 1e-4, atol: 1e-5).ok)
+        expectClose(acts.logits.array, golden["logits"]!, rtol: 1e-4, atol: 1e-5)
         let grads = FloatBuffer(count: layout.totalCount)
         f.model.backward(acts: acts, grads: nil, lora: adapter, loraGrads: grads)
         for e in layout.entries {
-            let c = closenessScaled(grads.array(offset: e.offset, count: e.count), golden["grad." + e.name]!, rtol: 1e-4)
-            #expect(c.ok, "\(e.name): \(c)")
+            expectClose(grads.array(offset: e.offset, count: e.count), golden["grad." + e.name]!, rtol: 1e-4, "\(e.name)")
         }
     }
 
@@ -61,12 +60,11 @@ import TestSupport
         let merged = try f.model.with(params: f.model.merged(adapter))
         let plain = Activations(config: f.config, batch: f.batch, time: f.time)
         let mergedLoss = try #require(try merged.forward(tokens: f.tokens, targets: f.targets, acts: plain))
-        #expect(closeness(plain.logits.array, logits, rtol: 1e-4, atol: 1e-5).ok)
+        expectClose(plain.logits.array, logits, rtol: 1e-4, atol: 1e-5)
         #expect(abs(mergedLoss - loss) <= 1e-5 * loss)
         let mergedGrads = FloatBuffer(count: f.model.layout.totalCount)
         merged.backward(acts: plain, grads: mergedGrads)
-        let c = closenessScaled(theta.array, mergedGrads.array, rtol: 1e-4)
-        #expect(c.ok, "\(c)")
+        expectClose(theta.array, mergedGrads.array, rtol: 1e-4)
         #expect(w.array.contains { $0 != 0 })
     }
 

@@ -191,11 +191,8 @@ import TestSupport
         #expect(try JSONValue(parsing: "9007199254740993") == .int(9007199254740993))
         #expect(try JSONValue(parsing: "-1.5e-3") == .double(-0.0015))
         #expect(try JSONValue(parsing: #""\u00e9\ud83d\ude00\/""#) == .string("é😀/"))
-        do {
-            _ = try JSONValue(parsing: "{\n  \"a\": tru\n}")
-        } catch {
-            #expect(error.line == 2)
-        }
+        let error = #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: "{\n  \"a\": tru\n}") }
+        #expect(error?.line == 2)
     }
 }
 

@@ -41,9 +41,8 @@ import TestSupport
         for (time, start) in [(T, 0), (3, T - 3), (T - 5, 5)] + (0..<T).map { (1, $0) } {
             let (fast, slow) = run(time: time, start: start)
             let expected = full.array(offset: start * H * D, count: time * H * D)
-            let c = closeness(fast, expected, rtol: 1e-5, atol: 1e-6), n = closeness(slow, expected, rtol: 1e-5, atol: 1e-6)
-            #expect(c.ok, "T \(time) from \(start): \(c)")
-            #expect(n.ok, "naive, T \(time) from \(start): \(n)")
+            expectClose(fast, expected, rtol: 1e-5, atol: 1e-6, "T \(time) from \(start)")
+            expectClose(slow, expected, rtol: 1e-5, atol: 1e-6, "naive, T \(time) from \(start)")
         }
     }
 }

@@ -9,8 +9,7 @@ import TestSupport
     func check(_ analytic: FloatBuffer, _ x: FloatBuffer, rtol: Double = 1e-2, eps: Float = 1e-2,
                _ loss: @escaping () -> Double, _ label: String) {
         let numeric = GradientCheck.numeric(x, eps: eps, loss: loss)
-        let c = closenessScaled(analytic.array, numeric, rtol: rtol, atol: 1e-4)
-        #expect(c.ok, "\(label): \(c)")
+        expectClose(analytic.array, numeric, rtol: rtol, atol: 1e-4, "\(label)")
     }
 
     @Test func linear() {

@@ -11,8 +11,7 @@ import TestSupport
         let fast = FloatBuffer(count: n * o), slow = FloatBuffer(count: n * o)
         Linear.forward(out: fast.pointer, inp: x.readPointer, weight: w.readPointer, bias: b.readPointer, n: n, inFeatures: i, outFeatures: o)
         Linear.forwardNaive(out: slow.pointer, inp: x.readPointer, weight: w.readPointer, bias: b.readPointer, n: n, inFeatures: i, outFeatures: o)
-        let f = closeness(fast.array, slow.array, rtol: 1e-5, atol: 1e-5)
-        #expect(f.ok, "\(f)")
+        expectClose(fast.array, slow.array, rtol: 1e-5, atol: 1e-5)
 
         let dout = randomBuffer(n * o, seed: 4)
         let g1 = (FloatBuffer(count: n * i), FloatBuffer(count: o * i), FloatBuffer(count: o))
@@ -23,8 +22,7 @@ import TestSupport
         Linear.backwardNaive(dinp: g2.0.pointer, dweight: g2.1.pointer, dbias: g2.2.pointer, dout: dout.readPointer,
                              inp: x.readPointer, weight: w.readPointer, n: n, inFeatures: i, outFeatures: o)
         for (a, e) in [(g1.0, g2.0), (g1.1, g2.1), (g1.2, g2.2)] {
-            let c = closeness(a.array, e.array, rtol: 1e-4, atol: 1e-4)
-            #expect(c.ok, "\(c)")
+            expectClose(a.array, e.array, rtol: 1e-4, atol: 1e-4)
         }
     }
 
@@ -34,14 +32,13 @@ import TestSupport
         let (o1, o2, r1, r2) = (FloatBuffer(count: n * c), FloatBuffer(count: n * c), FloatBuffer(count: n), FloatBuffer(count: n))
         RMSNorm.forward(out: o1.pointer, rstd: r1.pointer, inp: x.readPointer, weight: w.readPointer, n: n, c: c, eps: 1e-6)
         RMSNorm.forwardNaive(out: o2.pointer, rstd: r2.pointer, inp: x.readPointer, weight: w.readPointer, n: n, c: c, eps: 1e-6)
-        #expect(closeness(o1.array, o2.array, rtol: 1e-5, atol: 1e-6).ok)
-        #expect(closeness(r1.array, r2.array, rtol: 1e-5, atol: 0).ok)
+        expectClose(o1.array, o2.array, rtol: 1e-5, atol: 1e-6)
+        expectClose(r1.array, r2.array, rtol: 1e-5, atol: 0)
         let (dx1, dx2, dw1, dw2) = (FloatBuffer(count: n * c), FloatBuffer(count: n * c), FloatBuffer(count: c), FloatBuffer(count: c))
         RMSNorm.backward(dinp: dx1.pointer, dweight: dw1.pointer, dout: dout.readPointer, inp: x.readPointer, weight: w.readPointer, rstd: r1.readPointer, n: n, c: c)
         RMSNorm.backwardNaive(dinp: dx2.pointer, dweight: dw2.pointer, dout: dout.readPointer, inp: x.readPointer, weight: w.readPointer, rstd: r1.readPointer, n: n, c: c)
-        let cx = closenessScaled(dx1.array, dx2.array, rtol: 1e-5), cw = closenessScaled(dw1.array, dw2.array, rtol: 1e-5)
-        #expect(cx.ok, "\(cx)")
-        #expect(cw.ok, "\(cw)")
+        expectClose(dx1.array, dx2.array, rtol: 1e-5)
+        expectClose(dw1.array, dw2.array, rtol: 1e-5)
     }
 
     @Test func ropeMatchesExplicitRotateHalf() {
@@ -56,14 +53,13 @@ import TestSupport
                 RoPE.forward(x1.pointer, positions: p.baseAddress!, cos: cos, sin: sin, rows: rows, heads: heads, headDim: d)
                 RoPE.forwardNaive(x2.pointer, positions: p.baseAddress!, invFreq: inv, rows: rows, heads: heads, headDim: d)
             }
-            let c = closeness(x1.array, x2.array, rtol: 1e-4, atol: 1e-5)
-            #expect(c.ok, "\(c)")
+            expectClose(x1.array, x2.array, rtol: 1e-4, atol: 1e-5)
             // backward is the inverse rotation: forward then backward is the identity
             let x0 = randomBuffer(rows * heads * d, seed: 21)
             positions.withUnsafeBufferPointer { p in
                 RoPE.backward(x1.pointer, positions: p.baseAddress!, cos: cos, sin: sin, rows: rows, heads: heads, headDim: d)
             }
-            #expect(closeness(x1.array, x0.array, rtol: 1e-5, atol: 1e-5).ok)
+            expectClose(x1.array, x0.array, rtol: 1e-5, atol: 1e-5)
         }
     }
 
@@ -81,12 +77,12 @@ import TestSupport
         let o1 = FloatBuffer(count: n), o2 = FloatBuffer(count: n)
         SwiGLU.forward(out: o1.pointer, gate: g.readPointer, up: u.readPointer, n: n)
         SwiGLU.forwardNaive(out: o2.pointer, gate: g.readPointer, up: u.readPointer, n: n)
-        #expect(closeness(o1.array, o2.array, rtol: 1e-5, atol: 1e-6).ok)
+        expectClose(o1.array, o2.array, rtol: 1e-5, atol: 1e-6)
         let (a1, a2, b1, b2) = (FloatBuffer(count: n), FloatBuffer(count: n), FloatBuffer(count: n), FloatBuffer(count: n))
         SwiGLU.backward(dgate: a1.pointer, dup: b1.pointer, dout: dout.readPointer, gate: g.readPointer, up: u.readPointer, n: n)
         SwiGLU.backwardNaive(dgate: a2.pointer, dup: b2.pointer, dout: dout.readPointer, gate: g.readPointer, up: u.readPointer, n: n)
-        #expect(closeness(a1.array, a2.array, rtol: 1e-5, atol: 1e-6).ok)
-        #expect(closeness(b1.array, b2.array, rtol: 1e-5, atol: 1e-6).ok)
+        expectClose(a1.array, a2.array, rtol: 1e-5, atol: 1e-6)
+        expectClose(b1.array, b2.array, rtol: 1e-5, atol: 1e-6)
     }
 
     @Test func fastExpIsAccurate() {
@@ -121,12 +117,11 @@ import TestSupport
         let p1 = FloatBuffer(count: rows * cols), p2 = FloatBuffer(count: rows * cols)
         Softmax.forward(out: p1.pointer, inp: x.readPointer, rows: rows, cols: cols)
         Softmax.forwardNaive(out: p2.pointer, inp: x.readPointer, rows: rows, cols: cols)
-        #expect(closeness(p1.array, p2.array, rtol: 1e-5, atol: 1e-7).ok)
+        expectClose(p1.array, p2.array, rtol: 1e-5, atol: 1e-7)
         let d1 = FloatBuffer(count: rows * cols), d2 = FloatBuffer(count: rows * cols)
         Softmax.backward(dinp: d1.pointer, dout: dout.readPointer, out: p1.readPointer, rows: rows, cols: cols)
         Softmax.backwardNaive(dinp: d2.pointer, dout: dout.readPointer, out: p1.readPointer, rows: rows, cols: cols)
-        let c = closenessScaled(d1.array, d2.array, rtol: 1e-5)
-        #expect(c.ok, "\(c)")
+        expectClose(d1.array, d2.array, rtol: 1e-5)
     }
 
     @Test(arguments: [AttentionShape(batch: 1, time: 1, heads: 1, kvHeads: 1, headDim: 4),
@@ -140,8 +135,8 @@ import TestSupport
         let (o1, o2, p1, p2) = (FloatBuffer(count: nq), FloatBuffer(count: nq), FloatBuffer(count: np), FloatBuffer(count: np))
         Attention.forward(out: o1.pointer, probs: p1.pointer, q: q.readPointer, k: k.readPointer, v: v.readPointer, shape: s)
         Attention.forwardNaive(out: o2.pointer, probs: p2.pointer, q: q.readPointer, k: k.readPointer, v: v.readPointer, shape: s)
-        #expect(closeness(o1.array, o2.array, rtol: 1e-4, atol: 1e-5).ok)
-        #expect(closeness(p1.array, p2.array, rtol: 1e-4, atol: 1e-6).ok)
+        expectClose(o1.array, o2.array, rtol: 1e-4, atol: 1e-5)
+        expectClose(p1.array, p2.array, rtol: 1e-4, atol: 1e-6)
         let dout = randomBuffer(nq, seed: 54)
         let g1 = [FloatBuffer(count: nq), FloatBuffer(count: nkv), FloatBuffer(count: nkv)]
         let g2 = [FloatBuffer(count: nq), FloatBuffer(count: nkv), FloatBuffer(count: nkv)]
@@ -151,8 +146,7 @@ import TestSupport
         Attention.backwardNaive(dq: g2[0].pointer, dk: g2[1].pointer, dv: g2[2].pointer, dout: dout.readPointer,
                                 probs: p1.readPointer, q: q.readPointer, k: k.readPointer, v: v.readPointer, shape: s)
         for j in 0..<3 {
-            let c = closenessScaled(g1[j].array, g2[j].array, rtol: 1e-5)
-            #expect(c.ok, "grad \(j): \(c)")
+            expectClose(g1[j].array, g2[j].array, rtol: 1e-5, "grad \(j)")
         }
     }
 
@@ -168,7 +162,7 @@ import TestSupport
             Embedding.backwardNaive(dtable: d2.pointer, dout: dout.readPointer, ids: p.baseAddress!, vocab: vocab, n: ids.count, c: c)
         }
         #expect(o1.array == o2.array)
-        #expect(closeness(d1.array, d2.array, rtol: 1e-6, atol: 1e-6).ok)
+        expectClose(d1.array, d2.array, rtol: 1e-6, atol: 1e-6)
     }
 
     @Test func crossEntropy() {
@@ -183,9 +177,9 @@ import TestSupport
             CrossEntropy.backward(dlogits: d1.pointer, logits: logits.readPointer, targets: t.baseAddress!, losses: l1.readPointer, dlosses: dl.readPointer, n: n, v: v)
             CrossEntropy.backwardNaive(dlogits: d2.pointer, logits: logits.readPointer, targets: t.baseAddress!, dlosses: dl.readPointer, n: n, v: v)
         }
-        #expect(closeness(l1.array, l2.array, rtol: 1e-5, atol: 1e-6).ok)
+        expectClose(l1.array, l2.array, rtol: 1e-5, atol: 1e-6)
         #expect(l1[2] == 0)
-        #expect(closeness(d1.array, d2.array, rtol: 1e-5, atol: 1e-7).ok)
+        expectClose(d1.array, d2.array, rtol: 1e-5, atol: 1e-7)
         // in place gives the same numbers
         let inPlace = logits.clone()
         targets.withUnsafeBufferPointer { t in
@@ -205,9 +199,8 @@ import TestSupport
             AdamWKernel.step(params: p1.pointer, grads: g.pointer, m: m1.pointer, v: v1.pointer, count: n, hyper: hyper, t: t, gradScale: 0.5, clearGrads: t == 4)
             if t == 4 { #expect(g.array.allSatisfy { $0 == 0 }) }
         }
-        let c = closeness(p1.array, p2.array, rtol: 1e-5, atol: 1e-6)
-        #expect(c.ok, "\(c)")
-        #expect(closeness(v1.array, v2.array, rtol: 1e-5, atol: 1e-9).ok)
+        expectClose(p1.array, p2.array, rtol: 1e-5, atol: 1e-6)
+        expectClose(v1.array, v2.array, rtol: 1e-5, atol: 1e-9)
     }
 }
 

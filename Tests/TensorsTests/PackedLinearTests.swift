@@ -16,8 +16,7 @@ import TestSupport
         PackedLinear.forward(out: fast.pointer, inp: x.readPointer, packed: packed.readPointer, bias: b.readPointer,
                              n: n, inFeatures: k, outFeatures: o)
         Linear.forwardNaive(out: slow.pointer, inp: x.readPointer, weight: w.readPointer, bias: b.readPointer, n: n, inFeatures: k, outFeatures: o)
-        let c = closeness(fast.array, slow.array, rtol: 1e-5, atol: 1e-5)
-        #expect(c.ok, "\(c)")
+        expectClose(fast.array, slow.array, rtol: 1e-5, atol: 1e-5)
         // accumulate adds onto what is there; no bias
         let start = randomBuffer(n * o, seed: 24)
         let acc = FloatBuffer(count: n * o)
@@ -26,8 +25,7 @@ import TestSupport
                              n: n, inFeatures: k, outFeatures: o, accumulate: true)
         Linear.forwardNaive(out: slow.pointer, inp: x.readPointer, weight: w.readPointer, bias: nil, n: n, inFeatures: k, outFeatures: o)
         let expected = zip(start.array, slow.array).map { $0 + $1 }
-        let a = closeness(acc.array, expected, rtol: 1e-5, atol: 1e-5)
-        #expect(a.ok, "\(a)")
+        expectClose(acc.array, expected, rtol: 1e-5, atol: 1e-5)
         // the padding of the last panel is zero: the packed matrix holds exactly the weights
         let p = packed.array
         #expect(p.count == (o + 15) / 16 * 16 * k)

@@ -60,7 +60,7 @@ import TestSupport
         }
         let slow = FloatBuffer(count: n * o)
         Linear.forwardNaive(out: slow.pointer, inp: x.readPointer, weight: w.readPointer, bias: b.readPointer, n: n, inFeatures: k, outFeatures: o)
-        #expect(closeness(all, slow.array, rtol: 1e-5, atol: 1e-5).ok)
+        expectClose(all, slow.array, rtol: 1e-5, atol: 1e-5)
     }
 
     @Test func rmsNormBackwardDoesNotDependOnTheSplit() {

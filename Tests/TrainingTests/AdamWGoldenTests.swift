@@ -40,7 +40,7 @@ let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             #expect(info.gradNorm > 1)   // the clip is active in this fixture
         }
         let expectedLosses = (json["step_losses"] as! [Double]).map { Float($0) }
-        #expect(closeness(losses, expectedLosses, rtol: 1e-4, atol: 0).ok, "losses \(losses) vs \(expectedLosses)")
+        expectClose(losses, expectedLosses, rtol: 1e-4, atol: 0, "losses \(losses) vs \(expectedLosses)")
         // Adam divides by sqrt(v): an entry whose gradient is a near-cancellation (e.g. q_proj rows
         // under Qwen3's q_norm, which removes the radial component) gets a step whose size is set by
         // rounding noise. So every entry must be within 5% of one step (lr) and 99% within 2e-6.
@@ -49,8 +49,7 @@ let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         var tight = 0, total = 0
         for e in layout.entries {
             let actual = params.array(offset: e.offset, count: e.count), expected = golden["after3." + e.name]!
-            let c = closeness(actual, expected, rtol: 1e-4, atol: 5e-2 * lr)
-            #expect(c.ok, "\(family) \(e.name): \(c)")
+            expectClose(actual, expected, rtol: 1e-4, atol: 5e-2 * lr, "\(family) \(e.name)")
             for (a, b) in zip(actual, expected) where abs(Double(a - b)) <= 2e-6 + 1e-4 * abs(Double(b)) { tight += 1 }
             total += e.count
         }

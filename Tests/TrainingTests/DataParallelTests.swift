@@ -78,8 +78,7 @@ import Training
         // different cuts sum the gradients in different orders: equal up to rounding
         let whole = try step("llama", threads: 2, microBatch: nil), split = try step("llama", threads: 2, microBatch: 1)
         #expect(abs(whole.loss - split.loss) <= 1e-6 * abs(whole.loss))
-        #expect(closeness(split.logits, whole.logits, rtol: 1e-5, atol: 1e-6).ok)
-        let c = closenessScaled(split.grads, whole.grads, rtol: 1e-5)
-        #expect(c.ok, "\(c)")
+        expectClose(split.logits, whole.logits, rtol: 1e-5, atol: 1e-6)
+        expectClose(split.grads, whole.grads, rtol: 1e-5)
     }
 }

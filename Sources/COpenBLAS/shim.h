@@ -1,2 +1,0 @@
-// OpenBLAS's CBLAS interface (Debian: libopenblas-dev). Imported only by Sources/Tensors/BLAS.swift.
-#include <cblas.h>
