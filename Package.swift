@@ -4,8 +4,10 @@
 import PackageDescription
 
 // x86-64 Linux: AVX2 + FMA for the kernels (any x86-64 CPU since 2013); elsewhere the default target.
+// BRIDGE_TARGET_CPU=<llvm cpu> builds them for another CPU (e.g. sapphirerapids; the binary then
+// needs that CPU).
 #if arch(x86_64)
-let tensorsSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux]))]
+let tensorsSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", Context.environment["BRIDGE_TARGET_CPU"] ?? "haswell"], .when(platforms: [.linux]))]
 #else
 let tensorsSettings: [SwiftSetting] = []
 #endif

@@ -23,6 +23,8 @@ public final class Activations: @unchecked Sendable {
     // inputs
     var tokens: [Int32]
     var targets: [Int32]
+    /// Per-row inverse temperatures of the loss (nil: all 1), see `Transformer.forward`.
+    var inverseTemperatures: [Float]?
     let ropeCos: [Float]
     let ropeSin: [Float]
 

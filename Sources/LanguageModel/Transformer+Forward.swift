@@ -8,9 +8,12 @@ extension Transformer {
     /// Runs the model on `tokens` ([B·T], row-major by sequence). With `targets` ([B·T]; negative
     /// = no loss) it computes per-token cross-entropy into `acts.losses` and returns the mean over
     /// rows with a target (nil when there are none). `lora` adds adapters to the projections.
+    /// `inverseTemperatures` ([B·T], optional) scales each row's logits before the loss, so that
+    /// losses[r] = −log softmax(logits[r]/T_r)[target] (GRPO's log-probs at the sampling temperature);
+    /// the backward pass uses the same scales.
     @discardableResult
     public func forward(tokens: [Int32], targets: [Int32]? = nil, acts: Activations,
-                        lora: LoRAAdapter? = nil) throws(ModelError) -> Float? {
+                        lora: LoRAAdapter? = nil, inverseTemperatures: [Float]? = nil) throws(ModelError) -> Float? {
         let B = acts.batch, T = acts.time, N = B * T
         precondition(tokens.count == N, "expected \(N) tokens (\(B)×\(T)), got \(tokens.count)")
         precondition(acts.config == config, "activations were sized for another config")
@@ -27,6 +30,8 @@ extension Transformer {
             acts.targets = Array(repeating: -100, count: N)
         }
         acts.tokens = tokens
+        precondition(inverseTemperatures.map { $0.count == N && $0.allSatisfy { $0 > 0 } } ?? true, "one positive inverse temperature per row")
+        acts.inverseTemperatures = inverseTemperatures
         let withLoss = targets != nil
         eachMicroBatch(acts) { _, sequences in
             forwardRows(acts, sequences: sequences, lora: lora, withLoss: withLoss)
@@ -132,7 +137,14 @@ extension Transformer {
         guard withLoss else { return }
         StepProfile.measure("fwd cross-entropy") {
             acts.targets.withUnsafeBufferPointer { t in
-                CrossEntropy.forward(losses: acts.losses.pointer + r0, logits: logits, targets: t.baseAddress! + r0, n: n, v: c.vocabSize)
+                if let scales = acts.inverseTemperatures {
+                    scales.withUnsafeBufferPointer { s in
+                        CrossEntropy.forward(losses: acts.losses.pointer + r0, logits: logits, targets: t.baseAddress! + r0, n: n, v: c.vocabSize,
+                                             scales: s.baseAddress! + r0)
+                    }
+                } else {
+                    CrossEntropy.forward(losses: acts.losses.pointer + r0, logits: logits, targets: t.baseAddress! + r0, n: n, v: c.vocabSize)
+                }
             }
         }
     }

@@ -188,6 +188,31 @@ import TestSupport
         #expect(inPlace.array == d1.array)
     }
 
+    @Test func crossEntropyAtATemperature() {
+        // per-row inverse temperatures (GRPO's logits/T); a row at s = 1 keeps the unscaled path's bits
+        let n = 4, v = 37, targets: [Int32] = [3, 36, -100, 20]
+        let logits = randomBuffer(n * v, seed: 82, scale: 3)
+        let dl = FloatBuffer([0.3, -0.7, 0.2, 1])
+        let scales = FloatBuffer([1 / 0.7, 1, 2, 1 / 1.3])
+        let (l1, l2, l3) = (FloatBuffer(count: n), FloatBuffer(count: n), FloatBuffer(count: n))
+        let (d1, d2, d3) = (FloatBuffer(count: n * v), FloatBuffer(count: n * v), FloatBuffer(count: n * v))
+        targets.withUnsafeBufferPointer { t in
+            CrossEntropy.forward(losses: l1.pointer, logits: logits.readPointer, targets: t.baseAddress!, n: n, v: v, scales: scales.readPointer)
+            CrossEntropy.forwardNaive(losses: l2.pointer, logits: logits.readPointer, targets: t.baseAddress!, n: n, v: v, scales: scales.readPointer)
+            CrossEntropy.forward(losses: l3.pointer, logits: logits.readPointer, targets: t.baseAddress!, n: n, v: v)
+            CrossEntropy.backward(dlogits: d1.pointer, logits: logits.readPointer, targets: t.baseAddress!, losses: l1.readPointer,
+                                  dlosses: dl.readPointer, n: n, v: v, scales: scales.readPointer)
+            CrossEntropy.backwardNaive(dlogits: d2.pointer, logits: logits.readPointer, targets: t.baseAddress!, dlosses: dl.readPointer,
+                                       n: n, v: v, scales: scales.readPointer)
+            CrossEntropy.backward(dlogits: d3.pointer, logits: logits.readPointer, targets: t.baseAddress!, losses: l3.readPointer,
+                                  dlosses: dl.readPointer, n: n, v: v)
+        }
+        expectClose(l1.array, l2.array, rtol: 1e-5, atol: 1e-6)
+        expectClose(d1.array, d2.array, rtol: 1e-5, atol: 1e-7)
+        #expect(l1[1] == l3[1] && d1.array(offset: v, count: v) == d3.array(offset: v, count: v), "s = 1 changed the row's bits")
+        #expect(l1[0] != l3[0], "the temperature had no effect")
+    }
+
     @Test(arguments: [23, 140_003])   // the second runs the vector blocks on several threads
     func adamW(n: Int) {
         let hyper = AdamWHyper(lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
