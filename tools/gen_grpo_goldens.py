@@ -60,27 +60,16 @@ ADV_REWARDS = [1.0, 1.0, 1.0, 1.0,
                0.0, 0.5, 1.0, 0.25]
 
 
+# The same seeded weights as LanguageModelTests/Fixtures/qwen2 (tools/ is on sys.path when run as a script).
+from gen_model_goldens import perturb  # noqa: E402
+
+
 def versions():
     import peft
     import transformers
     import trl
     return {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
             "trl": trl.__version__}
-
-
-def perturb(model, scale=0.15):
-    """Random weights with visible structure: N(0, scale) matrices, norms 1 + N(0, 0.1), biases N(0, 0.1).
-    (As tools/gen_model_goldens.py: the same seed gives the weights of LanguageModelTests/Fixtures/qwen2.)"""
-    g = torch.Generator().manual_seed(1234)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            if name.endswith("norm.weight"):
-                p.copy_(1 + 0.1 * noise)
-            elif name.endswith(".bias"):
-                p.copy_(0.1 * noise)
-            else:
-                p.copy_(scale * noise)
 
 
 def make_model():

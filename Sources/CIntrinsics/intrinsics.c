@@ -59,34 +59,24 @@ uint64_t bridge_hwcap2(void) {
     "vfmadd231ps %%" R "12, %%" R "13, %%" R "8\n\t" "vfmadd231ps %%" R "12, %%" R "13, %%" R "9\n\t" \
     "vfmadd231ps %%" R "12, %%" R "13, %%" R "10\n\t" "vfmadd231ps %%" R "12, %%" R "13, %%" R "11\n\t"
 
-__attribute__((target("avx2,fma")))
-double bridge_fma_loop_avx2(long iterations, float *sink) {
-    long n = iterations;
-    if (n <= 0) { *sink = 0; return 0; }
-    __asm__ volatile(
-        "vxorps %%ymm12, %%ymm12, %%ymm12\n\t" "vxorps %%ymm13, %%ymm13, %%ymm13\n\t"
-        "1:\n\t" FMA12("ymm") "dec %0\n\t" "jnz 1b\n\t" "vzeroupper\n\t"
-        : "+r"(n) :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-          "xmm11", "xmm12", "xmm13", "cc");
-    *sink = 0;
-    return (double)iterations * 12 * 8 * 2;
-}
+// One loop per vector width: R the register prefix, LANES floats per register.
+#define FMA_LOOP(NAME, TARGET, R, LANES)                                                              \
+    __attribute__((target(TARGET)))                                                                   \
+    double NAME(long iterations) {                                                                    \
+        long n = iterations;                                                                          \
+        if (n <= 0) return 0;                                                                         \
+        __asm__ volatile(                                                                             \
+            "vxorps %%" R "12, %%" R "12, %%" R "12\n\t" "vxorps %%" R "13, %%" R "13, %%" R "13\n\t" \
+            "1:\n\t" FMA12(R) "dec %0\n\t" "jnz 1b\n\t" "vzeroupper\n\t"                          \
+            : "+r"(n) :                                                                               \
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",  \
+              "xmm11", "xmm12", "xmm13", "cc");                                                       \
+        return (double)iterations * 12 * LANES * 2;                                                   \
+    }
 
-__attribute__((target("avx512f")))
-double bridge_fma_loop_avx512(long iterations, float *sink) {
-    long n = iterations;
-    if (n <= 0) { *sink = 0; return 0; }
-    __asm__ volatile(
-        "vxorps %%zmm12, %%zmm12, %%zmm12\n\t" "vxorps %%zmm13, %%zmm13, %%zmm13\n\t"
-        "1:\n\t" FMA12("zmm") "dec %0\n\t" "jnz 1b\n\t" "vzeroupper\n\t"
-        : "+r"(n) :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-          "xmm11", "xmm12", "xmm13", "cc");
-    *sink = 0;
-    return (double)iterations * 12 * 16 * 2;
-}
+FMA_LOOP(bridge_fma_loop_avx2, "avx2,fma", "ymm", 8)
+FMA_LOOP(bridge_fma_loop_avx512, "avx512f", "zmm", 16)
 #else
-double bridge_fma_loop_avx2(long iterations, float *sink) { (void)iterations; *sink = 0; return 0; }
-double bridge_fma_loop_avx512(long iterations, float *sink) { (void)iterations; *sink = 0; return 0; }
+double bridge_fma_loop_avx2(long iterations) { (void)iterations; return 0; }
+double bridge_fma_loop_avx512(long iterations) { (void)iterations; return 0; }
 #endif

@@ -24,7 +24,7 @@ public final class Activations: @unchecked Sendable {
     var tokens: [Int32]
     var targets: [Int32]
     /// Per-row inverse temperatures of the loss (nil: all 1), see `Transformer.forward`.
-    var inverseTemperatures: [Float]?
+    var inverseTemperatures: FloatBuffer?
     let ropeCos: [Float]
     let ropeSin: [Float]
 

@@ -72,16 +72,9 @@ extension Transformer {
         let logits = acts.logits.pointer + r0 * V
         StepProfile.measure("bwd cross-entropy") {
             acts.targets.withUnsafeBufferPointer { t in
-                if let scales = acts.inverseTemperatures {
-                    scales.withUnsafeBufferPointer { s in
-                        CrossEntropy.backward(dlogits: logits, logits: logits, targets: t.baseAddress! + r0,
-                                              losses: acts.losses.readPointer + r0, dlosses: acts.dLosses.readPointer + r0, n: n, v: V,
-                                              scales: s.baseAddress! + r0)
-                    }
-                } else {
-                    CrossEntropy.backward(dlogits: logits, logits: logits, targets: t.baseAddress! + r0,
-                                          losses: acts.losses.readPointer + r0, dlosses: acts.dLosses.readPointer + r0, n: n, v: V)
-                }
+                CrossEntropy.backward(dlogits: logits, logits: logits, targets: t.baseAddress! + r0,
+                                      losses: acts.losses.readPointer + r0, dlosses: acts.dLosses.readPointer + r0, n: n, v: V,
+                                      scales: acts.inverseTemperatures.map { $0.readPointer + r0 })
             }
         }
         let dx = acts.dResidual.pointer + r0 * C, dln = acts.dNorm.pointer + r0 * C

@@ -31,7 +31,7 @@ extension Transformer {
         }
         acts.tokens = tokens
         precondition(inverseTemperatures.map { $0.count == N && $0.allSatisfy { $0 > 0 } } ?? true, "one positive inverse temperature per row")
-        acts.inverseTemperatures = inverseTemperatures
+        acts.inverseTemperatures = inverseTemperatures.map { FloatBuffer($0) }
         let withLoss = targets != nil
         eachMicroBatch(acts) { _, sequences in
             forwardRows(acts, sequences: sequences, lora: lora, withLoss: withLoss)
@@ -137,14 +137,8 @@ extension Transformer {
         guard withLoss else { return }
         StepProfile.measure("fwd cross-entropy") {
             acts.targets.withUnsafeBufferPointer { t in
-                if let scales = acts.inverseTemperatures {
-                    scales.withUnsafeBufferPointer { s in
-                        CrossEntropy.forward(losses: acts.losses.pointer + r0, logits: logits, targets: t.baseAddress! + r0, n: n, v: c.vocabSize,
-                                             scales: s.baseAddress! + r0)
-                    }
-                } else {
-                    CrossEntropy.forward(losses: acts.losses.pointer + r0, logits: logits, targets: t.baseAddress! + r0, n: n, v: c.vocabSize)
-                }
+                CrossEntropy.forward(losses: acts.losses.pointer + r0, logits: logits, targets: t.baseAddress! + r0, n: n, v: c.vocabSize,
+                                     scales: acts.inverseTemperatures.map { $0.readPointer + r0 })
             }
         }
     }

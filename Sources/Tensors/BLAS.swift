@@ -146,8 +146,7 @@ public enum BLAS {
 
     private static func open(_ coretype: String?) -> Result<Void, BLASLoadError> {
         var message = [CChar](repeating: 0, count: 512)
-        let status = coretype.map { bridge_blas_open($0, &message, message.count) } ?? bridge_blas_open(nil, &message, message.count)
-        if status != 0 { return .failure(BLASLoadError(description: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))) }
+        if bridge_blas_open(coretype, &message, message.count) != 0 { return .failure(BLASLoadError(description: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))) }
         return .success(())
     }
 

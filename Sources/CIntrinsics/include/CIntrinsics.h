@@ -21,11 +21,10 @@ uint64_t bridge_xgetbv0(void);
 uint64_t bridge_hwcap(void);
 uint64_t bridge_hwcap2(void);
 
-/// Runs `iterations` rounds of independent fused multiply-adds (12 vector accumulators) with
-/// 256-bit (AVX2+FMA) or 512-bit (AVX-512F) vectors; returns the flops done (a value derived from
-/// the accumulators goes to *sink so nothing is optimised away). 0 when not compiled for x86-64.
-/// Call only on a CPU and OS that support the instruction set.
-double bridge_fma_loop_avx2(long iterations, float *sink);
-double bridge_fma_loop_avx512(long iterations, float *sink);
+/// Runs `iterations` rounds of 12 independent fused multiply-adds on 256-bit (AVX2+FMA) or
+/// 512-bit (AVX-512F) registers, in assembly (the same loop at every optimisation level); returns
+/// the flops done, 0 when not compiled for x86-64. Call only on a CPU and OS that support the set.
+double bridge_fma_loop_avx2(long iterations);
+double bridge_fma_loop_avx512(long iterations);
 
 #endif

@@ -1,7 +1,7 @@
 // Cross-entropy of logits against target ids: loss[r] = logsumexp(s·logits[r,:]) − s·logits[r, target[r]]
 // with s = 1/T the row's inverse temperature (1 unless `scales` is given: GRPO takes log-probs of
 // logits/T, as TRL and the sampler do). N rows, V vocabulary. A negative target (e.g. −100) marks a
-// row without loss. A row with s = 1 computes exactly what it did before temperatures existed.
+// row without loss. A row at s = 1 gets the same bits as an unscaled cross-entropy (x·1 = x exactly).
 
 public enum CrossEntropy {
     public static func forward(losses: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
@@ -11,14 +11,15 @@ public enum CrossEntropy {
                 guard targets[r] >= 0 else { losses[r] = 0; continue }
                 let x = logits + r * v
                 let s = scales?[r] ?? 1
-                losses[r] = s == 1 ? logSumExp(x, v) - x[Int(targets[r])] : logSumExp(x, v, scale: s) - s * x[Int(targets[r])]
+                losses[r] = logSumExp(x, v, scale: s) - s * x[Int(targets[r])]
             }
         }
     }
 
-    /// logsumexp of s·x for one row (s > 0).
+    /// logsumexp of s·x for one row (s > 0), exp without storing. With s = 1 every product is
+    /// exact, so the unscaled row costs one multiply per element and keeps its bits.
     @inlinable
-    public static func logSumExp(_ x: UnsafePointer<Float>, _ v: Int, scale s: Float) -> Float {
+    public static func logSumExp(_ x: UnsafePointer<Float>, _ v: Int, scale s: Float = 1) -> Float {
         let m = VectorMath.max(x, v) * s
         var acc = SIMD16<Float>(repeating: 0)
         let shift = SIMD16<Float>(repeating: m), scale = SIMD16<Float>(repeating: s)
@@ -29,22 +30,6 @@ public enum CrossEntropy {
         }
         var sum = acc.sum()
         while i < v { sum += VectorMath.expNonPositive(x[i] * s - m); i += 1 }
-        return m + Float(_log(Double(sum)))
-    }
-
-    /// logsumexp of one row, exp without storing.
-    @inlinable
-    public static func logSumExp(_ x: UnsafePointer<Float>, _ v: Int) -> Float {
-        let m = VectorMath.max(x, v)
-        var acc = SIMD16<Float>(repeating: 0)
-        let shift = SIMD16<Float>(repeating: m)
-        var i = 0
-        while i + 16 <= v {
-            acc += VectorMath.expNonPositive16(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - shift)
-            i += 16
-        }
-        var sum = acc.sum()
-        while i < v { sum += VectorMath.expNonPositive(x[i] - m); i += 1 }
         return m + Float(_log(Double(sum)))
     }
 
@@ -62,29 +47,15 @@ public enum CrossEntropy {
                 let x = logits + r * v
                 let target = Int(targets[r])
                 let s = scales?[r] ?? 1
-                if s != 1 {
-                    let lse = losses[r] + s * x[target], g = dlosses[r] * s
-                    let shift = SIMD16<Float>(repeating: lse), scale = SIMD16<Float>(repeating: g), sv = SIMD16<Float>(repeating: s)
-                    var i = 0
-                    while i + 16 <= v {
-                        let e = VectorMath.expNonPositive16(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) * sv - shift)
-                        UnsafeMutableRawPointer(dx + i).storeBytes(of: e * scale, as: SIMD16<Float>.self)
-                        i += 16
-                    }
-                    while i < v { dx[i] = VectorMath.expNonPositive(x[i] * s - lse) * g; i += 1 }
-                    dx[target] -= g
-                    continue
-                }
-                let lse = losses[r] + x[target]
-                let g = dlosses[r]
-                let shift = SIMD16<Float>(repeating: lse), scale = SIMD16<Float>(repeating: g)
+                let lse = losses[r] + s * x[target], g = dlosses[r] * s
+                let shift = SIMD16<Float>(repeating: lse), scale = SIMD16<Float>(repeating: g), sv = SIMD16<Float>(repeating: s)
                 var i = 0
                 while i + 16 <= v {
-                    let e = VectorMath.expNonPositive16(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - shift)
+                    let e = VectorMath.expNonPositive16(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) * sv - shift)
                     UnsafeMutableRawPointer(dx + i).storeBytes(of: e * scale, as: SIMD16<Float>.self)
                     i += 16
                 }
-                while i < v { dx[i] = VectorMath.expNonPositive(x[i] - lse) * g; i += 1 }
+                while i < v { dx[i] = VectorMath.expNonPositive(x[i] * s - lse) * g; i += 1 }
                 dx[target] -= g
             }
         }
