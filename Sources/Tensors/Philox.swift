@@ -89,3 +89,55 @@ public struct Philox: Sendable, Equatable {
         for i in 0..<count { out[i] = low + (high - low) * uniform() }
     }
 }
+
+extension Philox {
+    /// A seed for one purpose and step of a run: Philox(run seed, stream = FNV-1a of the purpose
+    /// name) at counter `step`. Purposes (`rollout`, `shadow-rollout`, `rl-order`, `sft-order`,
+    /// `eval-sample`, `lora-init`, …) are distinct streams, so two stages never draw the same
+    /// numbers by accident, and step k's numbers are a function of (seed, purpose, k).
+    public static func derive(seed: UInt64, purpose: String, step: UInt64 = 0) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in purpose.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        let (a, b, _, _) = block(seed: seed, stream: h, counter: step)
+        return UInt64(a) << 32 | UInt64(b)
+    }
+
+    /// A uniform permutation of 0..<n (Fisher–Yates) drawn from Philox(seed).
+    public static func permutation(_ n: Int, seed: UInt64) -> [Int] {
+        var order = Array(0..<n)
+        var rng = Philox(seed: seed)
+        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
+        return order
+    }
+}
+
+/// Positions in an endless sequence of epochs over n items, each epoch a fresh permutation keyed
+/// by (seed, purpose, epoch): position p is item order(p / n)[p % n]. A data cursor is just a
+/// position, so step k's batch (positions k·B ..< (k+1)·B) is a function of (seed, k).
+public struct EpochOrder: Sendable {
+    public let count: Int
+    public let seed: UInt64
+    public let purpose: String
+    public let shuffle: Bool
+
+    public init(count: Int, seed: UInt64, purpose: String, shuffle: Bool = true) {
+        precondition(count > 0, "an epoch needs items")
+        self.count = count
+        self.seed = seed
+        self.purpose = purpose
+        self.shuffle = shuffle
+    }
+
+    /// Items at positions `range`.
+    public func items(_ range: Range<Int>) -> [Int] {
+        var cached: (epoch: Int, order: [Int])? = nil
+        return range.map { p in
+            let epoch = p / count, i = p % count
+            guard shuffle else { return i }
+            if cached?.epoch != epoch {
+                cached = (epoch, Philox.permutation(count, seed: Philox.derive(seed: seed, purpose: purpose, step: UInt64(epoch))))
+            }
+            return cached!.order[i]
+        }
+    }
+}

@@ -37,6 +37,29 @@ public struct CompletionBatch: Sendable {
     }
 }
 
+/// The RL side of a pass: completions, one advantage each, and optional per-token old and
+/// reference log-probs (old nil: ρ ≡ 1; reference nil: no KL, only allowed with β = 0).
+public struct RLBatch: Sendable {
+    public var batch: CompletionBatch
+    public var advantages: [Float]
+    public var oldLogps: [[Float]]?
+    public var refLogps: [[Float]]?
+
+    public init(batch: CompletionBatch, advantages: [Float], oldLogps: [[Float]]? = nil, refLogps: [[Float]]? = nil) {
+        self.batch = batch
+        self.advantages = advantages
+        self.oldLogps = oldLogps
+        self.refLogps = refLogps
+    }
+}
+
+/// What one pass measured: the SFT loss (token mean) and the GRPO terms, for the parts it ran.
+public struct PassTerms: Sendable {
+    public var sftLoss: Double?
+    public var sftTokens = 0
+    public var rl: GRPOTerms?
+}
+
 public enum PolicyGradient {
     /// Per-token log-probs of every completion token at temperature T (forward only): the
     /// reference (π_ref) and old-policy log-probs.
@@ -59,43 +82,91 @@ public enum PolicyGradient {
                                   oldLogps: [[Float]]? = nil, refLogps: [[Float]]? = nil, config: GRPOConfig, scale: Float = 1,
                                   grads: FloatBuffer?, loraGrads: FloatBuffer? = nil, chunk: Int = 8,
                                   threads: Int = KernelThreads.count) throws(ModelError) -> GRPOTerms {
-        precondition(advantages.count == batch.count)
-        var total = GRPOTerms()
-        var kl = 0.0, negLogP = 0.0, low = 0.0, high = 0.0
-        try eachChunk(model: model, lora: lora, batch: batch, chunk: chunk, threads: threads) { (acts, range) throws(ModelError) in
-            let (tokens, targets) = batch.rows(range, time: acts.time)
-            try model.forward(tokens: tokens, targets: targets, acts: acts, lora: lora,
-                              inverseTemperatures: inverse(config.temperature, rows: tokens.count))
-            let current = logps(acts, batch: batch, range: range)
-            let terms = GRPOObjective.terms(config: config, logps: current, oldLogps: oldLogps.map { Array($0[range]) },
-                                            refLogps: refLogps.map { Array($0[range]) }, advantages: Array(advantages[range]),
-                                            sequences: batch.count, batchTokens: batch.completionTokens)
+        let rl = RLBatch(batch: batch, advantages: advantages, oldLogps: oldLogps, refLogps: refLogps)
+        return try pass(model: model, lora: lora, rl: rl, rlScale: scale, config: config, grads: grads, loraGrads: loraGrads,
+                        chunk: chunk, threads: threads).rl!
+    }
+
+    /// One forward/backward pass over SFT rows and RL rows together: adds
+    /// ∇[sftScale·L_sft + rlScale·L_rl] at (model, lora) into `grads` and `loraGrads`. L_sft is the
+    /// token mean of −log p over the SFT completions at temperature 1; L_rl the GRPO loss at the
+    /// config's temperature (per-row inverse temperatures in one forward). Rows run in chunks of
+    /// `chunk` sequences (SFT first), normalised over the whole pass. A part whose scale is 0 is
+    /// left out. This is BRIDGE's fused θ pass: (1−λ)·SFT + λ·RL in one backward.
+    public static func pass(model: Transformer, lora: LoRAAdapter? = nil, sft: CompletionBatch? = nil, sftScale: Float = 1,
+                            rl: RLBatch? = nil, rlScale: Float = 1, config: GRPOConfig,
+                            grads: FloatBuffer?, loraGrads: FloatBuffer? = nil, chunk: Int = 8,
+                            threads: Int = KernelThreads.count) throws(ModelError) -> PassTerms {
+        let sftRows = sftScale != 0 ? sft : nil, rlRows = rlScale != 0 ? rl : nil
+        if let rlRows { precondition(rlRows.advantages.count == rlRows.batch.count, "one advantage per completion") }
+        let nS = sftRows?.count ?? 0, nR = rlRows?.batch.count ?? 0
+        let all = CompletionBatch(prompts: (sftRows?.prompts ?? []) + (rlRows?.batch.prompts ?? []),
+                                  completions: (sftRows?.completions ?? []) + (rlRows?.batch.completions ?? []))
+        let sftTokens = sftRows.map { b in b.prompts.indices.reduce(0) { n, i in n + b.completions[i].indices.filter { b.prompts[i].count + $0 > 0 }.count } } ?? 0
+        let sftWeight = sftScale / Float(max(sftTokens, 1))
+        let inverseT = Float(1 / config.temperature)
+        var out = PassTerms()
+        var rlTotal = rlRows.map { _ in GRPOTerms() }
+        var kl = 0.0, negLogP = 0.0, low = 0.0, high = 0.0, sftLoss = 0.0
+        try eachChunk(model: model, lora: lora, batch: all, chunk: chunk, threads: threads) { (acts, range) throws(ModelError) in
+            let (tokens, targets) = all.rows(range, time: acts.time)
+            let rlRange = max(range.lowerBound, nS)..<max(range.upperBound, nS)
+            var inverse: [Float]? = nil
+            if !rlRange.isEmpty && config.temperature != 1 {
+                var s = [Float](repeating: 1, count: tokens.count)
+                for i in rlRange { let r0 = (i - range.lowerBound) * acts.time; for t in 0..<acts.time { s[r0 + t] = inverseT } }
+                inverse = s
+            }
+            try model.forward(tokens: tokens, targets: targets, acts: acts, lora: lora, inverseTemperatures: inverse)
             var dLosses = [Float](repeating: 0, count: tokens.count)
-            for (row, i) in range.enumerated() {
-                let p = batch.prompts[i].count
-                for j in batch.completions[i].indices where p + j > 0 {
-                    dLosses[row * acts.time + p + j - 1] = -scale * terms.coefficients[row][j]   // loss row = −logp
+            for i in range.lowerBound..<max(range.lowerBound, min(range.upperBound, nS)) {
+                let row = i - range.lowerBound, p = all.prompts[i].count
+                for j in all.completions[i].indices where p + j > 0 {
+                    let r = row * acts.time + p + j - 1
+                    dLosses[r] = sftWeight
+                    sftLoss += Double(acts.losses[r])
                 }
             }
+            if let rlRows, !rlRange.isEmpty {
+                let local = (rlRange.lowerBound - nS)..<(rlRange.upperBound - nS)
+                let current = logps(acts, batch: all, range: rlRange, firstRow: rlRange.lowerBound - range.lowerBound)
+                let terms = GRPOObjective.terms(config: config, logps: current, oldLogps: rlRows.oldLogps.map { Array($0[local]) },
+                                                refLogps: rlRows.refLogps.map { Array($0[local]) }, advantages: Array(rlRows.advantages[local]),
+                                                sequences: nR, batchTokens: rlRows.batch.completionTokens)
+                for (k, i) in rlRange.enumerated() {
+                    let row = i - range.lowerBound, p = all.prompts[i].count
+                    for j in all.completions[i].indices where p + j > 0 {
+                        dLosses[row * acts.time + p + j - 1] = -rlScale * terms.coefficients[k][j]   // loss row = −logp
+                    }
+                }
+                rlTotal!.loss += terms.loss
+                let n = Double(terms.tokens)
+                kl += terms.meanKL * n; negLogP += terms.meanNegLogProb * n; low += terms.clipLow * n; high += terms.clipHigh * n
+                rlTotal!.tokens += terms.tokens
+            }
             model.backward(acts: acts, grads: grads, lora: lora, loraGrads: loraGrads, dLosses: dLosses)
-            total.loss += terms.loss
-            let n = Double(terms.tokens)
-            kl += terms.meanKL * n; negLogP += terms.meanNegLogProb * n; low += terms.clipLow * n; high += terms.clipHigh * n
-            total.tokens += terms.tokens
         }
-        let n = Double(max(total.tokens, 1))
-        total.meanKL = kl / n; total.meanNegLogProb = negLogP / n; total.clipLow = low / n; total.clipHigh = high / n
-        return total
+        if var t = rlTotal {
+            let n = Double(max(t.tokens, 1))
+            t.meanKL = kl / n; t.meanNegLogProb = negLogP / n; t.clipLow = low / n; t.clipHigh = high / n
+            out.rl = t
+        }
+        if sftRows != nil {
+            out.sftLoss = sftLoss / Double(max(sftTokens, 1))
+            out.sftTokens = sftTokens
+        }
+        return out
     }
 
     static func inverse(_ temperature: Double, rows: Int) -> [Float]? {
         temperature == 1 ? nil : [Float](repeating: Float(1 / temperature), count: rows)
     }
 
-    /// Completion log-probs of sequences `range` from the last forward's losses.
-    static func logps(_ acts: Activations, batch: CompletionBatch, range: Range<Int>) -> [[Float]] {
-        range.enumerated().map { row, i in
-            let p = batch.prompts[i].count
+    /// Completion log-probs of sequences `range` from the last forward's losses (sequence
+    /// range.lowerBound in activation row `firstRow`).
+    static func logps(_ acts: Activations, batch: CompletionBatch, range: Range<Int>, firstRow: Int = 0) -> [[Float]] {
+        range.enumerated().map { k, i in
+            let row = firstRow + k, p = batch.prompts[i].count
             return batch.completions[i].indices.map { j in p + j > 0 ? -acts.losses[row * acts.time + p + j - 1] : 0 }
         }
     }

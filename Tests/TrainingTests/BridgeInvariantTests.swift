@@ -1,0 +1,95 @@
+// Invariants of the BRIDGE iteration that hold by construction (ALGORITHM.md), checked bit for bit
+// where the algorithm says "exactly", and by finite differences for the sign of the
+// cooperative-gain gradient. Data and weights: the BRIDGE reference fixture (tools/bridge_reference.py).
+
+import Testing
+import LanguageModel
+import Tensors
+import TestSupport
+import Training
+
+@Suite struct BridgeInvariantTests {
+    /// λ = 1 and a frozen adapter (B = 0): θ follows RL-zero bit for bit, and θ̂ stays θ.
+    @Test func lambdaOneWithAFrozenAdapterIsRLZeroBitForBit() throws {
+        let f = try BridgeFixture()
+        let theta = try f.part(f.theta0), shadow = try f.part(f.theta0), rlZero = try f.part(f.theta0)
+        let w = f.adapter(f.lora0)
+        let frozen = AdamW(config: AdamWConfig(lr: 0, weightDecay: f.weightDecay, clip: f.clip), count: w.params.count)
+        let gw = FloatBuffer(count: w.params.count)
+        for k in 0..<3 {
+            let same = theta.model.params.array == shadow.model.params.array
+            #expect(same, "θ̂ ≡ θ before iteration \(k)")
+            let r = try LowerStep.run(theta: theta, shadow: shadow, shadowIsTheta: same, lora: w, loraGrads: gw,
+                                      data: LowerStepData(sft: f.sft(k), rl: f.rl(k)), lambda: 1, config: f.grpo, chunk: 4, threads: 2)
+            #expect(r.passes == 1 && r.sharedRLPass && r.gainGradNorm == 0)
+            frozen.update(params: w.params, grads: gw)
+            try LowerStep.run(theta: rlZero, data: LowerStepData(sft: f.sft(k), rl: f.rl(k)), lambda: 1, config: f.grpo, chunk: 4, threads: 2)
+            #expect(theta.model.params.array == rlZero.model.params.array, "iteration \(k): θ differs from RL-zero")
+            #expect(shadow.model.params.array == theta.model.params.array, "iteration \(k): θ̂ differs from θ")
+            #expect(shadow.optimizer.m.array == theta.optimizer.m.array && shadow.optimizer.v.array == theta.optimizer.v.array)
+        }
+        #expect(w.params.array == f.lora0.array, "lr 0 leaves w as it was")
+        #expect(theta.model.params.array != f.theta0.array)
+    }
+
+    /// At step 0 (θ̂⁰ = θ⁰, shared rollouts) ∇w L_rl(θ, w) − ∇w L_rl(θ̂, w) is exactly zero, even
+    /// computed as two separate passes on two copies; Gw is then (1−λ)·∇w L_sft exactly.
+    @Test func theCooperativeGainGradientIsExactlyZeroAtStepZero() throws {
+        let f = try BridgeFixture()
+        let w = f.adapter(f.lora0)
+        // a non-zero B, so that the w-gradients are not trivially zero
+        var rng = Philox(seed: 5)
+        for pairs in w.layout.layers { for p in pairs { rng.fillNormal(w.params.pointer + p.b, count: p.outFeatures * f.loraConfig.r, std: 0.05) } }
+        func rlGrad(_ m: Transformer) throws -> [Float] {
+            let g = FloatBuffer(count: w.layout.totalCount)
+            try PolicyGradient.pass(model: m, lora: w, rl: f.rl(0), config: f.grpo, grads: nil, loraGrads: g, chunk: 4, threads: 2)
+            return g.array
+        }
+        let a = try rlGrad(try f.model(f.theta0)), b = try rlGrad(try f.model(f.theta0))
+        #expect(a.contains { $0 != 0 })
+        #expect(zip(a, b).allSatisfy { $0 - $1 == 0 }, "gain gradient not exactly zero")
+
+        let gw = FloatBuffer(count: w.layout.totalCount), sftOnly = FloatBuffer(count: w.layout.totalCount)
+        let r = try LowerStep.run(theta: try f.part(f.theta0), shadow: try f.part(f.theta0), shadowIsTheta: true, lora: w, loraGrads: gw,
+                                  data: LowerStepData(sft: f.sft(0), rl: f.rl(0)), lambda: 0.5, config: f.grpo, chunk: 4, threads: 2)
+        #expect(r.gainGradNorm == 0 && r.passes == 2)
+        try PolicyGradient.pass(model: try f.model(f.theta0), lora: w, sft: f.sft(0), config: f.grpo, grads: nil, loraGrads: sftOnly, chunk: 4, threads: 2)
+        #expect(gw.array == sftOnly.array.map { 0.5 * $0 })
+    }
+
+    /// With θ ≠ θ̂ (the reference's state after two iterations, separate rollouts), a small step of
+    /// w against the computed Gw (λ = 1: the cooperative-gain term alone) raises
+    /// J_RL(θ, w) − J_RL(θ̂, w) on fixed rollouts, by ε·‖Gw‖² to first order.
+    @Test func aStepOfWAlongItsUpdateRaisesTheCooperativeGain() throws {
+        let f = try BridgeFixture()
+        let layout = ParameterLayout(config: f.config)
+        func golden(_ prefix: String, _ entries: [ParameterLayout.Entry]) -> FloatBuffer { FloatBuffer(f.expected(prefix, entries)) }
+        let thetaP = golden("const_separate.step2.theta.", layout.entries), hatP = golden("const_separate.step2.theta_hat.", layout.entries)
+        let w0 = golden("const_separate.step2.lora.", LoRALayout(config: f.config, lora: f.loraConfig).entries)
+        let rl = f.rl(2)
+        let theta = try f.model(thetaP), hat = try f.model(hatP)
+        let old = try PolicyGradient.logProbs(model: theta, lora: f.adapter(w0), batch: rl.batch, temperature: f.grpo.temperature)
+        let oldHat = try PolicyGradient.logProbs(model: hat, lora: f.adapter(w0), batch: rl.batch, temperature: f.grpo.temperature)
+
+        // J_RL(θ, w) − J_RL(θ̂, w), each with its own fixed old log-probs (ρ = 1 at w⁰)
+        func gain(_ w: FloatBuffer) throws -> Double {
+            func j(_ m: Transformer, _ old: [[Float]]) throws -> Double {
+                let logps = try PolicyGradient.logProbs(model: m, lora: f.adapter(w), batch: rl.batch, temperature: f.grpo.temperature)
+                return -GRPOObjective.terms(config: f.grpo, logps: logps, oldLogps: old, refLogps: rl.refLogps, advantages: rl.advantages).loss
+            }
+            return try j(theta, old) - j(hat, oldHat)
+        }
+        let gw = FloatBuffer(count: w0.count)
+        try LowerStep.run(theta: try f.part(thetaP), shadow: try f.part(hatP), lora: f.adapter(w0), loraGrads: gw,
+                          data: LowerStepData(rl: rl), lambda: 1, config: f.grpo, chunk: 4, threads: 2)
+        let g = gw.array
+        let squared = g.reduce(0.0) { $0 + Double($1) * Double($1) }
+        #expect(squared > 0)
+        let eps: Float = 1e-2 / Float(squared.squareRoot())
+        let plus = FloatBuffer(zip(w0.array, g).map { $0 - eps * $1 }), minus = FloatBuffer(zip(w0.array, g).map { $0 + eps * $1 })
+        let up = try gain(plus), down = try gain(minus), here = try gain(w0)
+        #expect(up > here && here > down, "gain \(down) → \(here) → \(up) along −Gw")
+        let slope = (up - down) / (2 * Double(eps)), expected = squared
+        #expect(abs(slope - expected) <= 0.05 * expected, "directional derivative \(slope) vs ‖Gw‖² \(expected)")
+    }
+}
