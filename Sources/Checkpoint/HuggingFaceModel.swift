@@ -94,7 +94,9 @@ extension Store {
     /// Writes config.json + model.safetensors (sharded with an index above `shardBytes`) and the
     /// tokenizer files. An adapter is merged into the weights with `mergeLoRA`, else written
     /// beside them as PEFT's adapter_model.safetensors + adapter_config.json.
-    public func exportHuggingFace(_ set: TensorSet, to dir: String, mergeLoRA: Bool = false,
+    /// `adapter`: a separate adapter set (AdapterSet.swift) for the base `set`, merged or written
+    /// as PEFT files the same way.
+    public func exportHuggingFace(_ set: TensorSet, adapter: TensorSet? = nil, to dir: String, mergeLoRA: Bool = false,
                                   shardBytes: Int = 4 << 30) throws {
         guard var configJSON = set.metadata[ModelMetadata.config]?.objectValue else {
             throw ModelCheckpointError.notAModel("tensor set \(set.id?.hex.prefix(12) ?? "")")
@@ -103,11 +105,11 @@ extension Store {
         do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
             throw CheckpointError.io(path: dir, reason: "\(error)")
         }
-        let hasLoRA = set.metadata[ModelMetadata.lora] != nil
+        let hasLoRA = set.metadata[ModelMetadata.lora] != nil || adapter != nil
         let baseEntries = set.tensors.filter { !ModelMetadata.isLoRA($0.name) && !ModelMetadata.isTokenizer($0.name) }
 
         if hasLoRA && mergeLoRA {
-            let loaded = try loadModel(set)
+            let loaded = try loadModel(set, adapter: adapter)
             let merged = loaded.model.merged(loaded.adapter!)
             let tensors = loaded.model.layout.tensors(of: merged)
             if configJSON["dtype"] != nil { configJSON["dtype"] = "float32" } else { configJSON["torch_dtype"] = "float32" }
@@ -120,14 +122,12 @@ extension Store {
                 let wanted = Set(names)
                 try exportSafetensors(TensorSet(tensors: baseEntries.filter { wanted.contains($0.name) }), to: path, metadata: ["format": "pt"])
             }
-            if hasLoRA {
-                let loraEntries = set.tensors.filter { ModelMetadata.isLoRA($0.name) }
-                try exportSafetensors(TensorSet(tensors: loraEntries), to: dir + "/adapter_model.safetensors", metadata: ["format": "pt"])
-                var adapter = set.metadata[ModelMetadata.lora]!.objectValue!
-                adapter["lora_dropout"] = .double(0)
-                adapter["bias"] = "none"
-                adapter["task_type"] = "CAUSAL_LM"
-                try writeText(JSONValue.object(adapter).pretty, to: dir + "/adapter_config.json")
+            if let adapter {
+                if set.metadata[ModelMetadata.lora] != nil { throw PipelineInputError("model \(set.id?.hex.prefix(12) ?? "") already carries an adapter") }
+                _ = try loadAdapter(adapter, for: try modelConfig(of: set))   // made for this base
+                try exportAdapter(adapter, to: dir)
+            } else if hasLoRA {
+                try writePEFTAdapter(set.tensors.filter { ModelMetadata.isLoRA($0.name) }, config: set.metadata[ModelMetadata.lora]!, to: dir)
             }
         }
         try writeText(JSONValue.object(configJSON).pretty, to: dir + "/config.json")

@@ -105,9 +105,10 @@ extension Store {
     }
 
     /// Stores θ (f32, HF names) and optionally an adapter as a new model set. Tokenizer tensors and
-    /// the config are taken from `like` (same objects, no copies).
+    /// the config are taken from `like` (same objects, no copies), which is recorded as the parent
+    /// unless `recordParent` is false: stages store none, so that equal weights are one object.
     public func putModel(params: FloatBuffer, layout: ParameterLayout, adapter: LoRAAdapter? = nil, like base: TensorSet,
-                         metadata extra: [String: JSONValue] = [:]) throws -> TensorSet {
+                         metadata extra: [String: JSONValue] = [:], recordParent: Bool = true) throws -> TensorSet {
         var items = layout.tensors(of: params).map { (name: $0.0, tensor: $0.1) }
         if let adapter { items += adapter.layout.tensors(of: adapter.params).map { (name: $0.0, tensor: $0.1) } }
         var entries = try putTensors(items)
@@ -115,7 +116,7 @@ extension Store {
         var metadata = extra
         metadata[ModelMetadata.config] = base.metadata[ModelMetadata.config]
         if let adapter { metadata[ModelMetadata.lora] = adapter.config.json }
-        var set = TensorSet(tensors: entries, metadata: metadata, parent: base.id)
+        var set = TensorSet(tensors: entries, metadata: metadata, parent: recordParent ? base.id : nil)
         set.id = try putTensorSet(set)
         return set
     }

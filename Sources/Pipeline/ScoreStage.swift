@@ -14,26 +14,30 @@ import Training
 
 public struct ScoreStage: Stage {
     public static let name = "score"
-    public static let version = 1
+    public static let version = 2
 
     public var responses: ObjectID
     public var prompts: ObjectID
     public var tokenizer: ObjectID
     public var reward: MathRewardConfig
-    public var epsilon: Double
+    /// ε_std of the advantages (TRL 1e-4, verl 1e-6): not the clip `epsilon`.
+    public var advantageEpsilon: Double
+    public var scaleRewards: ScaleRewards
 
-    public init(responses: ObjectID, prompts: ObjectID, tokenizer: ObjectID, reward: MathRewardConfig = .zeroOne, epsilon: Double = 1e-6) {
+    public init(responses: ObjectID, prompts: ObjectID, tokenizer: ObjectID, reward: MathRewardConfig = .zeroOne,
+                advantageEpsilon: Double = 1e-6, scaleRewards: ScaleRewards = .group) {
+        self.scaleRewards = scaleRewards
         self.responses = responses
         self.prompts = prompts
         self.tokenizer = tokenizer
         self.reward = reward
-        self.epsilon = epsilon
+        self.advantageEpsilon = advantageEpsilon
     }
 
     public var params: JSONValue {
         ["reward": ["correct_reward": .double(reward.correctReward), "incorrect_reward": .double(reward.incorrectReward),
                     "format_reward": .double(reward.formatReward), "relative_tolerance": .double(reward.relativeTolerance)],
-         "epsilon": .double(epsilon)]
+         "advantage_epsilon": .double(advantageEpsilon), "scale_rewards": .string(scaleRewards.rawValue)]
     }
 
     public var inputs: [String: JSONValue] {
@@ -59,7 +63,7 @@ public struct ScoreStage: Stage {
         }
         let scored = outcomes.map { $0! }
         let rewards = scored.map(\.reward)
-        let advantages = GroupAdvantages(epsilon: epsilon).compute(rewards: rewards, groupSize: r.groupSize)
+        let advantages = GroupAdvantages(epsilon: advantageEpsilon, scale: scaleRewards).compute(rewards: rewards, groupSize: r.groupSize)
         let (extracted, extractedOffsets) = raggedUTF8(scored.map { $0.grade.extracted ?? "" })
         let entries = [
             try store.putTensor(name: "rewards", Tensor(values: rewards.map(Float.init), dtype: .f32)),

@@ -67,7 +67,7 @@ public enum LowerStep {
     public static func run(theta: TrainedPart, shadow: TrainedPart? = nil, shadowIsTheta: Bool = false,
                            lora: LoRAAdapter? = nil, loraGrads: FloatBuffer? = nil,
                            data: LowerStepData, lambda: Double, config: GRPOConfig,
-                           chunk: Int = 8, threads: Int = KernelThreads.count) throws(ModelError) -> LowerStepReport {
+                           chunk: Int = 8, threads: Int = KernelThreads.available) throws(ModelError) -> LowerStepReport {
         precondition(lambda >= 0 && lambda <= 1, "λ in [0, 1]")
         precondition(shadow == nil || lora != nil, "the shadow exists only with an adapter")
         precondition(loraGrads == nil || lora != nil)

@@ -64,7 +64,7 @@ public enum PolicyGradient {
     /// Per-token log-probs of every completion token at temperature T (forward only): the
     /// reference (π_ref) and old-policy log-probs.
     public static func logProbs(model: Transformer, lora: LoRAAdapter? = nil, batch: CompletionBatch, temperature: Double,
-                                chunk: Int = 8, threads: Int = KernelThreads.count) throws(ModelError) -> [[Float]] {
+                                chunk: Int = 8, threads: Int = KernelThreads.available) throws(ModelError) -> [[Float]] {
         var out: [[Float]] = []
         try eachChunk(model: model, lora: lora, batch: batch, chunk: chunk, threads: threads) { (acts, range) throws(ModelError) in
             let (tokens, targets) = batch.rows(range, time: acts.time)
@@ -81,7 +81,7 @@ public enum PolicyGradient {
     public static func accumulate(model: Transformer, lora: LoRAAdapter? = nil, batch: CompletionBatch, advantages: [Float],
                                   oldLogps: [[Float]]? = nil, refLogps: [[Float]]? = nil, config: GRPOConfig, scale: Float = 1,
                                   grads: FloatBuffer?, loraGrads: FloatBuffer? = nil, chunk: Int = 8,
-                                  threads: Int = KernelThreads.count) throws(ModelError) -> GRPOTerms {
+                                  threads: Int = KernelThreads.available) throws(ModelError) -> GRPOTerms {
         let rl = RLBatch(batch: batch, advantages: advantages, oldLogps: oldLogps, refLogps: refLogps)
         return try pass(model: model, lora: lora, rl: rl, rlScale: scale, config: config, grads: grads, loraGrads: loraGrads,
                         chunk: chunk, threads: threads).rl!
@@ -96,7 +96,7 @@ public enum PolicyGradient {
     public static func pass(model: Transformer, lora: LoRAAdapter? = nil, sft: CompletionBatch? = nil, sftScale: Float = 1,
                             rl: RLBatch? = nil, rlScale: Float = 1, config: GRPOConfig,
                             grads: FloatBuffer?, loraGrads: FloatBuffer? = nil, chunk: Int = 8,
-                            threads: Int = KernelThreads.count) throws(ModelError) -> PassTerms {
+                            threads: Int = KernelThreads.available) throws(ModelError) -> PassTerms {
         let sftRows = sftScale != 0 ? sft : nil, rlRows = rlScale != 0 ? rl : nil
         if let rlRows { precondition(rlRows.advantages.count == rlRows.batch.count, "one advantage per completion") }
         let nS = sftRows?.count ?? 0, nR = rlRows?.batch.count ?? 0
