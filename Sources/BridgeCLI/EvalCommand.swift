@@ -1,6 +1,7 @@
-// `bridge eval REF --data FILE [--limit N]`: pass@1 of a model on a math dataset. Each problem is
-// rendered as the tokenize stage renders an eval prompt (template, instruction), answered with
-// the model's KV-cache `generate` in batches (greedy unless --temperature), and graded by the
+// `bridge eval REF --data FILE [--limit N] [--adapter W]`: pass@1 of a model on a math dataset,
+// through the tokenize and eval stages (run "eval" in the store's journal, so an unchanged
+// evaluation is read back, not recomputed): each problem rendered as an eval prompt (template,
+// instruction), answered in generation batches (greedy unless --temperature), graded by the
 // rule-based grader against the record's reference answer.
 
 import ArgumentParser
@@ -31,9 +32,10 @@ struct Eval: ParsableCommand {
     @Option(help: "instruction (problem + the boxed-answer instruction) or plain (problem only).") var promptStyle = "instruction"
     @Option(name: .customLong("max-tokens"), help: "Most tokens per answer.") var maxTokens = 512
     @Option(help: "Problems generated together.") var batch = 16
+    @Option(help: "A LoRA adapter set to wear (ref or id), e.g. runs/RUN/lora.") var adapter: String?
     @Option(help: "Sampling temperature; 0 = greedy.") var temperature: Float = 0
     @Option(name: .customLong("top-p"), help: "Nucleus sampling mass in (0, 1].") var topP: Float = 1
-    @Option(help: "Seed of the sampler (problem i of a batch samples from stream i).") var seed: UInt64 = 0
+    @Option(help: "Seed of the sampler (problem i samples from stream i of the eval-sample purpose).") var seed: UInt64 = 0
     @Option(help: "Synthetic task: seed.") var syntheticSeed: UInt64 = SyntheticArithmetic.defaultSeed
     @Option(help: "Synthetic task: difficulty level (1-5).") var level = SyntheticArithmetic.defaultLevel
     @Option(help: "Synthetic task: number of problems.") var count = 200
@@ -56,20 +58,19 @@ struct Eval: ParsableCommand {
         var records = try readDataset(data, format: format, synthetic: (syntheticSeed, level, count, split))
         if let limit { records = Array(records.prefix(limit)) }
         guard !records.isEmpty else { throw UserError("\(data): no problems to evaluate") }
-        let (_, loaded) = try openModel(storeOptions, ref)
-        let model = loaded.model
-        guard let tokenizer = try modelTokenizer(loaded, ref: ref) else {
+        let (store, loaded) = try openModel(storeOptions, ref)
+        let policy = try store.resolve(ref).id
+        let adapterID = try store.id(adapter)
+        guard let tokenizer = try modelTokenizer(loaded, ref: ref), let tokenizerName = modelTokenizerFiles.first(where: { loaded.tokenizerFiles[$0] != nil }) else {
             throw UserError("'\(ref)' carries no tokenizer, so problems cannot be encoded\nhint: import the model with its tokenizer")
         }
         let prompts = try records.map {
             try TokenizeStage.promptTokens(for: $0, tokenizer: tokenizer, template: chat, systemPrompt: system, promptStyle: promptStyle)
         }
-        let context = model.config.maxPositionEmbeddings
+        let context = loaded.model.config.maxPositionEmbeddings
         if let (i, p) = prompts.enumerated().first(where: { $0.element.count + maxTokens > context }) {
             throw UserError("problem \(records[i].id): \(p.count) prompt tokens + --max-tokens \(maxTokens) exceed the context length \(context)\nhint: lower --max-tokens")
         }
-        var stops = Set(model.config.eosTokenIds.map(Int32.init))
-        stops.formUnion(TokenizeStage.stopTokens(tokenizer, template: chat))
         let sink = try out.map { path -> FileHandle in
             guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
                 throw UserError("\(path): cannot create the output file")
@@ -78,37 +79,39 @@ struct Eval: ParsableCommand {
         }
         defer { try? sink?.close() }
 
-        let reward = MathReward(config: MathRewardConfig())
+        // the tokenize and eval stages, journaled in run "eval" (an unchanged evaluation is not recomputed)
+        let tokenizerID = try store.put(loaded.tokenizerFiles[tokenizerName]!, kind: .blob, codec: .auto).id
+        let source: DatasetSource = data == "synthetic" ? .synthetic(seed: syntheticSeed, level: level, count: count, split: split)
+            : .blob(try store.put(Array(try Data(contentsOf: URL(fileURLWithPath: data))), kind: .blob, codec: .auto).id, format: format)
+        let runner = try StageRunner(store: store, run: "eval", log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        let shard = try runner.execute(TokenizeStage(tokenizer: tokenizerID, source: source, kind: .eval, template: template, systemPrompt: system,
+                                                     promptStyle: promptStyle, limit: limit)).result.id("shard")
+        guard try TokenShard.load(from: store, id: shard).count == records.count else { throw UserError("\(data): the tokenized set differs from the dataset read") }
+        let start = Date()
+        let outcome = try runner.execute(EvalStage(policy: policy, adapter: adapterID, prompts: shard, tokenizer: tokenizerID, maxNewTokens: maxTokens,
+                                                   temperature: temperature, topP: topP, seed: seed, generationBatch: batch))
+        let responses = try Responses.load(from: store, id: try outcome.result.id("responses"))
+        let scores = try ScoreStage.loadScores(from: store, id: try outcome.result.id("scores"))
+        let scoreSet = try store.tensorSet(try outcome.result.id("scores"))
+        let extracted = try Self.extracted(store, scoreSet, count: responses.count)
+
         var correct = 0, responseTokens = 0, cut = 0
         var byLevel: [Int: (correct: Int, total: Int)] = [:]
-        let start = Date()
-        for first in stride(from: 0, to: records.count, by: batch) {
-            let range = first..<min(records.count, first + batch)
-            let result = try model.generate(prompts: Array(prompts[range]), maxNewTokens: maxTokens,
-                                            sampling: SamplingOptions(temperature: temperature, topP: topP, seed: seed &+ UInt64(first)),
-                                            stopTokens: stops, lora: loaded.adapter)
-            for (k, i) in range.enumerated() {
-                let ids = result.ids[k], r = records[i]
-                let finished = ids.last.map(stops.contains) ?? false
-                let text = tokenizer.decode(finished ? Array(ids.dropLast()) : ids, skipSpecialTokens: true)
-                let outcome = reward.score(response: text, record: r)
-                let ok = outcome.grade.correct
-                if ok { correct += 1 }
-                responseTokens += ids.count
-                if !finished { cut += 1 }
-                if let level = r.level { byLevel[level, default: (0, 0)].total += 1; if ok { byLevel[level]!.correct += 1 } }
-                if let sink {
-                    let line = JSONValue.object([
-                        "id": .string(r.id), "response": .string(text), "answer": .string(r.answer),
-                        "extracted": outcome.grade.extracted.map(JSONValue.string) ?? .null, "correct": .bool(ok),
-                        "tokens": .int(ids.count), "finished": .bool(finished),
-                    ]).canonical + "\n"
-                    sink.write(Data(line.utf8))
-                }
+        for (i, r) in records.enumerated() {
+            let ids = responses.tokens[i], finished = responses.finished[i], ok = scores.correct[i]
+            let text = tokenizer.decode(finished ? Array(ids.dropLast()) : ids, skipSpecialTokens: true)
+            if ok { correct += 1 }
+            responseTokens += ids.count
+            if !finished { cut += 1 }
+            if let level = r.level { byLevel[level, default: (0, 0)].total += 1; if ok { byLevel[level]!.correct += 1 } }
+            if let sink {
+                let line = JSONValue.object([
+                    "id": .string(r.id), "response": .string(text), "answer": .string(r.answer),
+                    "extracted": extracted[i].isEmpty ? .null : .string(extracted[i]), "correct": .bool(ok),
+                    "tokens": .int(ids.count), "finished": .bool(finished),
+                ]).canonical + "\n"
+                sink.write(Data(line.utf8))
             }
-            let done = range.upperBound, seconds = Date().timeIntervalSince(start)
-            FileHandle.standardError.write(Data(String(format: "eval %d/%d  accuracy %.3f  %.0f tokens/s\n", done, records.count,
-                                                       Double(correct) / Double(done), Double(responseTokens) / max(seconds, 1e-9)).utf8))
         }
         let total = records.count, accuracy = Double(correct) / Double(total)
         if json {
@@ -116,7 +119,8 @@ struct Eval: ParsableCommand {
                 "accuracy": .double(accuracy), "correct": .int(correct), "total": .int(total),
                 "response_tokens_mean": .double(Double(responseTokens) / Double(total)),
                 "cut_at_max_tokens": .double(Double(cut) / Double(total)),
-                "seconds": .double(Date().timeIntervalSince(start)),
+                "seconds": .double(Date().timeIntervalSince(start)), "skipped": .bool(outcome.skipped),
+                "responses": outcome.result.outputs["responses"]!, "scores": outcome.result.outputs["scores"]!,
             ]
             if !byLevel.isEmpty {
                 summary["by_level"] = .object(Dictionary(uniqueKeysWithValues: byLevel.map { ("\($0.key)", .double(Double($0.value.correct) / Double($0.value.total))) }))
@@ -126,5 +130,13 @@ struct Eval: ParsableCommand {
             print(String(format: "accuracy %.4f (%d/%d); %.1f response tokens on average, %.1f%% cut at --max-tokens",
                          accuracy, correct, total, Double(responseTokens) / Double(total), 100 * Double(cut) / Double(total)))
         }
+    }
+
+    /// The extracted answers of a scores set.
+    static func extracted(_ store: Store, _ set: TensorSet, count: Int) throws -> [String] {
+        guard let bytesEntry = set.entry("extracted"), let offsetsEntry = set.entry("extracted_offsets") else { return Array(repeating: "", count: count) }
+        let bytes = try store.loadTensor(bytesEntry).buffer.withUnsafeBytes { Array($0) }
+        let offsets = try store.loadTensor(offsetsEntry).buffer.withUnsafeBytes { Array($0.bindMemory(to: Int64.self)) }
+        return (0..<count).map { String(decoding: bytes[Int(offsets[$0])..<Int(offsets[$0 + 1])], as: UTF8.self) }
     }
 }

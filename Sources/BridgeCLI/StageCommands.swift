@@ -12,7 +12,8 @@ import Training
 struct StageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stage", abstract: "Run one stage of a run by hand (skipped when its inputs are unchanged).",
-        subcommands: [TokenizeCommand.self, RolloutCommand.self, ScoreCommand.self])
+        subcommands: [TokenizeCommand.self, RolloutCommand.self, ScoreCommand.self, RefLogprobsCommand.self, LoRAInitCommand.self,
+                      LowerStepCommand.self, UpperStepCommand.self, EvalStageCommand.self])
 }
 
 struct RunOptions: ParsableArguments {
@@ -140,9 +141,13 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Reward of a correct answer.") var correctReward = 1.0
     @Option(help: "Reward of an incorrect answer.") var incorrectReward = 0.0
     @Option(help: "Added when the answer is in \\boxed{} (0: off).") var formatReward = 0.0
+    @Option(name: .customLong("advantage-epsilon"), help: "ε_std added to the std of the advantages (TRL 1e-4, verl 1e-6).") var advantageEpsilon = 1e-6
+    @Option(name: .customLong("scale-rewards"), help: "Divide advantages by the std of the group, of the batch, or none.") var scaleRewards = "group"
 
     func run() throws {
         try validateRunName(options.run)
+        guard let scale = ScaleRewards(rawValue: scaleRewards) else { throw UserError("invalid value for 'rl.scale_rewards': '\(scaleRewards)' (group, batch or none)") }
+        guard advantageEpsilon >= 0 else { throw UserError("invalid value for 'rl.advantage_epsilon': must be ≥ 0") }
         let store = try options.storeOptions.open()
         let promptsID = try store.resolve(prompts).id
         let shard = try TokenShard.load(from: store, id: promptsID)
@@ -169,7 +174,8 @@ struct ScoreCommand: ParsableCommand {
         }
         let tokenizerID = try tokenizerArgument.store(in: store)
         let stage = ScoreStage(responses: responsesID, prompts: promptsID, tokenizer: tokenizerID,
-                               reward: MathRewardConfig(correctReward: correctReward, incorrectReward: incorrectReward, formatReward: formatReward))
+                               reward: MathRewardConfig(correctReward: correctReward, incorrectReward: incorrectReward, formatReward: formatReward),
+                               advantageEpsilon: advantageEpsilon, scaleRewards: scale)
         try options.execute(stage, in: store)
     }
 }
@@ -181,7 +187,11 @@ struct RolloutCommand: ParsableCommand {
         discussion: "Writes a responses set and points runs/RUN/responses/NAME at it; `stage score` grades it.")
 
     @OptionGroup var options: RunOptions
-    @Option(help: "The policy: a model ref or id (with its LoRA adapter if it carries one).") var policy: String
+    @Option(help: "The policy's base weights: a model ref or id (θ or θ̂).") var policy: String
+    @Option(help: "A LoRA adapter set to wear (ref or id), e.g. runs/RUN/lora.") var adapter: String?
+    @Option(help: "Sampler stream: rollout, shadow-rollout or eval-sample.") var purpose = "rollout"
+    @Option(help: "Prompt order: sequential (wrapping) or shuffled (a permutation per epoch, seeded).") var order = "sequential"
+    @Option(name: .customLong("generation-batch"), help: "Sequences decoded together (bounds the KV cache; not part of the key).") var generationBatch = 64
     @Option(help: "The prompt shard (rl or eval; a ref such as runs/RUN/data/rl, or an id).") var prompts: String
     @Option(help: "First prompt (wraps around the shard).") var cursor = 0
     @Option(help: "Prompts in this rollout.") var batch = 8
@@ -197,6 +207,8 @@ struct RolloutCommand: ParsableCommand {
         guard batch > 0, groupSize > 0, maxTokens > 0 else { throw ValidationError("--batch, --group-size and --max-tokens must be > 0") }
         guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be > 0 (rollouts sample)") }
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard RolloutStage.Order(rawValue: order) != nil else { throw ValidationError("--order must be sequential or shuffled") }
+        guard generationBatch > 0 else { throw ValidationError("--generation-batch must be > 0") }
     }
 
     func run() throws {
@@ -205,8 +217,9 @@ struct RolloutCommand: ParsableCommand {
         let store = try options.storeOptions.open()
         let policyID = try store.resolve(policy).id
         let promptsID = try store.resolve(prompts).id
-        let stage = RolloutStage(policy: policyID, prompts: promptsID, cursor: cursor, batch: batch, groupSize: groupSize,
-                                 maxNewTokens: maxTokens, temperature: temperature, topP: topP, seed: seed)
+        let stage = RolloutStage(policy: policyID, adapter: try store.id(adapter), prompts: promptsID, cursor: cursor, batch: batch, groupSize: groupSize,
+                                 maxNewTokens: maxTokens, temperature: temperature, topP: topP, seed: seed, purpose: purpose,
+                                 order: RolloutStage.Order(rawValue: order)!, generationBatch: generationBatch)
         try options.execute(stage, in: store, pointing: ref, at: "responses")
     }
 }

@@ -64,15 +64,8 @@ public struct ScoreStage: Stage {
         let scored = outcomes.map { $0! }
         let rewards = scored.map(\.reward)
         let advantages = GroupAdvantages(epsilon: advantageEpsilon, scale: scaleRewards).compute(rewards: rewards, groupSize: r.groupSize)
-        let (extracted, extractedOffsets) = raggedUTF8(scored.map { $0.grade.extracted ?? "" })
-        let entries = [
-            try store.putTensor(name: "rewards", Tensor(values: rewards.map(Float.init), dtype: .f32)),
-            try store.putTensor(name: "advantages", Tensor(values: advantages.map(Float.init), dtype: .f32)),
-            try store.putTensor(name: "correct", Tensor(values: scored.map { $0.grade.correct ? UInt8(1) : 0 }, dtype: .u8)),
-            try store.putTensor(name: "extracted", Tensor(values: extracted, dtype: .u8)),
-            try store.putTensor(name: "extracted_offsets", Tensor(values: extractedOffsets, dtype: .i64)),
-        ]
-        let id = try store.putTensorSet(entries, metadata: ["format": "bridge-scores", "responses": .string(responses.hex), "group_size": .int(r.groupSize)])
+        let id = try Self.storeScores(in: store, responses: responses, groupSize: r.groupSize, rewards: rewards, advantages: advantages,
+                                      correct: scored.map(\.grade.correct), extracted: scored.map { $0.grade.extracted ?? "" })
 
         let n = Double(r.count)
         let groups = GroupAdvantages.groupStatistics(rewards: scored.map { $0.grade.correct ? 1 : 0 }, groupSize: r.groupSize)
@@ -87,6 +80,20 @@ public struct ScoreStage: Stage {
             "response_tokens_mean": .double(Double(lengths.reduce(0, +)) / n), "response_tokens_max": .int(lengths.max() ?? 0),
             "truncated": .double(Double(r.finished.filter { !$0 }.count) / n),
         ])
+    }
+
+    /// Stores a scores set (what this stage writes; benchmarks write synthetic rewards the same way).
+    public static func storeScores(in store: Store, responses: ObjectID, groupSize: Int, rewards: [Double], advantages: [Double],
+                                   correct: [Bool], extracted: [String]) throws -> ObjectID {
+        let (bytes, offsets) = raggedUTF8(extracted)
+        let entries = [
+            try store.putTensor(name: "rewards", Tensor(values: rewards.map(Float.init), dtype: .f32)),
+            try store.putTensor(name: "advantages", Tensor(values: advantages.map(Float.init), dtype: .f32)),
+            try store.putTensor(name: "correct", Tensor(values: correct.map { $0 ? UInt8(1) : 0 }, dtype: .u8)),
+            try store.putTensor(name: "extracted", Tensor(values: bytes, dtype: .u8)),
+            try store.putTensor(name: "extracted_offsets", Tensor(values: offsets, dtype: .i64)),
+        ]
+        return try store.putTensorSet(entries, metadata: ["format": "bridge-scores", "responses": .string(responses.hex), "group_size": .int(groupSize)])
     }
 
     /// The scores a score stage wrote.
