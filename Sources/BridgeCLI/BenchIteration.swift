@@ -32,6 +32,7 @@ struct BenchIteration: ParsableCommand {
     @Option(name: .customLong("generation-batch"), help: "Sequences decoded together.") var generationBatch = 64
     @Option(help: "Iterations per method; the last is reported.") var iterations = 2
     @Option(help: "Where to put the temporary store (default: the system's temporary directory).") var scratch: String?
+    @Flag(help: "Print where the reported BRIDGE iteration's time goes (forward/backward phases add their workers' time).") var profile = false
 
     func run() throws {
         BLAS.threads = options.threads
@@ -107,6 +108,7 @@ struct BenchIteration: ParsableCommand {
                                                                    seed: options.seed).run(in: store).id("lora")
         var tOpt: ObjectID? = nil, hatOpt: ObjectID? = nil, wOpt: ObjectID? = nil
         for k in 0..<iterations {
+            StepProfile.enabled = profile && k == iterations - 1
             var times: [(String, Double)] = []
             let (inputs, n) = try rollout(t, adapter: w, step: k, purpose: "rollout", times: &times)
             let r = try timed("lower-step", &times) {
@@ -120,6 +122,11 @@ struct BenchIteration: ParsableCommand {
             (w, wOpt) = (try u.id("lora"), try u.id("lora_optimizer"))
             (bridgeTimes, bridgeTokens, lastLower) = (times, n, r)
         }
+        if profile {
+            for (name, seconds) in StepProfile.seconds.sorted(by: { $0.value > $1.value }) {
+                FileHandle.standardError.write(Data(String(format: "  %-34@ %8.3f s\n", name, seconds).utf8))
+            }
+        }
         let rlZeroTotal = rlZeroTimes.reduce(0) { $0 + $1.1 }, bridgeTotal = bridgeTimes.reduce(0) { $0 + $1.1 }
         let rolloutSeconds = bridgeTimes.first { $0.0 == "rollout" }!.1
         let peak = peakRSS()
@@ -131,6 +138,7 @@ struct BenchIteration: ParsableCommand {
             ("bridge_over_rl_zero", .double(bridgeTotal / rlZeroTotal)),
             ("rollout_tokens", .int(bridgeTokens)), ("rollout_tokens_per_s", .double(Double(bridgeTokens) / rolloutSeconds)),
             ("rl_zero_rollout_tokens", .int(rlZeroTokens)),
+            ("rl_zero_rollout_tokens_per_s", .double(Double(rlZeroTokens) / rlZeroTimes.first { $0.0 == "rollout" }!.1)),
             ("bridge_passes", lastLower?.metrics["passes"] ?? .null),
             ("peak_rss_bytes", .int(peak)), ("peak_rss_before_training_bytes", .int(peakBefore)), ("threads", .int(options.threads)),
         ]

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Checkpoint
 import Foundation
+import Pipeline
 import ShardStore
 import Tensors
 
@@ -104,6 +105,22 @@ struct Ckpt: ParsableCommand {
         func run() throws {
             let store = try storeOptions.open()
             let resolved = try store.resolve(ref)
+            if store.isRunState(resolved.id) {
+                let state = try store.runState(resolved.id)
+                if json { printJSON(["id": .string(resolved.id.hex), "ref": resolved.ref.map { .string($0.path) } ?? .null, "run_state": state.json]); return }
+                print("run state \(resolved.id.hex)" + (resolved.ref.map { "  (\($0))" } ?? ""))
+                print("step       \(state.step)   method \(state.method.rawValue)   seed \(state.seed)")
+                for (role, id) in [("theta", state.theta), ("theta_hat", state.thetaHat), ("lora", state.lora), ("reference", state.reference)] {
+                    guard let id else { continue }
+                    print("\(role.padding(toLength: 10, withPad: " ", startingAt: 0)) \(id.hex)" + (role == "theta_hat" && id == state.theta ? "  (= theta)" : ""))
+                }
+                for part in RunState.parts { if let id = state.optimizers[part] { print("optimizer.\(part)  \(id.hex)") } }
+                print("cursors    " + state.cursors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+                print("config     \(state.config.hex)")
+                if let p = state.parent { print("parent     \(p.hex)") }
+                for (k, v) in state.metrics.sorted(by: { $0.key < $1.key }) { print("  \(k) = \(v)") }
+                return
+            }
             let set = try store.tensorSet(resolved.id)
             if json {
                 printJSON([

@@ -128,6 +128,7 @@ struct LowerStepCommand: ParsableCommand {
     @OptionGroup var grpo: GRPOOptions
     @OptionGroup var adam: AdamWOptions
     @Option(help: "Sequences per forward/backward chunk.") var chunk = 8
+    @Option(name: .customLong("num-iterations"), help: "Optimizer steps on this batch (TRL num_iterations; > 1 clips the ratio to π_old).") var numIterations = 1
 
     func run() throws {
         let store = try options.storeOptions.open()
@@ -140,7 +141,8 @@ struct LowerStepCommand: ParsableCommand {
                                    thetaHatOptimizer: try store.id(thetaHatOptimizer), lora: try store.id(lora), sft: try store.id(sft),
                                    sftCursor: sftCursor, sftBatch: sftBatch, seed: seed, prompts: try store.id(prompts),
                                    rl: try rl(responses, scores, refLogprobs, ""), shadowRL: try rl(shadowResponses, shadowScores, shadowRefLogprobs, "shadow-"),
-                                   lambda: lambda, grpo: try grpo.config(), optimizer: try adam.config(key: "train"), chunk: chunk)
+                                   lambda: lambda, grpo: try grpo.config(), optimizer: try adam.config(key: "train"), chunk: chunk,
+                                   numIterations: numIterations)
         try stage.validate()
         try options.executePointingRoles(stage, in: store)
     }

@@ -12,7 +12,7 @@ public enum StepProfile {
     public static var seconds: [String: Double] { totals.withLock { $0 } }
 
     @inline(__always)
-    static func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+    public static func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
         guard enabled else { return try body() }
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
@@ -27,6 +27,9 @@ public enum StepProfile {
         let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         totals.withLock { $0[name, default: 0] += s }
     }
+
+    /// Adds `seconds` to `name`.
+    public static func record(_ name: String, seconds: Double) { totals.withLock { $0[name, default: 0] += seconds } }
 
     static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
 

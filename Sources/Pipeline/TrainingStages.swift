@@ -195,11 +195,16 @@ public struct LowerStepStage: Stage {
     public var grpo: GRPOConfig
     public var optimizer: AdamWConfig
     public var chunk: Int
+    /// TRL's num_iterations: optimizer steps on this batch. 1: ρ ≡ 1; more: π_old is each base's
+    /// policy before the first, from the training forward, and ratios clip. Gw is taken at the
+    /// old iterates (the first inner step), as Algorithm 2 evaluates every gradient.
+    public var numIterations: Int
 
     public init(theta: ObjectID, thetaOptimizer: ObjectID? = nil, thetaHat: ObjectID? = nil, thetaHatOptimizer: ObjectID? = nil,
                 lora: ObjectID? = nil, sft: ObjectID? = nil, sftCursor: Int = 0, sftBatch: Int = 0, seed: UInt64 = 0,
                 prompts: ObjectID? = nil, rl: RLInputs? = nil, shadowRL: RLInputs? = nil, lambda: Double,
-                grpo: GRPOConfig, optimizer: AdamWConfig, chunk: Int = 8) {
+                grpo: GRPOConfig, optimizer: AdamWConfig, chunk: Int = 8, numIterations: Int = 1) {
+        self.numIterations = numIterations
         self.theta = theta; self.thetaOptimizer = thetaOptimizer; self.thetaHat = thetaHat; self.thetaHatOptimizer = thetaHatOptimizer
         self.lora = lora; self.sft = sft; self.sftCursor = sftCursor; self.sftBatch = sftBatch; self.seed = seed
         self.prompts = prompts; self.rl = rl; self.shadowRL = shadowRL; self.lambda = lambda
@@ -208,6 +213,7 @@ public struct LowerStepStage: Stage {
 
     public var params: JSONValue {
         var p: [String: JSONValue] = ["lambda": .double(lambda), "optimizer": optimizer.json, "chunk": .int(chunk)]
+        if numIterations != 1 { p["num_iterations"] = .int(numIterations) }
         if lambda > 0 { p["rl"] = grpo.json }
         if sft != nil, lambda < 1 { p["sft"] = ["cursor": .int(sftCursor), "batch": .int(sftBatch), "seed": .string(String(seed))] }
         return .object(p)
@@ -248,6 +254,7 @@ public struct LowerStepStage: Stage {
         if shadowRL != nil, thetaHat == nil { throw TrainingConfigError.invalid(key: "bridge.shadow_rollouts", "separate shadow rollouts need θ̂") }
         if thetaHatOptimizer != nil, thetaHat == nil { throw TrainingConfigError.invalid(key: "theta_hat_optimizer", "given without θ̂") }
         guard chunk > 0 else { throw TrainingConfigError.invalid(key: "train.micro_batch_size", "must be > 0") }
+        guard numIterations >= 1 else { throw TrainingConfigError.invalid(key: "rl.num_iterations", "must be ≥ 1, got \(numIterations)") }
     }
 
     func rlBatch(_ part: RLInputs, store: Store) throws -> (RLBatch, Responses, [Double]) {
@@ -305,8 +312,26 @@ public struct LowerStepStage: Stage {
             shadowPart = TrainedPart(model: hatModel, optimizer: try store.optimizer(thetaHatOptimizer, config: optimizer, entries: layout.entries, count: layout.totalCount))
         }
         let loraGrads = adapter.map { FloatBuffer(count: $0.layout.totalCount) }
-        let report = try LowerStep.run(theta: thetaPart, shadow: shadowPart, shadowIsTheta: shadowIsTheta, lora: adapter, loraGrads: loraGrads,
-                                       data: data, lambda: lambda, config: grpo, chunk: chunk)
+        if numIterations > 1, let rl = data.rl {
+            // π_old: each base's policy (with w) before the first inner step
+            data.rl!.oldLogps = try PolicyGradient.logProbs(model: model, lora: adapter, batch: rl.batch, temperature: grpo.temperature, chunk: chunk)
+            if let shadowPart {
+                var hatRL = data.shadowRL ?? rl
+                hatRL.oldLogps = shadowIsTheta && data.shadowRL == nil ? data.rl!.oldLogps
+                    : try PolicyGradient.logProbs(model: shadowPart.model, lora: adapter, batch: hatRL.batch, temperature: grpo.temperature, chunk: chunk)
+                data.shadowRL = hatRL
+            }
+        }
+        var report = LowerStepReport(lambda: lambda)
+        for inner in 0..<numIterations {
+            let r = try StepProfile.measure("lower-step: passes + AdamW") {
+                try LowerStep.run(theta: thetaPart, shadow: shadowPart, shadowIsTheta: inner == 0 && shadowIsTheta, lora: adapter,
+                                  loraGrads: inner == 0 ? loraGrads : nil, data: data, lambda: lambda, config: grpo, chunk: chunk)
+            }
+            if inner == 0 { report = r } else { report.passes += r.passes }
+        }
+        let storeStart = Date()
+        defer { if StepProfile.enabled { StepProfile.record("lower-step: store outputs", seconds: Date().timeIntervalSince(storeStart)) } }
 
         var outputs: [String: JSONValue] = [:]
         let newTheta = try store.putModel(params: model.params, layout: layout, like: thetaSet, recordParent: false)
@@ -343,8 +368,11 @@ public struct LowerStepStage: Stage {
         if let n = report.loraGradNorm { metrics["grad_norm_lora"] = .double(n) }
         if let n = report.gainGradNorm { metrics["gain_grad_norm"] = .double(n) }
         metrics["passes"] = .int(report.passes)
+        if numIterations > 1 { metrics["inner_steps"] = .int(numIterations) }
         metrics["shared_rl_pass"] = .bool(report.sharedRLPass)
-        let tokens = report.sftTokens + (report.rl?.tokens ?? 0) + (report.sharedRLPass ? 0 : (report.shadowRL?.tokens ?? 0))
+        let rlTokens: Int = report.rl?.tokens ?? 0
+        let shadowTokens: Int = report.sharedRLPass ? 0 : (report.shadowRL?.tokens ?? 0)
+        let tokens = report.sftTokens + rlTokens + shadowTokens
         metrics["tokens_per_s"] = .double(Double(tokens) / max(Date().timeIntervalSince(start), 1e-9))
         return StageResult(outputs: outputs, metrics: metrics)
     }

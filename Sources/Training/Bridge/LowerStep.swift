@@ -57,6 +57,8 @@ public struct LowerStepReport: Sendable {
     public var sharedRLPass = false
     /// Backward passes run.
     public var passes = 0
+
+    public init(lambda: Double) { self.lambda = lambda }
 }
 
 public enum LowerStep {
