@@ -176,7 +176,7 @@ struct ScoreCommand: ParsableCommand {
         let stage = ScoreStage(responses: responsesID, prompts: promptsID, tokenizer: tokenizerID,
                                reward: MathRewardConfig(correctReward: correctReward, incorrectReward: incorrectReward, formatReward: formatReward),
                                advantageEpsilon: advantageEpsilon, scaleRewards: scale)
-        try options.execute(stage, in: store)
+        try options.execute(stage, in: store, pointing: try RefName("runs/\(options.run)/scores"), at: "scores")
     }
 }
 

@@ -121,6 +121,19 @@ enum LoRALinear {
                    beta: 1, c: y, ldc: ldy)
     }
 
+    /// The same as `forward`, each row on its own with fixed-order dot products: a row's result does
+    /// not depend on how many rows are computed together (decoding batches sequences in groups whose
+    /// size changes with the generation batch; BLAS may round differently for another row count).
+    static func forwardByRow(y: UnsafeMutablePointer<Float>, ldy: Int, xa: UnsafeMutablePointer<Float>,
+                             x: UnsafePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                             n: Int, r: Int, inFeatures: Int, outFeatures: Int, scale: Float) {
+        for row in 0..<n {
+            let xr = x + row * inFeatures, h = xa + row * r, yr = y + row * ldy
+            for j in 0..<r { h[j] = VectorMath.dot(xr, a + j * inFeatures, inFeatures) }
+            for o in 0..<outFeatures { yr[o] += scale * VectorMath.dot(h, b + o * r, r) }
+        }
+    }
+
     /// dB += scale·dyᵀ·xa; dxa = scale·dy·B; dA += dxaᵀ·x; dx += dxa·A.
     static func backward(dx: UnsafeMutablePointer<Float>?, da: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?,
                          dxa: UnsafeMutablePointer<Float>,

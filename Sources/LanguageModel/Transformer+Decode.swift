@@ -143,30 +143,16 @@ extension Transformer {
         return logits
     }
 
-    /// The groups of prompts that run side by side: runs of consecutive prompts of one length,
-    /// each cut into the micro-batches training would cut for that length
-    /// (`Activations.defaultMicroBatch`).
-    public static func promptGroups(lengths: [Int]) -> [Range<Int>] {
-        var groups: [Range<Int>] = []
-        var b = 0
-        while b < lengths.count {
-            var e = b + 1
-            while e < lengths.count && lengths[e] == lengths[b] { e += 1 }
-            let size = Activations.defaultMicroBatch(batch: e - b, time: lengths[b])
-            for g in stride(from: b, to: e, by: size) { groups.append(g..<min(e, g + size)) }
-            b = e
-        }
-        return groups
-    }
-
     /// Prompts of any (non-zero) lengths from position 0, their keys and values into the cache;
-    /// the logits of each prompt's last token [B, V]. Groups (`promptGroups`) run side by side
-    /// with single-threaded kernels, each leaving its prompts' last hidden states; then one
-    /// product over the vocabulary for all of them.
+    /// the logits of each prompt's last token [B, V]. Each prompt runs on its own (prompts side by
+    /// side with single-threaded kernels), leaving its last hidden state; then its product over the
+    /// vocabulary, one row at a time. So a prompt's keys, values and logits are the same bits
+    /// whatever other prompts share the call: BLAS may round a row differently for another row
+    /// count, and a rollout's generation batch must not change what it samples.
     func prefillPrompts(_ prompts: [[Int32]], cache: KVCache, lora: LoRAAdapter?, threads: Int?) -> [Float] {
         let B = prompts.count, V = config.vocabSize, C = config.hiddenSize
         let threads = threads ?? KernelThreads.count, rank = lora?.config.r ?? 0
-        let groups = Transformer.promptGroups(lengths: prompts.map(\.count))
+        let groups = (0..<B).map { $0..<($0 + 1) }
         let starts = [Int](repeating: 0, count: B)
         let last = FloatBuffer(count: B * C)
         let hidden = UncheckedPointer(last.pointer)
@@ -180,13 +166,13 @@ extension Transformer {
             }
         }
         var logits = [Float](repeating: 0, count: B * V)
-        for seqs in Transformer.decodeGroups(batch: B) {
-            let scratch = InferenceScratch(config: config, sequences: seqs.count, time: 1, cacheStride: cache.stride, loraRank: 0)
+        let scratch = InferenceScratch(config: config, sequences: 1, time: 1, cacheStride: cache.stride, loraRank: 0)
+        for b in 0..<B {
             Transformer.runHot(threads: threads) {
-                lastLogits(hidden: last.readPointer + seqs.lowerBound * C, rows: seqs.count, scratch: scratch)
+                lastLogits(hidden: last.readPointer + b * C, rows: 1, scratch: scratch)
             }
             logits.withUnsafeMutableBufferPointer { out in
-                (out.baseAddress! + seqs.lowerBound * V).update(from: scratch.logits.readPointer, count: seqs.count * V)
+                (out.baseAddress! + b * V).update(from: scratch.logits.readPointer, count: V)
             }
         }
         return logits
@@ -312,9 +298,9 @@ extension Transformer {
         guard let lora else { return }
         for (t, col) in zip(targets, columns) {
             guard let p = lora.pair(layer: l, t) else { continue }
-            LoRALinear.forward(y: y + col, ldy: ldy, xa: s.loraXA.pointer, x: x, a: lora.params.readPointer + p.a,
-                               b: lora.params.readPointer + p.b, n: rows, r: lora.config.r, inFeatures: p.inFeatures,
-                               outFeatures: p.outFeatures, scale: lora.config.scale)
+            LoRALinear.forwardByRow(y: y + col, ldy: ldy, xa: s.loraXA.pointer, x: x, a: lora.params.readPointer + p.a,
+                                    b: lora.params.readPointer + p.b, n: rows, r: lora.config.r, inFeatures: p.inFeatures,
+                                    outFeatures: p.outFeatures, scale: lora.config.scale)
         }
     }
 

@@ -84,14 +84,6 @@ import TestSupport
         #expect(sampled.ids[0] == alone.ids[0] && sampled.logprobs![0] == alone.logprobs![0])
     }
 
-    @Test func promptGroupsAreRunsOfOneLengthCutLikeMicroBatches() {
-        #expect(Transformer.promptGroups(lengths: [5, 5, 2, 9, 9, 9]) == [0..<2, 2..<3, 3..<6])
-        // 128-token prompts: micro-batches of 2 sequences (256 rows)
-        #expect(Transformer.promptGroups(lengths: Array(repeating: 128, count: 5)) == [0..<2, 2..<4, 4..<5])
-        #expect(Transformer.promptGroups(lengths: [128, 128, 7, 128]) == [0..<2, 2..<3, 3..<4])
-        #expect(Transformer.promptGroups(lengths: []) == [])
-    }
-
     @Test func samplingIsSeededAndTopPRestrictsTheChoice() throws {
         let f = try GoldenFixture("qwen2")
         let prompt = [Array(f.tokens[0..<4]), Array(f.tokens[7..<11])]
