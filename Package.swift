@@ -27,6 +27,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C libraries, each wrapped once (module map + shim header, or a C target) and imported by one Swift file.
@@ -44,7 +45,8 @@ let package = Package(
         .target(name: "Tokenizers"),
         .target(name: "LanguageModel", dependencies: ["Tensors"]),
         .target(name: "Training", dependencies: ["LanguageModel", "Tensors", "Tokenizers"]),
-        .target(name: "Pipeline", dependencies: ["Training", "Checkpoint", "LanguageModel", "ShardStore", "Tokenizers"]),
+        .target(name: "Pipeline", dependencies: ["Training", "Checkpoint", "LanguageModel", "ShardStore", "Tokenizers",
+                                                 .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "BridgeCLI",
             dependencies: [

@@ -25,6 +25,8 @@ struct Bridge: ParsableCommand {
             Grade.self,
             Eval.self,
             StageCommand.self,
+            Run.self,
+            Status.self,
             StoreCommand.self,
             GC.self,
             Bench.self,

@@ -1,0 +1,276 @@
+// The runner behind `bridge run` (DESIGN.md §3): expands a pipeline's method into its per-step
+// stages, runs each through the StageRunner (skipped when the run's journal already holds its key
+// with outputs present), then commits the step: the run state object, refs/runs/R/head by
+// compare-and-swap, refs/runs/R/{theta,theta_hat,lora} following it (runs/R/base: the start), refs/runs/R/steps/K per the
+// retention schedule. A crash loses at most the stage in flight; running the same command again
+// recomputes nothing that was journaled and continues to the same head. A different config under
+// the same run name is refused. An interrupt (Ctrl-C) stops after the stage in flight.
+
+import Checkpoint
+import Foundation
+import LanguageModel
+import ShardStore
+import Tensors
+import Training
+
+/// Set by SIGINT; the runner checks it between stages.
+nonisolated(unsafe) public var pipelineInterrupted = false
+
+public struct PipelineRunner {
+    public let store: Store
+    public let config: PipelineConfig
+    public let run: String
+    /// Step summaries and notices.
+    public var log: (String) -> Void
+    /// One line per stage executed or skipped.
+    public var stageLog: (String) -> Void
+
+    public init(store: Store, config: PipelineConfig, run: String, log: @escaping (String) -> Void = { _ in },
+                stageLog: @escaping (String) -> Void = { _ in }) throws {
+        try validateRunName(run)
+        self.store = store
+        self.config = config
+        self.run = run
+        self.log = log
+        self.stageLog = stageLog
+    }
+
+    var headRef: RefName { get throws { try RefName("runs/\(run)/head") } }
+
+    /// The stored canonical config (without `steps`: a longer run of one pipeline is one run).
+    public func configID() throws -> ObjectID {
+        var o = config.identity.objectValue ?? [:]
+        o["format"] = "bridge-pipeline-config"
+        return try store.putManifest(.object(o))
+    }
+
+    /// The data of a run, computed (or found in the journal) from the config.
+    struct Inputs {
+        let model: ObjectID
+        let tokenizer: ObjectID
+        let sft: ObjectID?
+        let rl: ObjectID?
+        let eval: [(name: String, shard: ObjectID)]
+    }
+
+    func prepare(_ runner: StageRunner) throws -> Inputs {
+        let modelSet: TensorSet
+        switch config.model {
+        case let .ref(r): modelSet = try store.tensorSet(try store.resolve(r).id)
+        case let .hf(dir): modelSet = try store.importHuggingFace(directory: dir)
+        case let .llama2c(file, tok): modelSet = try store.importLlama2c(file: file, tokenizer: tok)
+        }
+        _ = try store.modelConfig(of: modelSet)
+        guard let tokEntry = ["tokenizer.json", "tokenizer.bin"].lazy.compactMap({ modelSet.entry(ModelMetadata.tokenizerPrefix + $0) }).first else {
+            throw PipelineConfigError(description: "model: the model carries no tokenizer (import it with its tokenizer.json or tokenizer.bin)")
+        }
+        let tokenizer = try store.put(try store.loadTensor(tokEntry).buffer.withUnsafeBytes { Array($0) }, kind: .blob, codec: .auto).id
+        func shard(_ spec: DataSpec?, kind: TokenShard.Kind) throws -> ObjectID? {
+            guard let spec else { return nil }
+            let source: DatasetSource
+            switch spec.source {
+            case let .synthetic(level, count, split, seed): source = .synthetic(seed: seed, level: level, count: count, split: split)
+            case let .file(path, format):
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw PipelineConfigError(description: "data.\(spec.name): cannot read '\(path)'")
+                }
+                source = .blob(try store.put(Array(data), kind: .blob, codec: .auto).id, format: format)
+            }
+            let stage = TokenizeStage(tokenizer: tokenizer, source: source, kind: kind, template: config.template, limit: spec.limit)
+            return try runner.execute(stage).result.id("shard")
+        }
+        return Inputs(model: modelSet.id!, tokenizer: tokenizer, sft: try shard(config.sft, kind: .sft), rl: try shard(config.rl, kind: .rl),
+                      eval: try config.eval.map { ($0.name, try shard($0, kind: .eval)!) })
+    }
+
+    /// Runs until the run has `steps` steps (the config's by default); returns the head state.
+    @discardableResult
+    public func execute(steps target: Int? = nil) throws -> RunState {
+        let target = target ?? config.steps
+        let configID = try configID()
+        let runner = try StageRunner(store: store, run: run, log: stageLog)
+        var headID = try store.readRef(try headRef)
+        if let headID {
+            let state = try store.runState(headID)
+            guard state.config == configID else {
+                throw PipelineConfigError(description: "run '\(run)' was started with another config (\(state.config.hex.prefix(12)), this one is \(configID.hex.prefix(12)))\nhint: choose another --run NAME, or see 'bridge status \(run)'")
+            }
+        }
+        let inputs = try prepare(runner)
+        try store.updateRef(try RefName("runs/\(run)/base"), to: inputs.model)
+        var state: RunState
+        if let headID {
+            state = try store.runState(headID)
+        } else {
+            var lora: ObjectID? = nil
+            if config.method == .bridge {
+                lora = try runner.execute(LoRAInitStage(base: inputs.model, config: config.lora, seed: config.seed), step: 0).result.id("lora")
+            }
+            state = RunState(step: 0, method: config.method, seed: config.seed, theta: inputs.model,
+                             thetaHat: config.method == .bridge ? inputs.model : nil, lora: lora,
+                             reference: config.method != .sft && config.grpo.beta > 0 ? inputs.model : nil,
+                             cursors: ["rl": 0, "sft": 0], config: configID)
+            let id = try store.putRunState(state)
+            try store.updateRef(try headRef, to: id, expected: .some(nil))
+            headID = id
+            try followHead(state)
+        }
+        while state.step < target {
+            if pipelineInterrupted { log("interrupted: stopped after step \(state.step); run the same command to continue"); break }
+            let next = try iterate(state, inputs: inputs, runner: runner)
+            let id = try store.putRunState(next)
+            try store.updateRef(try headRef, to: id, expected: .some(headID))
+            headID = id
+            state = next
+            try followHead(state)
+            try retain(step: state.step, id: id)
+            log(summary(state))
+        }
+        return state
+    }
+
+    /// The refs that follow the head.
+    func followHead(_ s: RunState) throws {
+        try store.updateRef(try RefName("runs/\(run)/theta"), to: s.theta)
+        if let h = s.thetaHat { try store.updateRef(try RefName("runs/\(run)/theta_hat"), to: h) }
+        if let w = s.lora { try store.updateRef(try RefName("runs/\(run)/lora"), to: w) }
+    }
+
+    /// refs/runs/R/steps/K for the last `keep_last` steps and every `keep_every`-th.
+    func retain(step k: Int, id: ObjectID) throws {
+        try store.updateRef(try RefName("runs/\(run)/steps/\(k)"), to: id)
+        let old = k - config.keepLast
+        if old >= 1, !(config.keepEvery > 0 && old % config.keepEvery == 0) {
+            try store.deleteRef(try RefName("runs/\(run)/steps/\(old)"))
+        }
+    }
+
+    func summary(_ s: RunState) -> String {
+        var parts = ["step \(s.step)/\(config.steps)"]
+        for (k, label, f) in [("reward_mean", "reward", "%.3f"), ("sft_loss", "sft loss", "%.3f"), ("rl_kl", "kl", "%.4f"),
+                              ("grad_norm_lora", "|g_w|", "%.3f")] {
+            if let v = s.metrics[k]?.doubleValue { parts.append("\(label) \(String(format: f, v))") }
+        }
+        for (k, v) in s.metrics.sorted(by: { $0.key < $1.key }) where k.hasPrefix("eval/") && k.hasSuffix("/accuracy") {
+            parts.append("\(k.dropFirst(5).dropLast(9)) accuracy \(String(format: "%.3f", v.doubleValue ?? 0))")
+        }
+        return parts.joined(separator: "  ")
+    }
+
+    // MARK: - one iteration per method
+
+    func iterate(_ s: RunState, inputs: Inputs, runner: StageRunner) throws -> RunState {
+        let k = s.step, c = config
+        var next = s
+        next.step = k + 1
+        next.parent = try store.readRef(try headRef)
+        var metrics: [String: JSONValue] = [:]
+        func exec<S: Stage>(_ stage: S) throws -> StageResult {
+            if pipelineInterrupted { throw PipelineInterrupted() }
+            return try runner.execute(stage, step: k + 1).result
+        }
+
+        /// rollout → score → ref-logprobs of one policy.
+        func rollouts(theta: ObjectID, adapter: ObjectID?, purpose: String, prefix: String) throws -> LowerStepStage.RLInputs {
+            let r = try exec(RolloutStage(policy: theta, adapter: adapter, prompts: inputs.rl!, cursor: s.cursors["rl"] ?? 0, batch: c.promptsPerStep,
+                                          groupSize: c.numGenerations, maxNewTokens: c.grpo.maxCompletionLength, temperature: Float(c.grpo.temperature),
+                                          topP: Float(c.topP), seed: c.seed, purpose: purpose, order: .shuffled, generationBatch: c.generationBatchSize))
+            let responses = try r.id("responses")
+            let scored = try exec(ScoreStage(responses: responses, prompts: inputs.rl!, tokenizer: inputs.tokenizer,
+                                             advantageEpsilon: c.advantageEpsilon, scaleRewards: c.scaleRewards))
+            for key in ["reward_mean", "accuracy", "truncated", "response_tokens_mean"] { metrics[prefix + key] = scored.metrics[key] }
+            metrics[prefix + "rollout_tokens_per_s"] = r.metrics["tokens_per_s"]
+            var ref: ObjectID? = nil
+            if c.grpo.beta > 0, let reference = next.reference {
+                ref = try exec(RefLogprobsStage(reference: reference, responses: responses, prompts: inputs.rl!, temperature: c.grpo.temperature,
+                                                chunk: c.microBatchSize)).id("ref_logprobs")
+            }
+            return .init(responses: responses, scores: try scored.id("scores"), refLogprobs: ref)
+        }
+
+        func lower(theta: ObjectID, lambda: Double, rl: LowerStepStage.RLInputs?, shadowRL: LowerStepStage.RLInputs? = nil,
+                   thetaHat: ObjectID? = nil, lora: ObjectID? = nil, sftCursor: Int) throws -> StageResult {
+            try exec(LowerStepStage(theta: theta, thetaOptimizer: next.optimizers["theta"], thetaHat: thetaHat, thetaHatOptimizer: thetaHat == nil ? nil : next.optimizers["theta_hat"],
+                                    lora: lora, sft: lambda < 1 ? inputs.sft : nil, sftCursor: sftCursor, sftBatch: c.sftBatchSize, seed: c.seed,
+                                    prompts: rl == nil ? nil : inputs.rl, rl: rl, shadowRL: shadowRL, lambda: lambda, grpo: c.grpo,
+                                    optimizer: c.optimizer, chunk: c.microBatchSize, numIterations: c.numIterations))
+        }
+        func take(_ r: StageResult, prefix: String = "") throws {
+            next.theta = try r.id("theta")
+            next.optimizers["theta"] = try r.id("theta_optimizer")
+            if r.outputs["theta_hat"] != nil {
+                next.thetaHat = try r.id("theta_hat")
+                next.optimizers["theta_hat"] = try r.id("theta_hat_optimizer")
+            }
+            for (key, v) in r.metrics { metrics[prefix + key] = v }
+        }
+        let sftCursor = s.cursors["sft"] ?? 0, rlCursor = s.cursors["rl"] ?? 0
+
+        switch c.method {
+        case .sft:
+            try take(try lower(theta: s.theta, lambda: 0, rl: nil, sftCursor: sftCursor))
+            next.cursors["sft"] = sftCursor + c.sftBatchSize
+        case .rlZero, .naiveMixing:
+            let lambda = c.method == .rlZero ? 1 : c.lambda.value(at: k)
+            let rl = try rollouts(theta: s.theta, adapter: nil, purpose: "rollout", prefix: "")
+            try take(try lower(theta: s.theta, lambda: lambda, rl: rl, sftCursor: sftCursor))
+            next.cursors["rl"] = rlCursor + c.promptsPerStep
+            if lambda < 1 { next.cursors["sft"] = sftCursor + c.sftBatchSize }
+        case .naiveAlternating:
+            let rl = try rollouts(theta: s.theta, adapter: nil, purpose: "rollout", prefix: "")
+            try take(try lower(theta: s.theta, lambda: 1, rl: rl, sftCursor: sftCursor), prefix: "rl_step/")
+            try take(try lower(theta: next.theta, lambda: 0, rl: nil, sftCursor: sftCursor))
+            next.cursors["rl"] = rlCursor + c.promptsPerStep
+            next.cursors["sft"] = sftCursor + c.sftBatchSize
+        case .coldStart:
+            if k < c.coldStartSFTSteps {
+                try take(try lower(theta: s.theta, lambda: 0, rl: nil, sftCursor: sftCursor))
+                next.cursors["sft"] = sftCursor + c.sftBatchSize
+            } else {
+                if k == c.coldStartSFTSteps {
+                    // RL-zero from the SFT checkpoint: a fresh AdamW, π_ref = that checkpoint
+                    next.optimizers["theta"] = nil
+                    if c.grpo.beta > 0 { next.reference = s.theta }
+                }
+                let rl = try rollouts(theta: s.theta, adapter: nil, purpose: "rollout", prefix: "")
+                try take(try lower(theta: s.theta, lambda: 1, rl: rl, sftCursor: sftCursor))
+                next.cursors["rl"] = rlCursor + c.promptsPerStep
+            }
+        case .bridge:
+            let lambda = c.lambda.value(at: k)
+            let hat = s.thetaHat ?? s.theta
+            let rl = try rollouts(theta: s.theta, adapter: s.lora, purpose: "rollout", prefix: "")
+            var shadow: LowerStepStage.RLInputs? = nil
+            if c.shadowRollouts == "separate" {
+                shadow = try rollouts(theta: hat, adapter: s.lora, purpose: "shadow-rollout", prefix: "shadow/")
+                if let a = metrics["reward_mean"]?.doubleValue, let b = metrics["shadow/reward_mean"]?.doubleValue {
+                    metrics["cooperative_gain_reward"] = .double(a - b)
+                }
+            }
+            let r = try lower(theta: s.theta, lambda: lambda, rl: rl, shadowRL: shadow, thetaHat: hat, lora: s.lora, sftCursor: sftCursor)
+            try take(r)
+            let u = try exec(UpperStepStage(lora: s.lora!, loraOptimizer: s.optimizers["lora"], loraGrads: try r.id("lora_grads"), optimizer: c.loraOptimizer))
+            next.lora = try u.id("lora")
+            next.optimizers["lora"] = try u.id("lora_optimizer")
+            for (key, v) in u.metrics { metrics["upper/" + key] = v }
+            next.cursors["rl"] = rlCursor + c.promptsPerStep
+            if lambda < 1 { next.cursors["sft"] = sftCursor + c.sftBatchSize }
+        }
+
+        if c.evalEvery > 0, (k + 1) % c.evalEvery == 0 || k + 1 == c.steps {
+            for (name, shard) in inputs.eval {
+                let e = try exec(EvalStage(policy: next.theta, adapter: next.lora, prompts: shard, tokenizer: inputs.tokenizer,
+                                           maxNewTokens: c.evalMaxNewTokens, generationBatch: c.generationBatchSize))
+                metrics["eval/\(name)/accuracy"] = e.metrics["accuracy"]
+            }
+        }
+        // timings stay in the journal: the state holds what the computation determines, so the
+        // same file and seed give the same head id
+        next.metrics = metrics.filter { !$0.key.hasSuffix("tokens_per_s") && !$0.key.hasSuffix("seconds") }
+        return next
+    }
+}
+
+public struct PipelineInterrupted: Error, CustomStringConvertible {
+    public var description: String { "interrupted; the run resumes from its last completed step" }
+}

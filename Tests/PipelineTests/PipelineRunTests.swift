@@ -1,0 +1,97 @@
+// `bridge run`'s runner on every file in pipelines/ (tiny settings through --set overrides, so a
+// step takes a moment in a debug build): each method runs; the same file and seed give the same
+// head id in a fresh store, with one kernel thread as with two, and a run resumed from its head
+// after 1 step ends where an uninterrupted one does; configuration errors name the file, line
+// and key before any work; another config under the same run name is refused.
+
+import Foundation
+import Testing
+import TestSupport
+import Tensors
+import Training
+@testable import Pipeline
+@testable import ShardStore
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// Overrides that make any pipeline file tiny, with absolute model paths.
+let tinyOverrides = [
+    "model.llama2c=\(storiesFixtures)/stories260K.bin", "model.tokenizer=\(storiesFixtures)/tok512.bin",
+    "data.sft={source: synthetic, level: 1, count: 16}", "data.rl={source: synthetic, level: 1, count: 16}",
+    "data.eval=[{name: held-out, source: synthetic, level: 1, count: 4, split: test}]",
+    "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=6", "train.sft_batch_size=2",
+    "evaluation.max_new_tokens=6", "schedule.eval_every=2", "cold_start.sft_steps=1", "steps=2",
+]
+
+@Suite struct PipelineRunTests {
+    let scratch = ScratchDirectory("pipeline-run")
+
+    func config(_ file: String, _ extra: [String] = []) throws -> PipelineConfig {
+        try PipelineConfig.load(path: repositoryRoot + "/pipelines/" + file, overrides: tinyOverrides + extra)
+    }
+
+    @Test(arguments: ["quickstart.yaml", "sft.yaml", "rl-zero.yaml", "cold-start.yaml", "naive-alternating.yaml", "naive-mixing.yaml", "bridge.yaml"])
+    func everyPipelineFileRuns(file: String) throws {
+        let c = try config(file)
+        let store = try Store.create(at: scratch.file(file))
+        let state = try PipelineRunner(store: store, config: c, run: "r").execute()
+        #expect(state.step == 2 && state.theta != state.parent)
+        #expect(state.metrics["eval/held-out/accuracy"] != nil)
+        if c.method == .bridge {
+            #expect(state.lora != nil && state.thetaHat != nil && state.optimizers["lora"] != nil)
+        } else {
+            #expect(state.lora == nil && state.thetaHat == nil)
+        }
+        if c.method == .coldStart { #expect(state.reference == (try store.runState(state.parent!)).theta) }
+        // every file in pipelines/ is one of these
+        let files = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/pipelines").filter { $0.hasSuffix(".yaml") }
+        #expect(Set(files).isSubset(of: ["quickstart.yaml", "sft.yaml", "rl-zero.yaml", "cold-start.yaml", "naive-alternating.yaml", "naive-mixing.yaml", "bridge.yaml"]))
+    }
+
+    @Test func sameHeadInAFreshStoreWithOneThreadAndAfterAResume() throws {
+        let c = try config("quickstart.yaml", ["bridge.shadow_rollouts=separate"])
+        let a = try Store.create(at: scratch.file("a")), b = try Store.create(at: scratch.file("b"))
+        try PipelineRunner(store: a, config: c, run: "q").execute()
+        let head = try a.readRef(try RefName("runs/q/head"))
+        try KernelThreads.limit(to: 1) {
+            try PipelineRunner(store: b, config: c, run: "q").execute(steps: 1)
+            let resumed = try PipelineRunner(store: b, config: c, run: "q")
+            #expect(try resumed.execute().step == 2)
+        }
+        #expect(try b.readRef(try RefName("runs/q/head")) == head)
+        // running it again does nothing and writes nothing
+        let objects = try b.allObjectIDs().count
+        try PipelineRunner(store: b, config: c, run: "q").execute()
+        #expect(try b.allObjectIDs().count == objects)
+        // a different config under the same name is refused
+        let other = try config("quickstart.yaml", ["bridge.lambda=0.7"])
+        #expect { try PipelineRunner(store: b, config: other, run: "q").execute() } throws: { "\($0)".contains("another config") }
+    }
+
+    @Test func badInputNamesFileLineAndKey() throws {
+        func error(_ yaml: String, _ overrides: [String] = []) -> String {
+            do { _ = try PipelineConfig.parse(yaml: yaml, file: "p.yaml", overrides: overrides) } catch { return "\(error)" }
+            return "no error"
+        }
+        let base = "model: {ref: models/x}\nmethod: bridge\ndata:\n  sft: {source: synthetic}\n  rl: {source: synthetic}\n"
+        #expect(error(base) == "no error")
+        #expect(error(base + "rl:\n  beta: high\n").hasPrefix("p.yaml:7: 'rl.beta': expected a number"))
+        #expect(error(base + "rl:\n  betta: 0.1\n").hasPrefix("p.yaml:7: 'rl.betta': unknown key"))
+        #expect(error(base.replacingOccurrences(of: "bridge", with: "ppo")).hasPrefix("p.yaml:2: 'method': unknown method 'ppo'"))
+        #expect(error(base + "bridge: {lambda: 1.5}\n").contains("'bridge.lambda.value'"))
+        #expect(error(base + "rl: {num_generations: 1}\n").contains("'rl.num_generations': must be ≥ 2"))
+        #expect(error(base + "rl: {temperature: 0}\n").contains("'rl.temperature'"))
+        #expect(error(base + "bridge: {lora: {target_modules: [qkv]}}\n").contains("'bridge.lora.target_modules'"))
+        #expect(error(base, ["rl.bta=1"]).hasPrefix("--set rl.bta: no such key"))
+        #expect(error(base, ["rl.beta=x"]).hasPrefix("--set: 'rl.beta': expected a number"))
+        #expect(error("model: {ref: x}\nmethod: rl-zero\n").contains("'data.rl'"))
+        // overrides are part of the canonical config
+        let a = try PipelineConfig.parse(yaml: base, file: "p.yaml"), b = try PipelineConfig.parse(yaml: base, file: "p.yaml", overrides: ["rl.beta=0"])
+        #expect(a.json != b.json && b.grpo.beta == 0)
+        // a model that does not exist: an error before any work
+        let store = try Store.create(at: scratch.file("bad"))
+        let missing = try config("quickstart.yaml", ["model.llama2c=/nonexistent/model.bin"])
+        #expect(throws: (any Error).self) { try PipelineRunner(store: store, config: missing, run: "q").execute() }
+        #expect(try store.readRef(try RefName("runs/q/head")) == nil)
+    }
+}
