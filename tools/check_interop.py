@@ -131,13 +131,26 @@ def main():
     for k in a:
         check(a[k] == b[k], f"tensor {k} differs after round trip")
 
+    # Pipeline files: every canonical config validates; a tiny BRIDGE run writes run states.
+    pipeline_schema, run_state_schema = schema("pipeline.schema.json"), schema("run-state.schema.json")
+    pipelines = sorted(f for f in os.listdir(os.path.join(ROOT, "pipelines")) if f.endswith(".yaml"))
+    for f in pipelines:
+        cfg_doc = json.loads(bridge("run", os.path.join(ROOT, "pipelines", f), "--print-config"))
+        for e in pipeline_schema.iter_errors(cfg_doc):
+            check(False, f"pipelines/{f}: canonical config: {e.message}")
+    bridge("run", os.path.join(ROOT, "pipelines", "quickstart.yaml"), "--run", "tiny",
+           *[a for kv in ("model.llama2c=" + os.path.join(STORIES, "stories260K.bin"), "model.tokenizer=" + os.path.join(STORIES, "tok512.bin"),
+                          "data.sft={source: synthetic, count: 8}", "data.rl={source: synthetic, count: 8}", "data.eval=[]",
+                          "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=4", "train.sft_batch_size=2", "steps=2")
+             for a in ("--set", kv)])
+
     # Formats: config, objects, manifests, journal.
     with open(os.path.join(store, "config.json")) as f:
         cfg = json.load(f)
     for e in schema("store-config.schema.json").iter_errors(cfg):
         check(False, f"config.json: {e.message}")
     tensor_set = schema("tensor-set.schema.json")
-    codecs, manifests = {0: 0, 1: 0}, 0
+    codecs, manifests, run_states = {0: 0, 1: 0}, 0, 0
     objects_dir = os.path.join(store, "objects")
     for fan in sorted(os.listdir(objects_dir)):
         for name in sorted(os.listdir(os.path.join(objects_dir, fan))):
@@ -148,12 +161,16 @@ def main():
                 manifests += 1
                 doc = json.loads(data)
                 check(data.decode() == json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False), f"{name}: manifest is not canonical JSON")
-                check(doc.get("format") == "bridge-tensor-set", f"{name}: unknown manifest format {doc.get('format')}")
-                if doc.get("format") == "bridge-tensor-set":
-                    for e in tensor_set.iter_errors(doc):
-                        check(False, f"manifest {name}: {e.message}")
+                fmt = doc.get("format")
+                check(fmt in ("bridge-tensor-set", "bridge-run-state", "bridge-pipeline-config"), f"{name}: unknown manifest format {fmt}")
+                validator = {"bridge-tensor-set": tensor_set, "bridge-run-state": run_state_schema, "bridge-pipeline-config": pipeline_schema}.get(fmt)
+                if validator is not None:
+                    run_states += fmt == "bridge-run-state"
+                    for e in validator.iter_errors(doc):
+                        check(False, f"manifest {name} ({fmt}): {e.message}")
     check(manifests >= 5, f"expected the manifests of a checkpoint, a model, a shard, responses and scores; found {manifests}")
     check(codecs[1] > 0 and codecs[0] > 0, f"expected both codecs in use, got {codecs}")
+    check(run_states >= 3, f"expected the run states of a 2-step run; found {run_states}")
     journal = schema("journal-line.schema.json")
     with open(os.path.join(store, "journal", "interop.jsonl")) as f:
         lines = [json.loads(l) for l in f]
@@ -167,7 +184,7 @@ def main():
         sys.exit(f"{len(failures)} interop checks failed")
     print(f"interop ok: {len(a)} tensors round-tripped through the reference safetensors library; "
           f"{sum(codecs.values())} objects re-hashed with xxhash ({codecs[1]} lz4-decoded); {manifests} manifests, "
-          f"{len(lines)} journal lines, {len(graded)} grade lines validated against schemas/")
+          f"{len(lines)} journal lines, {len(graded)} grade lines, {len(pipelines)} pipeline configs and {run_states} run states validated against schemas/")
 
 
 if __name__ == "__main__":
