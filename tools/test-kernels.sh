@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 SWIFT=${SWIFT:-swift}
 BRIDGE=${BRIDGE:-.build/debug/bridge}
 NUMERIC='^(TensorsTests|LanguageModelTests|TrainingTests|CheckpointTests|PipelineTests)\.'
+# The pipeline runner's own tests (whole runs, resume, retention) add no kernel-dependent numerics
+# beyond the stages' tests, and take minutes: they run once, in the main pass.
+SKIP='PipelineRunTests'
 if [ $# -gt 0 ]; then kernels=("$@"); else mapfile -t kernels < <("$BRIDGE" doctor --test-kernels); fi
 [ ${#kernels[@]} -gt 0 ] || { echo "test-kernels: no OpenBLAS kernel to test on this CPU"; exit 0; }
 for k in Prescott Haswell SkylakeX Zen; do
@@ -18,7 +21,7 @@ failed=()
 for k in "${kernels[@]}"; do
   log=$(mktemp)
   start=$SECONDS
-  if OPENBLAS_CORETYPE=$k "$SWIFT" test --skip-build --filter "$NUMERIC" >"$log" 2>&1; then
+  if OPENBLAS_CORETYPE=$k "$SWIFT" test --skip-build --filter "$NUMERIC" --skip "$SKIP" >"$log" 2>&1; then
     echo "test-kernels: $k passed ($(grep -m1 -oE 'Test run with [0-9]+ tests' "$log" | grep -oE '[0-9]+') tests, $((SECONDS - start)) s)"
   else
     echo "test-kernels: $k FAILED:"

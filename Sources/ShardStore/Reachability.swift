@@ -15,12 +15,22 @@ public struct Reachability: Sendable {
 }
 
 extension Store {
-    /// Roots: every ref, and every id named under "inputs" or "outputs" of a journal line.
+    /// Roots: every ref, and the ids named under "inputs" or "outputs" of journal lines — except
+    /// those of pruned steps (DESIGN.md §3, Retention): when a run keeps step refs
+    /// (refs/runs/<run>/steps/<K>), a journal line with a "step" > 0 that is not kept is history
+    /// only, and a kept step's lines keep their outputs (their inputs are earlier outputs, data, or
+    /// named by the step's state). Lines without a step (data, hand-run stages) always stay roots.
     public func roots() throws -> [(label: String, id: ObjectID)] {
         var roots = try listRefs().map { (label: "ref '\($0.name)'", id: $0.id) }
         for run in try journalRuns() {
+            let kept = try keptSteps(run: run)
             for (n, line) in try readJournal(run: run).enumerated() {
-                for key in ["inputs", "outputs"] {
+                var keys = ["inputs", "outputs"]
+                if let kept, let step = line["step"]?.intValue, step > 0 {
+                    guard kept.contains(step) else { continue }
+                    keys = ["outputs"]
+                }
+                for key in keys {
                     guard let v = line[key] else { continue }
                     for id in allIDStrings(in: v) {
                         roots.append((label: "journal '\(run)' line \(n + 1)", id: id))
@@ -29,6 +39,12 @@ extension Store {
             }
         }
         return roots
+    }
+
+    /// The steps a run keeps (refs/runs/<run>/steps/<K>), or nil when it keeps none by step.
+    public func keptSteps(run: String) throws -> Set<Int>? {
+        guard let refs = try? listRefs(under: "runs/\(run)/steps"), !refs.isEmpty else { return nil }
+        return Set(refs.compactMap { Int($0.name.path.split(separator: "/").last ?? "") })
     }
 
     /// Follows manifests from `roots`.
