@@ -4,8 +4,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 V=.build/interop-venv
-if ! "$V/bin/python" -c "import jsonschema, xxhash, lz4, safetensors" 2>/dev/null; then
+if ! "$V/bin/python" -c "import jsonschema, xxhash, lz4, safetensors, numpy" 2>/dev/null; then
   python3 -m venv "$V"
-  "$V/bin/pip" install -q jsonschema xxhash lz4 safetensors
+  "$V/bin/pip" install -q jsonschema xxhash lz4 safetensors numpy
 fi
 "$V/bin/python" tools/check_interop.py "$@"

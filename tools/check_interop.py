@@ -10,7 +10,7 @@ Runs the `bridge` binary on a scratch store and then, in Python:
     every tensor with the original fixture.
 
 Usage: python3 tools/check_interop.py [--bridge .build/debug/bridge]
-Needs: jsonschema, xxhash, lz4, safetensors (tools/check-interop.sh installs them).
+Needs: jsonschema, xxhash, lz4, safetensors, numpy (tools/check-interop.sh installs them).
 """
 import argparse
 import json
@@ -21,6 +21,7 @@ import sys
 import tempfile
 
 import jsonschema
+import numpy as np
 import lz4.block
 import xxhash
 from safetensors import deserialize
@@ -144,6 +145,30 @@ def main():
                           "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=4", "train.sft_batch_size=2", "steps=2")
              for a in ("--set", kv)])
 
+    # ckpt diff of the run's θ against θ̂ agrees with numpy over the two sets exported as safetensors.
+    exported = {}
+    for role in ("theta", "theta_hat"):
+        path = os.path.join(work, role + ".safetensors")
+        bridge("ckpt", "export", f"runs/tiny/{role}", path)
+        with open(path, "rb") as f:
+            exported[role] = {n: np.frombuffer(bytes(t["data"]), dtype=np.float32).astype(np.float64) for n, t in deserialize(f.read()) if t["dtype"] == "F32"}
+    diff = json.loads(bridge("ckpt", "diff", "runs/tiny/theta", "runs/tiny/theta_hat", "--json", "--all"))
+    compared = 0
+    for t in diff["tensors"]:
+        ta, tb = exported["theta"].get(t["name"]), exported["theta_hat"].get(t["name"])
+        if ta is None or t["status"] != "changed":
+            continue
+        d = ta - tb
+        ours = {"l2_diff": np.sqrt((d * d).sum()), "rel_change": np.sqrt((d * d).sum()) / np.sqrt((ta * ta).sum()),
+                "max_abs_diff": np.abs(d).max(), "cosine": (ta * tb).sum() / np.sqrt((ta * ta).sum() * (tb * tb).sum())}
+        for k, v in ours.items():
+            check(abs(t[k] - v) <= 1e-9 * max(abs(v), 1e-12) + 1e-15, f"ckpt diff {t['name']} {k}: {t[k]} vs numpy {v}")
+        compared += 1
+    check(compared >= 10, f"ckpt diff compared only {compared} tensors with numpy")
+    states = [s for s in (json.loads(bridge("ckpt", "show", ref, "--json"))["run_state"] for ref in ("runs/tiny/steps/1", "runs/tiny/head"))]
+    first = json.loads(bridge("ckpt", "show", states[0]["parent"], "--json"))["run_state"]
+    check(first["step"] == 0 and first["theta"] == first["theta_hat"], "at step 0 θ and θ̂ are the same object")
+
     # Formats: config, objects, manifests, journal.
     with open(os.path.join(store, "config.json")) as f:
         cfg = json.load(f)
@@ -182,7 +207,7 @@ def main():
 
     if failures:
         sys.exit(f"{len(failures)} interop checks failed")
-    print(f"interop ok: {len(a)} tensors round-tripped through the reference safetensors library; "
+    print(f"interop ok: {len(a)} tensors round-tripped through the reference safetensors library; ckpt diff of θ vs θ̂ equals numpy on {compared} tensors; "
           f"{sum(codecs.values())} objects re-hashed with xxhash ({codecs[1]} lz4-decoded); {manifests} manifests, "
           f"{len(lines)} journal lines, {len(graded)} grade lines, {len(pipelines)} pipeline configs and {run_states} run states validated against schemas/")
 
