@@ -55,19 +55,35 @@ struct Eval: ParsableCommand {
     func run() throws {
         let chat = try ChatTemplate(name: template)
         // every input is checked before any generation
-        var records = try readDataset(data, format: format, synthetic: (syntheticSeed, level, count, split))
+        // (the dataset file is read once: checked here, stored for the tokenize stage below)
+        var datasetBytes: [UInt8]? = nil
+        var records: [MathRecord]
+        if data == "synthetic" {
+            records = try readDataset(data, format: format, synthetic: (syntheticSeed, level, count, split))
+        } else {
+            if let format { _ = try parseDatasetFormat(format) }
+            do { datasetBytes = Array(try Data(contentsOf: URL(fileURLWithPath: data))) } catch {
+                throw DatasetError.unreadable(file: data, reason: (error as NSError).localizedDescription)
+            }
+            records = try TokenizeStage.records(bytes: datasetBytes!, file: data, format: format)
+        }
         if let limit { records = Array(records.prefix(limit)) }
         guard !records.isEmpty else { throw UserError("\(data): no problems to evaluate") }
-        let (store, loaded) = try openModel(storeOptions, ref)
+        // the model's config and tokenizer; the eval stage loads the weights
+        let store = try storeOptions.open()
         let policy = try store.resolve(ref).id
+        let set = try store.tensorSet(policy)
+        let config = try store.modelConfig(of: set)
         let adapterID = try store.id(adapter)
-        guard let tokenizer = try modelTokenizer(loaded, ref: ref), let tokenizerName = modelTokenizerFiles.first(where: { loaded.tokenizerFiles[$0] != nil }) else {
+        guard let tokenizerEntry = set.tokenizerEntry else {
             throw UserError("'\(ref)' carries no tokenizer, so problems cannot be encoded\nhint: import the model with its tokenizer")
         }
+        let tokenizerBytes = try store.loadTensor(tokenizerEntry).buffer.withUnsafeBytes { Array($0) }
+        let tokenizer = try TokenizerLoader.load(bytes: tokenizerBytes, name: "\(tokenizerEntry.name) of '\(ref)'")
         let prompts = try records.map {
             try TokenizeStage.promptTokens(for: $0, tokenizer: tokenizer, template: chat, systemPrompt: system, promptStyle: promptStyle)
         }
-        let context = loaded.model.config.maxPositionEmbeddings
+        let context = config.maxPositionEmbeddings
         if let (i, p) = prompts.enumerated().first(where: { $0.element.count + maxTokens > context }) {
             throw UserError("problem \(records[i].id): \(p.count) prompt tokens + --max-tokens \(maxTokens) exceed the context length \(context)\nhint: lower --max-tokens")
         }
@@ -80,9 +96,9 @@ struct Eval: ParsableCommand {
         defer { try? sink?.close() }
 
         // the tokenize and eval stages, journaled in run "eval" (an unchanged evaluation is not recomputed)
-        let tokenizerID = try store.put(loaded.tokenizerFiles[tokenizerName]!, kind: .blob, codec: .auto).id
-        let source: DatasetSource = data == "synthetic" ? .synthetic(seed: syntheticSeed, level: level, count: count, split: split)
-            : .blob(try store.put(Array(try Data(contentsOf: URL(fileURLWithPath: data))), kind: .blob, codec: .auto).id, format: format)
+        let tokenizerID = try store.put(tokenizerBytes, kind: .blob, codec: .auto).id
+        let source: DatasetSource = try datasetBytes.map { .blob(try store.put($0, kind: .blob, codec: .auto).id, format: format) }
+            ?? .synthetic(seed: syntheticSeed, level: level, count: count, split: split)
         let runner = try StageRunner(store: store, run: "eval", log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         let shard = try runner.execute(TokenizeStage(tokenizer: tokenizerID, source: source, kind: .eval, template: template, systemPrompt: system,
                                                      promptStyle: promptStyle, limit: limit)).result.id("shard")
@@ -92,8 +108,6 @@ struct Eval: ParsableCommand {
                                                    temperature: temperature, topP: topP, seed: seed, generationBatch: batch))
         let responses = try Responses.load(from: store, id: try outcome.result.id("responses"))
         let scores = try ScoreStage.loadScores(from: store, id: try outcome.result.id("scores"))
-        let scoreSet = try store.tensorSet(try outcome.result.id("scores"))
-        let extracted = try Self.extracted(store, scoreSet, count: responses.count)
 
         var correct = 0, responseTokens = 0, cut = 0
         var byLevel: [Int: (correct: Int, total: Int)] = [:]
@@ -107,7 +121,7 @@ struct Eval: ParsableCommand {
             if let sink {
                 let line = JSONValue.object([
                     "id": .string(r.id), "response": .string(text), "answer": .string(r.answer),
-                    "extracted": extracted[i].isEmpty ? .null : .string(extracted[i]), "correct": .bool(ok),
+                    "extracted": scores.extracted[i].isEmpty ? .null : .string(scores.extracted[i]), "correct": .bool(ok),
                     "tokens": .int(ids.count), "finished": .bool(finished),
                 ]).canonical + "\n"
                 sink.write(Data(line.utf8))
@@ -130,13 +144,5 @@ struct Eval: ParsableCommand {
             print(String(format: "accuracy %.4f (%d/%d); %.1f response tokens on average, %.1f%% cut at --max-tokens",
                          accuracy, correct, total, Double(responseTokens) / Double(total), 100 * Double(cut) / Double(total)))
         }
-    }
-
-    /// The extracted answers of a scores set.
-    static func extracted(_ store: Store, _ set: TensorSet, count: Int) throws -> [String] {
-        guard let bytesEntry = set.entry("extracted"), let offsetsEntry = set.entry("extracted_offsets") else { return Array(repeating: "", count: count) }
-        let bytes = try store.loadTensor(bytesEntry).buffer.withUnsafeBytes { Array($0) }
-        let offsets = try store.loadTensor(offsetsEntry).buffer.withUnsafeBytes { Array($0.bindMemory(to: Int64.self)) }
-        return (0..<count).map { String(decoding: bytes[Int(offsets[$0])..<Int(offsets[$0 + 1])], as: UTF8.self) }
     }
 }

@@ -26,12 +26,9 @@ func parseTokenIDs(_ text: String, option: String) throws -> [Int32] {
     }
 }
 
-/// The files a model may carry that hold its tokenizer, in order of preference.
-let modelTokenizerFiles = ["tokenizer.json", "tokenizer.bin"]
-
 /// The tokenizer a model's tensor set carries (tokenizer.json or llama2.c tokenizer.bin), if any.
 func modelTokenizer(_ loaded: LoadedModel, ref: String) throws -> (any Tokenizer)? {
-    for name in modelTokenizerFiles {
+    for name in ModelMetadata.tokenizerFiles {
         if let bytes = loaded.tokenizerFiles[name] {
             return try TokenizerLoader.load(bytes: bytes, name: "\(name) of '\(ref)'")
         }

@@ -22,17 +22,22 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "Print a JSON object.") var json = false
 
     /// Runs the stage in this run (skipped when journaled), points `ref` at its output `role`
-    /// if given, and prints the outcome.
-    func execute<S: Stage>(_ stage: S, in store: Store, pointing ref: RefName? = nil, at role: String = "") throws {
+    /// if given — or, with `everyRole`, runs/RUN/<role> at each output — and prints the outcome.
+    func execute<S: Stage>(_ stage: S, in store: Store, pointing ref: RefName? = nil, at role: String = "", everyRole: Bool = false) throws {
         let runner = try StageRunner(store: store, run: run, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         let outcome = try runner.execute(stage)
         if let ref { try store.updateRef(ref, to: try outcome.result.id(role)) }
+        if everyRole {
+            for role in outcome.result.outputs.keys.sorted() {
+                try store.updateRef(try RefName("runs/\(run)/\(role)"), to: try outcome.result.id(role))
+            }
+        }
         printStage(S.name, outcome, json: json)
     }
 }
 
 /// A tokenizer named on the command line: a tokenizer.json or llama2.c .bin path, a model directory
-/// holding tokenizer.json, or a model ref whose tensor set carries one (`modelTokenizerFiles`);
+/// holding tokenizer.json, or a model ref whose tensor set carries one (`ModelMetadata.tokenizerFiles`);
 /// parsed once (which validates it), not yet stored.
 struct TokenizerArgument {
     let bytes: [UInt8]
@@ -54,7 +59,7 @@ struct TokenizerArgument {
             }
             // A model carries its tokenizer files as u8 tensors "tokenizer/<file>".
             let set = try store.tensorSet(resolved.id)
-            guard let entry = modelTokenizerFiles.lazy.compactMap({ set.entry(ModelMetadata.tokenizerPrefix + $0) }).first else {
+            guard let entry = set.tokenizerEntry else {
                 throw UserError("model '\(argument)' carries no tokenizer\nhint: pass a tokenizer file, or import the model with its tokenizer")
             }
             (bytes, name) = (try store.loadTensor(entry).buffer.withUnsafeBytes { Array($0) }, "\(argument):\(entry.name)")

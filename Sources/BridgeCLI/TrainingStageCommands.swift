@@ -12,18 +12,6 @@ import Pipeline
 import ShardStore
 import Training
 
-extension RunOptions {
-    /// Runs the stage, points runs/RUN/<role> at every output, prints the outcome.
-    func executePointingRoles<S: Stage>(_ stage: S, in store: Store) throws {
-        let runner = try StageRunner(store: store, run: run, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-        let outcome = try runner.execute(stage)
-        for role in outcome.result.outputs.keys.sorted() {
-            try store.updateRef(try RefName("runs/\(run)/\(role)"), to: try outcome.result.id(role))
-        }
-        printStage(S.name, outcome, json: json)
-    }
-}
-
 extension Store {
     func id(_ ref: String?) throws -> ObjectID? { try ref.map { try resolve($0).id } }
 }
@@ -69,7 +57,7 @@ struct LoRAInitCommand: ParsableCommand {
         let targets = try parseTargetModules(targetModules)
         guard r > 0 else { throw UserError("invalid value for 'bridge.lora.r': must be > 0") }
         let store = try options.storeOptions.open()
-        try options.executePointingRoles(LoRAInitStage(base: try store.resolve(base).id, config: LoRAConfig(r: r, loraAlpha: loraAlpha, targetModules: targets), seed: seed), in: store)
+        try options.execute(LoRAInitStage(base: try store.resolve(base).id, config: LoRAConfig(r: r, loraAlpha: loraAlpha, targetModules: targets), seed: seed), in: store, everyRole: true)
     }
 }
 
@@ -94,8 +82,8 @@ struct RefLogprobsCommand: ParsableCommand {
 
     func run() throws {
         let store = try options.storeOptions.open()
-        try options.executePointingRoles(RefLogprobsStage(reference: try store.resolve(reference).id, responses: try store.resolve(responses).id,
-                                                          prompts: try store.resolve(prompts).id, temperature: temperature, chunk: chunk), in: store)
+        try options.execute(RefLogprobsStage(reference: try store.resolve(reference).id, responses: try store.resolve(responses).id,
+                                                          prompts: try store.resolve(prompts).id, temperature: temperature, chunk: chunk), in: store, everyRole: true)
     }
 }
 
@@ -144,7 +132,7 @@ struct LowerStepCommand: ParsableCommand {
                                    lambda: lambda, grpo: try grpo.config(), optimizer: try adam.config(key: "train"), chunk: chunk,
                                    numIterations: numIterations)
         try stage.validate()
-        try options.executePointingRoles(stage, in: store)
+        try options.execute(stage, in: store, everyRole: true)
     }
 }
 
@@ -158,8 +146,8 @@ struct UpperStepCommand: ParsableCommand {
 
     func run() throws {
         let store = try options.storeOptions.open()
-        try options.executePointingRoles(UpperStepStage(lora: try store.resolve(lora).id, loraOptimizer: try store.id(loraOptimizer),
-                                                        loraGrads: try store.resolve(loraGrads).id, optimizer: try adam.config(key: "bridge.lora_optimizer")), in: store)
+        try options.execute(UpperStepStage(lora: try store.resolve(lora).id, loraOptimizer: try store.id(loraOptimizer),
+                                                        loraGrads: try store.resolve(loraGrads).id, optimizer: try adam.config(key: "bridge.lora_optimizer")), in: store, everyRole: true)
     }
 }
 
@@ -185,6 +173,6 @@ struct EvalStageCommand: ParsableCommand {
                               maxNewTokens: maxTokens, limit: limit, temperature: temperature, topP: topP, samples: samples, seed: seed,
                               generationBatch: generationBatch)
         try stage.validate()
-        try options.executePointingRoles(stage, in: store)
+        try options.execute(stage, in: store, everyRole: true)
     }
 }

@@ -18,11 +18,14 @@ public enum AdapterMetadata {
 public enum AdapterError: Error, CustomStringConvertible {
     case notAnAdapter(String)
     case baseMismatch(adapter: String, base: String)
+    /// A base given with a separate adapter already carries one.
+    case baseHasAdapter(String)
 
     public var description: String {
         switch self {
         case let .notAnAdapter(what): "\(what) is not a LoRA adapter set (no metadata.format = \(AdapterMetadata.format); hint: create one with 'bridge stage lora-init')"
         case let .baseMismatch(adapter, base): "adapter \(adapter) was made for another base model than \(base) (their model configs differ)"
+        case let .baseHasAdapter(base): "model \(base) already carries an adapter; give the base alone with the separate adapter"
         }
     }
 }
@@ -46,17 +49,17 @@ extension Store {
         return set
     }
 
-    /// Loads an adapter for a base model of config `model` (its config must be the adapter's base's).
-    public func loadAdapter(_ set: TensorSet, for model: ModelConfig, baseName: String = "the base") throws -> LoRAAdapter {
+    /// Loads an adapter for a base model of config `model` (its config must be the adapter's
+    /// base's); nil: for the base config the adapter records.
+    public func loadAdapter(_ set: TensorSet, for model: ModelConfig? = nil, baseName: String = "the base") throws -> LoRAAdapter {
         let name = "tensor set \(set.id?.hex.prefix(12) ?? "")"
         guard set.metadata["format"]?.stringValue == AdapterMetadata.format, let lc = set.metadata[ModelMetadata.lora],
               let bc = set.metadata[AdapterMetadata.baseConfig] else { throw AdapterError.notAnAdapter(name) }
         do {
-            guard try ModelConfig(jsonValue: bc) == model else { throw AdapterError.baseMismatch(adapter: name, base: baseName) }
+            let base = try ModelConfig(jsonValue: bc)
+            if let model, model != base { throw AdapterError.baseMismatch(adapter: name, base: baseName) }
             let config = try LoRAConfig(json: lc)
-            var tensors: [String: Tensor] = [:]
-            for e in set.tensors { tensors[e.name] = try loadTensor(e) }
-            return LoRAAdapter(config: config, model: model, params: try LoRALayout(config: model, lora: config).assemble(tensors))
+            return LoRAAdapter(config: config, model: base, params: try LoRALayout(config: base, lora: config).assemble(try loadTensors(set)))
         } catch let e as ModelError {
             throw ModelCheckpointError.model(e, context: name)
         }
@@ -75,7 +78,7 @@ extension Store {
         let loaded = try loadModel(base, verify: verify)
         guard let adapter else { return loaded }
         if loaded.adapter != nil {
-            throw PipelineInputError("model \(base.id?.hex.prefix(12) ?? "") already carries an adapter; give the base alone with --adapter")
+            throw AdapterError.baseHasAdapter(String(base.id?.hex.prefix(12) ?? ""))
         }
         let w = try loadAdapter(adapter, for: loaded.model.config, baseName: "model \(base.id?.hex.prefix(12) ?? "")")
         return LoadedModel(set: base, model: loaded.model, adapter: w, tokenizerFiles: loaded.tokenizerFiles)
@@ -107,10 +110,4 @@ extension Store {
             throw CheckpointError.io(path: dir + "/adapter_config.json", reason: "\(error)")
         }
     }
-}
-
-/// A bad combination of inputs (the message says which).
-public struct PipelineInputError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -123,7 +123,7 @@ extension Store {
                 try exportSafetensors(TensorSet(tensors: baseEntries.filter { wanted.contains($0.name) }), to: path, metadata: ["format": "pt"])
             }
             if let adapter {
-                if set.metadata[ModelMetadata.lora] != nil { throw PipelineInputError("model \(set.id?.hex.prefix(12) ?? "") already carries an adapter") }
+                if set.metadata[ModelMetadata.lora] != nil { throw AdapterError.baseHasAdapter(String(set.id?.hex.prefix(12) ?? "")) }
                 _ = try loadAdapter(adapter, for: try modelConfig(of: set))   // made for this base
                 try exportAdapter(adapter, to: dir)
             } else if hasLoRA {

@@ -35,9 +35,18 @@ public enum ModelMetadata {
     public static let config = "model_config"
     public static let lora = "lora_config"
     public static let tokenizerPrefix = "tokenizer/"
+    /// The files a model may carry that hold its tokenizer, in order of preference.
+    public static let tokenizerFiles = ["tokenizer.json", "tokenizer.bin"]
 
     static func isLoRA(_ name: String) -> Bool { name.contains(".lora_A.") || name.contains(".lora_B.") }
     static func isTokenizer(_ name: String) -> Bool { name.hasPrefix(tokenizerPrefix) }
+}
+
+extension TensorSet {
+    /// The tokenizer file a model set carries (tokenizer.json, else a llama2.c tokenizer.bin).
+    public var tokenizerEntry: TensorEntry? {
+        ModelMetadata.tokenizerFiles.lazy.compactMap { entry(ModelMetadata.tokenizerPrefix + $0) }.first
+    }
 }
 
 extension ModelConfig {
@@ -71,11 +80,7 @@ extension LoRAConfig {
 extension Store {
     /// Loads θ (converted to f32), the adapter if the set has one, and the tokenizer files.
     public func loadModel(_ set: TensorSet, verify: Bool = true) throws -> LoadedModel {
-        guard let configJSON = set.metadata[ModelMetadata.config] else {
-            throw ModelCheckpointError.notAModel(set.id.map { "tensor set \($0.hex.prefix(12))" } ?? "tensor set")
-        }
-        let config: ModelConfig
-        do { config = try ModelConfig(jsonValue: configJSON) } catch { throw ModelCheckpointError.model(error, context: "model_config of the set") }
+        let config = try modelConfig(of: set)
         var base: [String: Tensor] = [:], lora: [String: Tensor] = [:], tokenizer: [String: [UInt8]] = [:]
         for e in set.tensors {
             let t = try loadTensor(e, verify: verify)

@@ -28,9 +28,6 @@ public enum StepProfile {
         totals.withLock { $0[name, default: 0] += s }
     }
 
-    /// Adds `seconds` to `name`.
-    public static func record(_ name: String, seconds: Double) { totals.withLock { $0[name, default: 0] += seconds } }
-
     static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     public static func reset() { totals.withLock { $0 = [:] } }

@@ -61,7 +61,7 @@ public struct PipelineRunner {
         case let .llama2c(file, tok): modelSet = try store.importLlama2c(file: file, tokenizer: tok)
         }
         _ = try store.modelConfig(of: modelSet)
-        guard let tokEntry = ["tokenizer.json", "tokenizer.bin"].lazy.compactMap({ modelSet.entry(ModelMetadata.tokenizerPrefix + $0) }).first else {
+        guard let tokEntry = modelSet.tokenizerEntry else {
             throw PipelineConfigError(description: "model: the model carries no tokenizer (import it with its tokenizer.json or tokenizer.bin)")
         }
         let tokenizer = try store.put(try store.loadTensor(tokEntry).buffer.withUnsafeBytes { Array($0) }, kind: .blob, codec: .auto).id

@@ -60,6 +60,17 @@ public struct Responses: Sendable, Equatable {
         return try store.putTensorSet(entries, metadata: ["format": "bridge-responses", "group_size": .int(groupSize), "prompts": .string(prompts.hex)])
     }
 
+    /// Responses that must answer the prompt shard `prompts` (checked, with their grouping), and the shard.
+    public static func load(from store: Store, id: ObjectID, answering prompts: ObjectID) throws -> (Responses, TokenShard) {
+        let shard = try TokenShard.load(from: store, id: prompts)
+        let r = try load(from: store, id: id)
+        guard r.prompts == prompts else {
+            throw PipelineError.invalidInput("responses \(id.hex.prefix(12)) answer prompt shard \(r.prompts.hex.prefix(12)), not the shard given (\(prompts.hex.prefix(12)))")
+        }
+        try r.validate(promptCount: shard.count)
+        return (r, shard)
+    }
+
     public static func load(from store: Store, id: ObjectID) throws -> Responses {
         let set = try store.tensorSet(id)
         func bad(_ why: String) -> PipelineError { .invalidInput("object \(id) is not a responses set: \(why)") }

@@ -114,7 +114,6 @@ public struct RolloutStage: Stage {
             "response_tokens_max": .int(lengths.max() ?? 0),
             "finished": .double(Double(finished.filter { $0 }.count) / Double(responses.count)),
             "next_cursor": .int(cursor + batch),
-            "truncated": .double(Double(finished.filter { !$0 }.count) / Double(responses.count)),
             "tokens_per_s": .double(Double(tokens) / max(generateSeconds, 1e-9)),
         ])
     }

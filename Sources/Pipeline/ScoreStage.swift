@@ -45,12 +45,7 @@ public struct ScoreStage: Stage {
     }
 
     public func run(in store: Store) throws -> StageResult {
-        let shard = try TokenShard.load(from: store, id: prompts)
-        let r = try Responses.load(from: store, id: responses)
-        guard r.prompts == prompts else {
-            throw PipelineError.invalidInput("responses \(responses.hex.prefix(12)) answer prompt shard \(r.prompts.hex.prefix(12)), not \(prompts.hex.prefix(12))")
-        }
-        try r.validate(promptCount: shard.count)
+        let (r, shard) = try Responses.load(from: store, id: responses, answering: prompts)
         let tok = try TokenizerLoader.load(bytes: try store.read(tokenizer).array, name: "tokenizer \(tokenizer.hex.prefix(12))")
         let scorer = MathReward(config: reward)
 
@@ -97,10 +92,24 @@ public struct ScoreStage: Stage {
     }
 
     /// The scores a score stage wrote.
-    public static func loadScores(from store: Store, id: ObjectID) throws -> (rewards: [Float], advantages: [Float], correct: [Bool]) {
+    public static func loadScores(from store: Store, id: ObjectID) throws -> Scores {
         let set = try store.tensorSet(id)
         guard set.metadata["format"]?.stringValue == "bridge-scores" else { throw PipelineError.invalidInput("object \(id) is not a scores set") }
         let correct: [UInt8] = try store.requiredColumn(set, "correct", .u8)
-        return (try store.requiredColumn(set, "rewards", .f32), try store.requiredColumn(set, "advantages", .f32), correct.map { $0 != 0 })
+        return Scores(rewards: try store.requiredColumn(set, "rewards", .f32), advantages: try store.requiredColumn(set, "advantages", .f32),
+                      correct: correct.map { $0 != 0 },
+                      extracted: try store.stringColumn(set, "extracted", offsets: "extracted_offsets", count: correct.count),
+                      responses: set.metadata["responses"]?.stringValue.flatMap(ObjectID.init(hex:)))
+    }
+
+    /// What a score stage wrote, per response.
+    public struct Scores: Sendable {
+        public var rewards: [Float]
+        public var advantages: [Float]
+        public var correct: [Bool]
+        /// The extracted final answers ("" where none was found).
+        public var extracted: [String]
+        /// The responses these scores grade.
+        public var responses: ObjectID?
     }
 }

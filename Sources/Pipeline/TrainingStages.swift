@@ -75,8 +75,7 @@ public struct LoRAInitStage: Stage {
 
     public func run(in store: Store) throws -> StageResult {
         let set = try store.createAdapter(for: try store.tensorSet(base), config: config, seed: seed)
-        let layout = LoRALayout(config: try store.modelConfig(of: try store.tensorSet(base)), lora: config)
-        return StageResult(outputs: ["lora": .string(set.id!.hex)], metrics: ["parameters": .int(layout.totalCount)])
+        return StageResult(outputs: ["lora": .string(set.id!.hex)], metrics: ["parameters": .int(set.elementCount)])
     }
 }
 
@@ -125,12 +124,7 @@ public struct RefLogprobsStage: Stage {
 public enum RLData {
     /// prompt ++ response of every response, checking that the responses answer this prompt shard.
     static func completions(store: Store, responses: ObjectID, prompts: ObjectID) throws -> (batch: CompletionBatch, responses: Responses) {
-        let shard = try TokenShard.load(from: store, id: prompts)
-        let r = try Responses.load(from: store, id: responses)
-        guard r.prompts == prompts else {
-            throw PipelineError.invalidInput("responses \(responses.hex.prefix(12)) answer prompt shard \(r.prompts.hex.prefix(12)), not the shard given (\(prompts.hex.prefix(12)))")
-        }
-        try r.validate(promptCount: shard.count)
+        let (r, shard) = try Responses.load(from: store, id: responses, answering: prompts)
         return (CompletionBatch(prompts: r.promptIndex.map { Array(shard.prompt($0)) }, completions: r.tokens), r)
     }
 
@@ -139,16 +133,10 @@ public enum RLData {
         let set = try store.tensorSet(id)
         guard set.metadata["format"]?.stringValue == "bridge-logprobs" else { throw PipelineError.invalidInput("object \(id.hex.prefix(12)) is not a log-probs set") }
         let flat: [Float] = try store.requiredColumn(set, "logprobs", .f32)
-        var out: [[Float]] = [], at = 0
-        for t in r.tokens {
-            guard at + t.count <= flat.count else { break }
-            out.append(Array(flat[at..<(at + t.count)]))
-            at += t.count
-        }
-        guard at == flat.count, out.count == r.count else {
+        guard let parts = split(flat, by: ragged(r.tokens).1) else {
             throw PipelineError.invalidInput("log-probs \(id.hex.prefix(12)) hold \(flat.count) values; the responses have \(r.tokens.reduce(0) { $0 + $1.count }) tokens")
         }
-        return out
+        return parts.map(Array.init)
     }
 }
 
@@ -257,18 +245,17 @@ public struct LowerStepStage: Stage {
         guard numIterations >= 1 else { throw TrainingConfigError.invalid(key: "rl.num_iterations", "must be ≥ 1, got \(numIterations)") }
     }
 
-    func rlBatch(_ part: RLInputs, store: Store) throws -> (RLBatch, Responses, [Double]) {
+    func rlBatch(_ part: RLInputs, store: Store) throws -> RLBatch {
         let (batch, r) = try RLData.completions(store: store, responses: part.responses, prompts: prompts!)
         guard r.groupSize >= 2 else {
             throw TrainingConfigError.invalid(key: "rl.num_generations", "GRPO needs ≥ 2 responses per prompt, responses \(part.responses.hex.prefix(12)) have \(r.groupSize)")
         }
         let scores = try ScoreStage.loadScores(from: store, id: part.scores)
-        let scoresSet = try store.tensorSet(part.scores)
-        guard scoresSet.metadata["responses"]?.stringValue == part.responses.hex, scores.advantages.count == r.count else {
+        guard scores.responses == part.responses, scores.advantages.count == r.count else {
             throw PipelineError.invalidInput("scores \(part.scores.hex.prefix(12)) do not score responses \(part.responses.hex.prefix(12))")
         }
         let ref = try part.refLogprobs.map { try RLData.logprobs(store: store, id: $0, like: r) }
-        return (RLBatch(batch: batch, advantages: scores.advantages, refLogps: ref), r, scores.rewards.map(Double.init))
+        return RLBatch(batch: batch, advantages: scores.advantages, refLogps: ref)
     }
 
     public func run(in store: Store) throws -> StageResult {
@@ -289,18 +276,10 @@ public struct LowerStepStage: Stage {
             let rows = EpochOrder(count: shard.count, seed: seed, purpose: "sft-order").items(sftCursor..<(sftCursor + sftBatch))
             data.sft = CompletionBatch(prompts: rows.map { Array(shard.prompt($0)) }, completions: rows.map { Array(shard.target($0)) })
         }
-        var rolled: [Responses] = []
+        // rewards and response lengths are the score stage's metrics
         if lambda > 0 || thetaHat != nil, let rl {
-            let (batch, r, rewards) = try rlBatch(rl, store: store)
-            data.rl = batch
-            rolled.append(r)
-            metrics["reward_mean"] = .double(rewards.reduce(0, +) / Double(max(rewards.count, 1)))
-            if let shadowRL {
-                let (b, rs, rewardsHat) = try rlBatch(shadowRL, store: store)
-                data.shadowRL = b
-                rolled.append(rs)
-                metrics["shadow_reward_mean"] = .double(rewardsHat.reduce(0, +) / Double(max(rewardsHat.count, 1)))
-            }
+            data.rl = try rlBatch(rl, store: store)
+            data.shadowRL = try shadowRL.map { try rlBatch($0, store: store) }
         }
 
         var shadowPart: TrainedPart? = nil
@@ -330,22 +309,21 @@ public struct LowerStepStage: Stage {
             }
             if inner == 0 { report = r } else { report.passes += r.passes }
         }
-        let storeStart = Date()
-        defer { if StepProfile.enabled { StepProfile.record("lower-step: store outputs", seconds: Date().timeIntervalSince(storeStart)) } }
-
         var outputs: [String: JSONValue] = [:]
-        let newTheta = try store.putModel(params: model.params, layout: layout, like: thetaSet, recordParent: false)
-        outputs["theta"] = .string(newTheta.id!.hex)
-        outputs["theta_optimizer"] = .string(try store.putOptimizer(thetaPart.optimizer, entries: layout.entries).hex)
-        if let shadowPart {
-            let newHat = try store.putModel(params: shadowPart.model.params, layout: layout, like: thetaSet, recordParent: false)
-            outputs["theta_hat"] = .string(newHat.id!.hex)
-            outputs["theta_hat_optimizer"] = .string(try store.putOptimizer(shadowPart.optimizer, entries: layout.entries).hex)
-        }
-        if let adapter, let loraGrads {
-            let items = adapter.layout.tensors(of: loraGrads).map { (name: $0.0, tensor: $0.1) }
-            let id = try store.putTensorSet(try store.putTensors(items), metadata: ["format": "bridge-lora-gradients", ModelMetadata.lora: adapter.config.json])
-            outputs["lora_grads"] = .string(id.hex)
+        try StepProfile.measure("lower-step: store outputs") {
+            let newTheta = try store.putModel(params: model.params, layout: layout, like: thetaSet, recordParent: false)
+            outputs["theta"] = .string(newTheta.id!.hex)
+            outputs["theta_optimizer"] = .string(try store.putOptimizer(thetaPart.optimizer, entries: layout.entries).hex)
+            if let shadowPart {
+                let newHat = try store.putModel(params: shadowPart.model.params, layout: layout, like: thetaSet, recordParent: false)
+                outputs["theta_hat"] = .string(newHat.id!.hex)
+                outputs["theta_hat_optimizer"] = .string(try store.putOptimizer(shadowPart.optimizer, entries: layout.entries).hex)
+            }
+            if let adapter, let loraGrads {
+                let items = adapter.layout.tensors(of: loraGrads).map { (name: $0.0, tensor: $0.1) }
+                let id = try store.putTensorSet(try store.putTensors(items), metadata: ["format": "bridge-lora-gradients", ModelMetadata.lora: adapter.config.json])
+                outputs["lora_grads"] = .string(id.hex)
+            }
         }
 
         // metrics
@@ -358,11 +336,6 @@ public struct LowerStepStage: Stage {
         }
         put("rl_", report.rl)
         if data.shadowRL != nil || !report.sharedRLPass { put("shadow_rl_", report.shadowRL) }
-        if let r = rolled.first {
-            let lengths = r.tokens.map(\.count)
-            metrics["response_tokens_mean"] = .double(Double(lengths.reduce(0, +)) / Double(max(r.count, 1)))
-            metrics["truncated"] = .double(Double(r.finished.filter { !$0 }.count) / Double(max(r.count, 1)))
-        }
         if let s = report.theta { metrics["grad_norm_theta"] = .double(s.gradNorm); metrics["lr"] = .double(Double(s.lr)) }
         if let s = report.thetaHat { metrics["grad_norm_theta_hat"] = .double(s.gradNorm) }
         if let n = report.loraGradNorm { metrics["grad_norm_lora"] = .double(n) }
@@ -407,23 +380,22 @@ public struct UpperStepStage: Stage {
     public func run(in store: Store) throws -> StageResult {
         try optimizer.validate(key: "bridge.lora_optimizer")
         let set = try store.tensorSet(lora)
-        guard let baseJSON = set.metadata[AdapterMetadata.baseConfig] else { throw AdapterError.notAnAdapter("tensor set \(lora.hex.prefix(12))") }
-        let adapter = try store.loadAdapter(set, for: try ModelConfig(jsonValue: baseJSON))
+        let adapter = try store.loadAdapter(set)
         let gradSet = try store.tensorSet(loraGrads)
         guard gradSet.metadata["format"]?.stringValue == "bridge-lora-gradients" else {
             throw PipelineError.invalidInput("object \(loraGrads.hex.prefix(12)) is not a LoRA gradient set (the lower step's lora_grads)")
         }
-        var tensors: [String: Tensor] = [:]
-        for e in gradSet.tensors { tensors[e.name] = try store.loadTensor(e) }
         let grads: FloatBuffer
-        do { grads = try adapter.layout.assemble(tensors) } catch { throw ModelCheckpointError.model(error, context: "LoRA gradients \(loraGrads.hex.prefix(12))") }
+        do { grads = try adapter.layout.assemble(try store.loadTensors(gradSet)) } catch let e as ModelError {
+            throw ModelCheckpointError.model(e, context: "LoRA gradients \(loraGrads.hex.prefix(12))")
+        }
         let entries = adapter.layout.entries
         let opt = try store.optimizer(loraOptimizer, config: optimizer, entries: entries, count: adapter.layout.totalCount)
         let before = adapter.params.clone()
         let info = opt.update(params: adapter.params, grads: grads)
         var diff = 0.0
         for i in 0..<before.count { let d = Double(adapter.params[i] - before[i]); diff += d * d }
-        let newSet = try store.putAdapter(adapter, baseConfig: baseJSON)
+        let newSet = try store.putAdapter(adapter, baseConfig: set.metadata[AdapterMetadata.baseConfig]!)
         return StageResult(outputs: ["lora": .string(newSet.id!.hex), "lora_optimizer": .string(try store.putOptimizer(opt, entries: entries).hex)],
                            metrics: ["grad_norm_lora": .double(info.gradNorm), "lr_lora": .double(Double(info.lr)),
                                      "update_norm_lora": .double(diff.squareRoot()), "step": .int(opt.step)])

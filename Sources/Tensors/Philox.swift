@@ -102,11 +102,16 @@ extension Philox {
         return UInt64(a) << 32 | UInt64(b)
     }
 
-    /// A uniform permutation of 0..<n (Fisher–Yates) drawn from Philox(seed).
+    /// Shuffles `items` in place (Fisher–Yates, from the last element down).
+    public mutating func shuffle<T>(_ items: inout [T]) {
+        for i in stride(from: items.count - 1, to: 0, by: -1) { items.swapAt(i, below(i + 1)) }
+    }
+
+    /// A uniform permutation of 0..<n drawn from Philox(seed).
     public static func permutation(_ n: Int, seed: UInt64) -> [Int] {
         var order = Array(0..<n)
         var rng = Philox(seed: seed)
-        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
+        rng.shuffle(&order)
         return order
     }
 }

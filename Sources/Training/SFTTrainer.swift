@@ -59,7 +59,7 @@ public final class SFTTrainer {
         if cursor == order.count {
             order = Array(examples.indices)
             var rng = Philox(seed: config.seed, stream: epoch)
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
+            rng.shuffle(&order)
             epoch += 1
             cursor = 0
         }

@@ -16,10 +16,6 @@ public enum TrainingMethod: String, Sendable, CaseIterable, Codable {
     case naiveAlternating = "naive-alternating"
     case naiveMixing = "naive-mixing"
     case bridge
-
-    /// The adapter w and the shadow θ̂ exist only in BRIDGE.
-    public var hasAdapter: Bool { self == .bridge }
-    public var hasShadow: Bool { self == .bridge }
 }
 
 /// λ by iteration k (0-based): the weight of RL against imitation in θ's update and w's.

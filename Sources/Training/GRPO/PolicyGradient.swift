@@ -102,7 +102,8 @@ public enum PolicyGradient {
         let nS = sftRows?.count ?? 0, nR = rlRows?.batch.count ?? 0
         let all = CompletionBatch(prompts: (sftRows?.prompts ?? []) + (rlRows?.batch.prompts ?? []),
                                   completions: (sftRows?.completions ?? []) + (rlRows?.batch.completions ?? []))
-        let sftTokens = sftRows.map { b in b.prompts.indices.reduce(0) { n, i in n + b.completions[i].indices.filter { b.prompts[i].count + $0 > 0 }.count } } ?? 0
+        // a completion token has a target unless it is the sequence's first token (empty prompt)
+        let sftTokens = sftRows.map { b in zip(b.prompts, b.completions).reduce(0) { $0 + $1.1.count - ($1.0.isEmpty && !$1.1.isEmpty ? 1 : 0) } } ?? 0
         let sftWeight = sftScale / Float(max(sftTokens, 1))
         let inverseT = Float(1 / config.temperature)
         var out = PassTerms()
