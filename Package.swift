@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CIntrinsics"], swiftSettings: tensorsSettings),
         .target(name: "ShardStore", dependencies: ["Tensors", "CXXHash", "CLZ4"]),
         .target(name: "Checkpoint", dependencies: ["ShardStore", "Tensors", "LanguageModel", "Tokenizers"]),
-        .target(name: "Tokenizers"),
+        .target(name: "Tokenizers", dependencies: ["Tensors"]),
         .target(name: "LanguageModel", dependencies: ["Tensors"]),
         .target(name: "Training", dependencies: ["LanguageModel", "Tensors", "Tokenizers"]),
         .target(name: "Pipeline", dependencies: ["Training", "Checkpoint", "LanguageModel", "ShardStore", "Tokenizers",

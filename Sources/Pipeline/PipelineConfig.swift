@@ -10,6 +10,7 @@ import ShardStore
 import Tokenizers
 import Training
 import Yams
+import Tensors
 
 public struct PipelineConfigError: Error, CustomStringConvertible {
     public let description: String
@@ -77,6 +78,15 @@ public struct PipelineConfig: Sendable, Equatable {
 
     /// The canonical config: every key, defaults filled in.
     public var json: JSONValue
+    /// Where the keys came from (file and line, or --set), for errors found after parsing.
+    var origin = Reader(file: "", lines: [:])
+
+    /// An error about a key found after parsing (a file that does not exist, a ref the store
+    /// lacks), naming the file and line as the parser's do.
+    public func error(at path: String, _ why: String) -> PipelineConfigError { origin.fail(path, why) }
+
+    /// Two configs are equal when their canonical configs are (wherever they were read from).
+    public static func == (a: PipelineConfig, b: PipelineConfig) -> Bool { a.json == b.json }
 
     /// Parses and validates a pipeline file's text with `overrides` ("key.path=value").
     public static func parse(yaml text: String, file: String, overrides: [String] = []) throws -> PipelineConfig {
@@ -329,6 +339,7 @@ struct Reader {
         if needsSFT, sft == nil { throw fail("data.sft", "method \(method.rawValue) needs SFT data") }
         if needsRL, rl == nil { throw fail("data.rl", "method \(method.rawValue) needs RL prompts") }
         config.json = config.canonical
+        config.origin = self
         return config
     }
 }
@@ -383,4 +394,8 @@ extension PipelineConfig {
         o.removeValue(forKey: "steps")
         return .object(o)
     }
+}
+
+extension PipelineConfigError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
 }
