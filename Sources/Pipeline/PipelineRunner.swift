@@ -98,8 +98,8 @@ public struct PipelineRunner {
         let modelSet: TensorSet
         switch config.model {
         case let .ref(r): modelSet = try store.tensorSet(try store.resolve(r).id)
-        case let .hf(dir): modelSet = try store.importHuggingFace(directory: dir)
-        case let .llama2c(file, tok): modelSet = try store.importLlama2c(file: file, tokenizer: tok)
+        case let .hf(dir): modelSet = try store.tensorSet(try runner.execute(ImportStage(.huggingFace(directory: dir), store: store)).result.id("set"))
+        case let .llama2c(file, tok): modelSet = try store.tensorSet(try runner.execute(ImportStage(.llama2c(file: file, tokenizer: tok), store: store)).result.id("set"))
         }
         _ = try store.modelConfig(of: modelSet)
         guard let tokEntry = modelSet.tokenizerEntry else {
