@@ -74,14 +74,19 @@ public struct PipelineRunner {
             guard (try? store.tensorSet(id)) != nil else {
                 throw config.error(at: "model.ref", "'\(r)' is not a tensor set")
             }
-        case let .hf(dir): try readable(dir + "/config.json", "model.hf")
+        case let .hf(dir):
+            guard FileManager.default.isReadableFile(atPath: dir + "/config.json") else {
+                throw config.error(at: "model.hf", "no Hugging Face model directory '\(dir)' (no readable config.json in it)\nhint: name yours with --set model.hf=DIR")
+            }
         case let .llama2c(file, tok):
             try readable(file, "model.llama2c")
             try readable(tok, "model.tokenizer")
         }
         let specs = [("data.sft", config.sft), ("data.rl", config.rl)] + config.eval.enumerated().map { ("data.eval[\($0)]", $1) }
         for case let (key, spec?) in specs {
-            if case let .file(path, _) = spec.source { try readable(path, key + ".file") }
+            if case let .file(paths, _) = spec.source {
+                for (i, path) in paths.enumerated() { try readable(path, key + (paths.count == 1 ? ".file" : ".file[\(i)]")) }
+            }
         }
     }
 
@@ -111,11 +116,17 @@ public struct PipelineRunner {
             let source: DatasetSource
             switch spec.source {
             case let .synthetic(level, count, split, seed): source = .synthetic(seed: seed, level: level, count: count, split: split)
-            case let .file(path, format):
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw PipelineConfigError(description: "data.\(spec.name): cannot read '\(path)'")
+            case let .file(paths, format):
+                // several files are read as one JSONL text, in the order given
+                var bytes: [UInt8] = []
+                for path in paths {
+                    guard let data = FileManager.default.contents(atPath: path) else {
+                        throw config.error(at: "data.\(spec.name).file", "cannot read '\(path)'")
+                    }
+                    if let last = bytes.last, last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+                    bytes += data
                 }
-                source = .blob(try store.put(Array(data), kind: .blob, codec: .auto).id, format: format)
+                source = .blob(try store.put(bytes, kind: .blob, codec: .auto).id, format: format)
             }
             let stage = TokenizeStage(tokenizer: tokenizer, source: source, kind: kind, template: config.template, limit: spec.limit)
             return try runner.execute(stage).result.id("shard")

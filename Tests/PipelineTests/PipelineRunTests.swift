@@ -9,6 +9,9 @@ import Testing
 import TestSupport
 import Tensors
 import Training
+import LanguageModel
+import Checkpoint
+import Tokenizers
 @testable import Pipeline
 @testable import ShardStore
 
@@ -45,7 +48,69 @@ let tinyOverrides = [
         if c.method == .coldStart { #expect(state.reference == (try store.runState(state.parent!)).theta) }
         // every file in pipelines/ is one of these
         let files = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/pipelines").filter { $0.hasSuffix(".yaml") }
-        #expect(Set(files).isSubset(of: ["quickstart.yaml", "sft.yaml", "rl-zero.yaml", "cold-start.yaml", "naive-alternating.yaml", "naive-mixing.yaml", "bridge.yaml"]))
+        #expect(Set(files).isSubset(of: ["quickstart.yaml", "sft.yaml", "rl-zero.yaml", "cold-start.yaml", "naive-alternating.yaml", "naive-mixing.yaml", "bridge.yaml",
+                                         "math-qwen2.5.yaml"]))
+    }
+
+    /// math-qwen2.5.yaml as written names the paper's data (MATH train for SFT and RL, the five
+    /// benchmarks, the Qwen2.5 template, the boxed-answer prompt); one step of it runs on a tiny
+    /// random Qwen2 (a Qwen2-style BPE tokenizer, HF directory) with the committed excerpts of
+    /// the same datasets in place of the full files.
+    @Test func mathQwenFileRunsAStepOnATinyQwen2() throws {
+        let file = repositoryRoot + "/pipelines/math-qwen2.5.yaml"
+        let asWritten = try PipelineConfig.load(path: file)
+        #expect(asWritten.method == .bridge && asWritten.template == "qwen2.5")
+        guard case let .hf(dir) = asWritten.model else { Issue.record("model is not an hf directory"); return }
+        #expect(!dir.isEmpty)
+        for spec in [asWritten.sft, asWritten.rl] {
+            guard case let .file(paths, format)? = spec?.source else { Issue.record("SFT/RL data are not files"); continue }
+            #expect(format == "math" && paths.count == 7 && paths.allSatisfy { $0.contains("/math/train_") })
+        }
+        let benchmarks = ["math500", "minerva_math", "olympiadbench", "aime24", "amc23"]
+        #expect(asWritten.eval.map(\.name) == benchmarks)
+        for spec in asWritten.eval {
+            guard case let .file(paths, _) = spec.source else { Issue.record("\(spec.name) is not a file"); continue }
+            #expect(paths == ["../shared/data/\(spec.name)/test.jsonl"])
+        }
+
+        // a tiny Qwen2 with the Qwen2-style tokenizer (vocab 4004), random weights
+        let model = scratch.file("tiny-qwen2")
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: repositoryRoot + "/Tests/LanguageModelTests/Fixtures/qwen2/config.json"))) as! [String: Any]
+        json["vocab_size"] = 4004
+        json["max_position_embeddings"] = 4096
+        json["eos_token_id"] = 2
+        let configData = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+        try configData.write(to: URL(fileURLWithPath: model + "/config.json"))
+        let mc = try ModelConfig(json: configData)
+        let layout = ParameterLayout(config: mc)
+        let params = FloatBuffer(count: layout.totalCount)
+        var rng = Philox(seed: 11)
+        rng.fillNormal(params.pointer, count: params.count, std: 0.02)
+        try SafetensorsWriter.write(layout.tensors(of: params), metadata: ["format": "pt"], to: model + "/model.safetensors")
+        try FileManager.default.copyItem(atPath: tokenizerFixtures.appendingPathComponent("qwen2-style/tokenizer.json").path, toPath: model + "/tokenizer.json")
+
+        let samples = repositoryRoot + "/Tests/TrainingTests/Fixtures/samples"
+        let eval = benchmarks.map { "{name: \($0), file: \(samples)/\($0)_test.jsonl, limit: 1}" }.joined(separator: ", ")
+        let c = try PipelineConfig.load(path: file, overrides: [
+            "model.hf=\(model)",
+            "data.sft={file: [\(samples)/math_test_algebra.jsonl, \(samples)/math500_test.jsonl], format: math, limit: 4}",
+            "data.rl={file: \(samples)/math_test_algebra.jsonl, format: math, limit: 2}", "data.eval=[\(eval)]",
+            "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=4", "train.sft_batch_size=2",
+            "evaluation.max_new_tokens=4", "schedule.eval_every=1", "steps=1",
+        ])
+        let store = try Store.create(at: scratch.file("math-qwen"))
+        let state = try PipelineRunner(store: store, config: c, run: "m").execute()
+        #expect(state.step == 1 && state.lora != nil && state.thetaHat != nil)
+        for name in benchmarks { #expect(state.metrics["eval/\(name)/accuracy"] != nil, "no accuracy for \(name)") }
+        #expect(state.metrics["sft_loss"]?.doubleValue.map { $0.isFinite && $0 > 0 } == true)
+        // the prompts are the paper's: the Qwen2.5 chat template around problem + boxed-answer instruction
+        let tokenize = try store.readJournal(run: "m").filter { $0["stage"]?.stringValue == "tokenize" && $0["params"]?["kind"]?.stringValue == "eval" }
+        #expect(tokenize.count == 5)
+        let shard = try TokenShard.load(from: store, id: ObjectID(hex: tokenize[0]["outputs"]!["shard"]!.stringValue!)!)
+        let tok = try TokenizerLoader.load(bytes: try fixtureBytes("qwen2-style/tokenizer.json"), name: "qwen")
+        let prompt = tok.decode(Array(shard.prompt(0)), skipSpecialTokens: false)
+        #expect(prompt.hasPrefix("<|im_start|>system\n") && prompt.hasSuffix("Please reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n<|im_start|>assistant\n"), "\(prompt)")
     }
 
     @Test func sameHeadInAFreshStoreWithOneThreadAndAfterAResume() throws {
