@@ -162,32 +162,50 @@ let tinyOverrides = [
 
     /// keep_last 2, keep_every 3: after 7 steps gc keeps steps 3, 6, 7 (and the data), drops the rest;
     /// the kept steps verify; resumed from the head, the run ends where an uninterrupted one does.
+    /// 30 steps with keep_last 3: gc leaves exactly what the refs and kept steps reach (every
+    /// object left is reachable, and of the steps' weights, adapters and optimizer states only
+    /// steps 28–30's remain), the kept steps verify, and the run resumed from its head after gc
+    /// takes the same next step as a copy of the store from before gc.
     @Test func retentionLetsGCDropPrunedStepsAndTheRunResumesBitExactly() throws {
-        let c = try config("quickstart.yaml", ["schedule.keep_last=2", "schedule.keep_every=3", "schedule.eval_every=0", "steps=7"])
+        let steps = 30
+        let c = try config("quickstart.yaml", ["schedule.keep_last=3", "schedule.keep_every=0", "schedule.eval_every=0", "steps=\(steps)",
+                                               "data.eval=[]"])
         let store = try Store.create(at: scratch.file("retention"))
         try PipelineRunner(store: store, config: c, run: "q").execute()
-        #expect(try store.keptSteps(run: "q") == [3, 6, 7])
-        let lines = try store.readJournal(run: "q")
-        func thetaOf(step: Int) -> ObjectID? {
-            lines.last { $0["step"]?.intValue == step && $0["stage"]?.stringValue == "lower-step" }?["outputs"]?["theta"]?.stringValue.flatMap(ObjectID.init(hex:))
+        let kept = Set(steps - 2...steps)
+        #expect(try store.keptSteps(run: "q") == kept)
+        // every step's outputs by step, from the journal
+        var outputs: [Int: Set<ObjectID>] = [:]
+        for line in try store.readJournal(run: "q") {
+            guard let step = line["step"]?.intValue, step > 0, let o = line["outputs"]?.objectValue else { continue }
+            for v in o.values { if let id = v.stringValue.flatMap(ObjectID.init(hex:)) { outputs[step, default: []].insert(id) } }
         }
+        #expect(outputs.count == steps)
+        let beforeGC = scratch.file("retention-before-gc")
+        try FileManager.default.copyItem(atPath: scratch.file("retention"), toPath: beforeGC)
+
         let report = try store.gc(dryRun: false, graceSeconds: 0)
         #expect(!report.removed.isEmpty)
-        for step in 1...7 {
-            let theta = try #require(thetaOf(step: step))
-            #expect(store.contains(theta) == [3, 6, 7].contains(step), "step \(step)")
-        }
-        for step in [3, 6, 7] {
-            let state = try store.runState(try #require(try store.readRef(try RefName("runs/q/steps/\(step)"))))
-            for id in [state.theta, state.thetaHat!, state.lora!] + state.optimizers.values { #expect(store.contains(id)) }
-        }
         let reach = store.reachability(from: try store.roots())
         #expect(reach.missing.isEmpty && reach.unreadable.isEmpty)
+        let left = Set(try store.allObjectIDs())
+        #expect(left == reach.reachable, "gc left \(left.subtracting(reach.reachable).count) unreachable objects")
+        // what kept steps produced stays; what only pruned steps produced is gone
+        let keptOutputs = kept.reduce(into: Set<ObjectID>()) { $0.formUnion(outputs[$1]!) }
+        #expect(keptOutputs.isSubset(of: left))
+        for step in 1..<(steps - 2) {
+            let only = outputs[step]!.subtracting(keptOutputs)
+            #expect(only.isDisjoint(with: left), "step \(step): \(only.intersection(left).count) of its objects survived gc")
+        }
+        for step in kept {
+            let state = try store.runState(try #require(try store.readRef(try RefName("runs/q/steps/\(step)"))))
+            for id in [state.theta, state.thetaHat!, state.lora!] + state.optimizers.values { #expect(left.contains(id)) }
+        }
         #expect(try store.verify().corrupt.isEmpty)
-        // resumed after gc: the same head as an uninterrupted run
-        try PipelineRunner(store: store, config: c, run: "q").execute(steps: 8)
-        let fresh = try Store.create(at: scratch.file("retention-fresh"))
-        try PipelineRunner(store: fresh, config: c, run: "q").execute(steps: 8)
-        #expect(try store.readRef(try RefName("runs/q/head")) == fresh.readRef(try RefName("runs/q/head")))
+        // resumed after gc: the same next step as the store before gc
+        try PipelineRunner(store: store, config: c, run: "q").execute(steps: steps + 1)
+        let copy = try Store(at: beforeGC)
+        try PipelineRunner(store: copy, config: c, run: "q").execute(steps: steps + 1)
+        #expect(try store.readRef(try RefName("runs/q/head")) == copy.readRef(try RefName("runs/q/head")))
     }
 }
