@@ -65,6 +65,8 @@ public struct PipelineConfig: Sendable, Equatable {
     public var grpo: GRPOConfig
     public var scaleRewards: ScaleRewards
     public var advantageEpsilon: Double
+    /// Probability of flipping each RL response's correctness before its reward (0: none).
+    public var rewardNoise: Double
     public var numIterations: Int
     public var generationBatchSize: Int
     public var lambda: LambdaSchedule
@@ -167,7 +169,7 @@ struct Reader {
         "seed", "model", "model.ref", "model.hf", "model.llama2c", "model.tokenizer", "data", "data.template", "data.sft", "data.rl", "data.eval",
         "method", "steps", "train", "train.learning_rate", "train.weight_decay", "train.max_grad_norm", "train.sft_batch_size", "train.micro_batch_size",
         "rl", "rl.prompts_per_step", "rl.num_generations", "rl.temperature", "rl.top_p", "rl.max_completion_length", "rl.beta", "rl.epsilon",
-        "rl.epsilon_high", "rl.loss_type", "rl.scale_rewards", "rl.advantage_epsilon", "rl.num_iterations", "rl.generation_batch_size",
+        "rl.epsilon_high", "rl.loss_type", "rl.scale_rewards", "rl.advantage_epsilon", "rl.reward_noise", "rl.num_iterations", "rl.generation_batch_size",
         "bridge", "bridge.lambda", "bridge.shadow_rollouts", "bridge.lora", "bridge.lora.r", "bridge.lora.lora_alpha", "bridge.lora.target_modules",
         "bridge.lora_learning_rate", "bridge.lora_weight_decay", "bridge.lora_max_grad_norm", "cold_start", "cold_start.sft_steps",
         "schedule", "schedule.eval_every", "schedule.keep_last", "schedule.keep_every", "evaluation", "evaluation.max_new_tokens",
@@ -299,7 +301,7 @@ struct Reader {
         let optimizer = AdamWConfig(lr: Float(try number(t, "learning_rate", "train", 1e-5)), weightDecay: Float(try number(t, "weight_decay", "train", 0.01)),
                                     clip: Float(try number(t, "max_grad_norm", "train", 1.0)))
         let r = try object(top["rl"], "rl", known: ["prompts_per_step", "num_generations", "temperature", "top_p", "max_completion_length", "beta", "epsilon",
-                                                    "epsilon_high", "loss_type", "scale_rewards", "advantage_epsilon", "num_iterations", "generation_batch_size"])
+                                                    "epsilon_high", "loss_type", "scale_rewards", "advantage_epsilon", "reward_noise", "num_iterations", "generation_batch_size"])
         let maxCompletion = try int(r, "max_completion_length", "rl", 256, min: 1)
         let epsHigh = r["epsilon_high"] == nil ? nil : try number(r, "epsilon_high", "rl", 0.2, above: 0)
         let grpo = GRPOConfig(beta: try number(r, "beta", "rl", 0.001), epsilon: try number(r, "epsilon", "rl", 0.2, above: 0),
@@ -334,7 +336,8 @@ struct Reader {
             optimizer: optimizer, sftBatchSize: try int(t, "sft_batch_size", "train", 16, min: 1), microBatchSize: try int(t, "micro_batch_size", "train", 8, min: 1),
             promptsPerStep: try int(r, "prompts_per_step", "rl", 8, min: 1), numGenerations: numGenerations, topP: try number(r, "top_p", "rl", 1, max: 1, above: 0),
             grpo: grpo, scaleRewards: ScaleRewards(rawValue: try string(r, "scale_rewards", "rl", "group", oneOf: ScaleRewards.allCases.map(\.rawValue))!)!,
-            advantageEpsilon: try number(r, "advantage_epsilon", "rl", 1e-6), numIterations: try int(r, "num_iterations", "rl", 1, min: 1),
+            advantageEpsilon: try number(r, "advantage_epsilon", "rl", 1e-6), rewardNoise: try number(r, "reward_noise", "rl", 0, max: 1),
+            numIterations: try int(r, "num_iterations", "rl", 1, min: 1),
             generationBatchSize: try int(r, "generation_batch_size", "rl", 64, min: 1),
             lambda: try lambda(b["lambda"], "bridge.lambda"), shadowRollouts: try string(b, "shadow_rollouts", "bridge", "shared", oneOf: ["shared", "separate"])!,
             lora: lora, loraOptimizer: loraOptimizer, coldStartSFTSteps: try int(c, "sft_steps", "cold_start", 5, min: 0),
@@ -376,7 +379,7 @@ extension PipelineConfig {
         var rlJSON: [String: JSONValue] = [
             "prompts_per_step": .int(promptsPerStep), "num_generations": .int(numGenerations), "temperature": .double(grpo.temperature),
             "top_p": .double(topP), "max_completion_length": .int(grpo.maxCompletionLength), "beta": .double(grpo.beta), "epsilon": .double(grpo.epsilon),
-            "loss_type": .string(grpo.lossType.rawValue), "scale_rewards": .string(scaleRewards.rawValue), "advantage_epsilon": .double(advantageEpsilon),
+            "loss_type": .string(grpo.lossType.rawValue), "scale_rewards": .string(scaleRewards.rawValue), "advantage_epsilon": .double(advantageEpsilon), "reward_noise": .double(rewardNoise),
             "num_iterations": .int(numIterations), "generation_batch_size": .int(generationBatchSize),
         ]
         if let h = grpo.epsilonHigh { rlJSON["epsilon_high"] = .double(h) }

@@ -230,9 +230,14 @@ public struct PipelineRunner {
                                           groupSize: c.numGenerations, maxNewTokens: c.grpo.maxCompletionLength, temperature: Float(c.grpo.temperature),
                                           topP: Float(c.topP), seed: c.seed, purpose: purpose, order: .shuffled, generationBatch: c.generationBatchSize))
             let responses = try r.id("responses")
-            let scored = try exec(ScoreStage(responses: responses, prompts: inputs.rl!, tokenizer: inputs.tokenizer,
-                                             advantageEpsilon: c.advantageEpsilon, scaleRewards: c.scaleRewards))
-            for key in ["reward_mean", "accuracy", "truncated", "response_tokens_mean"] { metrics[prefix + key] = scored.metrics[key] }
+            var score = ScoreStage(responses: responses, prompts: inputs.rl!, tokenizer: inputs.tokenizer,
+                                   advantageEpsilon: c.advantageEpsilon, scaleRewards: c.scaleRewards)
+            if c.rewardNoise > 0 {
+                score.rewardNoise = c.rewardNoise
+                score.noiseSeed = Philox.derive(seed: c.seed, purpose: purpose == "rollout" ? "reward-noise" : "\(purpose)-reward-noise", step: UInt64(k))
+            }
+            let scored = try exec(score)
+            for key in ["reward_mean", "accuracy", "truncated", "response_tokens_mean", "rewards_flipped"] { metrics[prefix + key] = scored.metrics[key] }
             metrics[prefix + "rollout_tokens_per_s"] = r.metrics["tokens_per_s"]
             var ref: ObjectID? = nil
             if c.grpo.beta > 0, let reference = next.reference {

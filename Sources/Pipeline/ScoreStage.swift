@@ -23,6 +23,11 @@ public struct ScoreStage: Stage {
     /// ε_std of the advantages (TRL 1e-4, verl 1e-6): not the clip `epsilon`.
     public var advantageEpsilon: Double
     public var scaleRewards: ScaleRewards
+    /// Probability that a response's correctness is flipped before its reward is computed (the
+    /// paper's noisy-reward robustness setting); 0 = none. Response j flips when the j-th draw of
+    /// the `reward-noise` Philox stream `noiseSeed` is below it, so a run is reproducible.
+    public var rewardNoise: Double = 0
+    public var noiseSeed: UInt64 = 0
 
     public init(responses: ObjectID, prompts: ObjectID, tokenizer: ObjectID, reward: MathRewardConfig = .zeroOne,
                 advantageEpsilon: Double = 1e-6, scaleRewards: ScaleRewards = .group) {
@@ -35,9 +40,12 @@ public struct ScoreStage: Stage {
     }
 
     public var params: JSONValue {
-        ["reward": ["correct_reward": .double(reward.correctReward), "incorrect_reward": .double(reward.incorrectReward),
-                    "format_reward": .double(reward.formatReward), "relative_tolerance": .double(reward.relativeTolerance)],
-         "advantage_epsilon": .double(advantageEpsilon), "scale_rewards": .string(scaleRewards.rawValue)]
+        var p: [String: JSONValue] = [
+            "reward": ["correct_reward": .double(reward.correctReward), "incorrect_reward": .double(reward.incorrectReward),
+                       "format_reward": .double(reward.formatReward), "relative_tolerance": .double(reward.relativeTolerance)],
+            "advantage_epsilon": .double(advantageEpsilon), "scale_rewards": .string(scaleRewards.rawValue)]
+        if rewardNoise > 0 { p["reward_noise"] = .double(rewardNoise); p["noise_seed"] = .string(String(noiseSeed, radix: 16)) }
+        return .object(p)
     }
 
     public var inputs: [String: JSONValue] {
@@ -57,7 +65,18 @@ public struct ScoreStage: Stage {
             }
         }
         let scored = outcomes.map { $0! }
-        let rewards = scored.map(\.reward)
+        var rewards = scored.map(\.reward)
+        var flipped = 0
+        if rewardNoise > 0 {
+            for j in rewards.indices {
+                var rng = Philox(seed: noiseSeed, stream: UInt64(j))
+                guard Double(rng.uniform()) < rewardNoise else { continue }
+                // the grader's verdict flips; the format component stays what it was
+                let o = scored[j]
+                rewards[j] = (o.grade.correct ? reward.incorrectReward : reward.correctReward) + (o.formatted ? reward.formatReward : 0)
+                flipped += 1
+            }
+        }
         let advantages = GroupAdvantages(epsilon: advantageEpsilon, scale: scaleRewards).compute(rewards: rewards, groupSize: r.groupSize)
         let id = try Self.storeScores(in: store, responses: responses, groupSize: r.groupSize, rewards: rewards, advantages: advantages,
                                       correct: scored.map(\.grade.correct), extracted: scored.map { $0.grade.extracted ?? "" })
@@ -74,7 +93,7 @@ public struct ScoreStage: Stage {
             "groups_all_correct": .int(groups.solvedAll), "groups_none_correct": .int(groups.solvedNone), "groups_mixed": .int(groups.mixed),
             "response_tokens_mean": .double(Double(lengths.reduce(0, +)) / n), "response_tokens_max": .int(lengths.max() ?? 0),
             "truncated": .double(Double(r.finished.filter { !$0 }.count) / n),
-        ])
+        ].merging(rewardNoise > 0 ? ["rewards_flipped": .double(Double(flipped) / n)] : [:]) { a, _ in a })
     }
 
     /// Stores a scores set (what this stage writes; benchmarks write synthetic rewards the same way).

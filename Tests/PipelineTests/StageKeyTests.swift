@@ -50,7 +50,8 @@ private func check<S: Stage>(_ base: S, changes: [(String, (inout S) -> Void)], 
             ("responses", { $0.responses = id(4) }), ("prompts", { $0.prompts = id(5) }), ("tokenizer", { $0.tokenizer = id(6) }),
             ("reward", { $0.reward.correctReward = 2 }), ("format reward", { $0.reward.formatReward = 0.1 }),
             ("advantage epsilon", { $0.advantageEpsilon = 1e-4 }), ("scale rewards", { $0.scaleRewards = .batch }),
-        ])
+            ("reward noise", { $0.rewardNoise = 0.2 }), ("reward noise seed", { $0.rewardNoise = 0.2; $0.noiseSeed = 9 }),
+        ], same: [("noise seed without noise", { $0.noiseSeed = 9 })])
         check(LoRAInitStage(base: id(1), config: LoRAConfig(r: 4, loraAlpha: 8, targetModules: [.q]), seed: 0), changes: [
             ("base", { $0.base = id(2) }), ("r", { $0.config.r = 8 }), ("alpha", { $0.config.loraAlpha = 16 }),
             ("targets", { $0.config.targetModules = [.q, .v] }), ("seed", { $0.seed = 1 }),

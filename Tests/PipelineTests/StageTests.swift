@@ -4,6 +4,7 @@
 
 import Foundation
 import Testing
+import Tensors
 import TestSupport
 import Tokenizers
 import Training
@@ -115,6 +116,43 @@ func fixtureBytes(_ relative: String) throws -> [UInt8] {
         // Responses that do not form whole groups of one prompt are refused.
         let bad = Responses(tokens: texts.map { tok.encode($0) }, promptIndex: [0, 0, 0, 1, 1, 1, 1, 1], finished: Array(repeating: true, count: 8), groupSize: 4, prompts: prompts)
         #expect(throws: PipelineError.self) { try runner.execute(ScoreStage(responses: try bad.store(in: store), prompts: prompts, tokenizer: tok512)) }
+    }
+
+    /// With reward noise p, response j's verdict flips exactly when the j-th draw of the noise
+    /// stream is below p: the same seed flips the same responses, another seed others, and about
+    /// p of a large batch flips.
+    @Test func rewardNoiseFlipsTheResponsesItsStreamNames() throws {
+        let (store, tok512, _) = try setUp()
+        let runner = try StageRunner(store: store, run: "r")
+        let prompts = try runner.execute(TokenizeStage(tokenizer: tok512, source: .synthetic(seed: 5, level: 1, count: 100, split: "train"), kind: .rl)).result.id("shard")
+        let shard = try TokenShard.load(from: store, id: prompts)
+        let tok = try TokenizerLoader.load(bytes: try fixtureBytes("tok512/tok512.bin"), name: "tok512")
+        // 4 responses per prompt: right, wrong, right, wrong
+        let texts = (0..<400).map { j in j % 2 == 0 ? "\\boxed{\(shard.answers[j / 4])}" : "no answer" }
+        let r = Responses(tokens: texts.map { tok.encode($0) }, promptIndex: (0..<400).map { $0 / 4 }, finished: Array(repeating: true, count: 400), groupSize: 4, prompts: prompts)
+        let responses = try r.store(in: store)
+        func scored(_ p: Double, _ seed: UInt64) throws -> (ScoreStage.Scores, StageResult) {
+            var s = ScoreStage(responses: responses, prompts: prompts, tokenizer: tok512)
+            s.rewardNoise = p
+            s.noiseSeed = seed
+            let result = try runner.execute(s).result
+            return (try ScoreStage.loadScores(from: store, id: try result.id("scores")), result)
+        }
+        let (clean, _) = try scored(0, 0)
+        #expect(clean.rewards == (0..<400).map { $0 % 2 == 0 ? 1 : 0 })
+        let (noisy, result) = try scored(0.2, 77)
+        var flips = 0
+        for j in 0..<400 {
+            var rng = Philox(seed: 77, stream: UInt64(j))
+            let flip = Double(rng.uniform()) < 0.2
+            if flip { flips += 1 }
+            #expect(noisy.rewards[j] == (flip ? 1 - clean.rewards[j] : clean.rewards[j]), "response \(j)")
+        }
+        #expect(noisy.correct == clean.correct, "the grader's verdicts are reported as they are")
+        #expect(flips > 40 && flips < 120)
+        #expect(result.metrics["rewards_flipped"] == .double(Double(flips) / 400))
+        #expect(try scored(0.2, 77).0.rewards == noisy.rewards)
+        #expect(try scored(0.2, 78).0.rewards != noisy.rewards)
     }
 
     @Test func plusMinusOneRewardsGiveTheSameAdvantages() {
