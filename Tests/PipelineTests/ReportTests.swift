@@ -37,8 +37,12 @@ func attribute(_ name: String, in tag: String) -> String? {
 }
 
 #if canImport(FoundationXML)
-/// Whether `text` is well-formed XML (the standalone SVG files).
-func isWellFormedXML(_ text: String) -> Bool { XMLParser(data: Data(text.utf8)).parse() }
+/// Whether `text` is well-formed XML (the standalone SVG files). parse() can return true with an
+/// error recorded (an unclosed element at the end), so both are checked.
+func isWellFormedXML(_ text: String) -> Bool {
+    let parser = XMLParser(data: Data(text.utf8))
+    return parser.parse() && parser.parserError == nil
+}
 #endif
 
 @Suite struct ReportTests {
