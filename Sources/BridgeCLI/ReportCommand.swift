@@ -19,10 +19,6 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The output directory (created if missing): index.html and one .svg per chart.") var out: String
     @Flag(help: "Print the files written as a JSON array.") var json = false
 
-    func validate() throws {
-        if runs.isEmpty { throw ValidationError("name at least one run (see `bridge status`)") }
-    }
-
     func run() throws {
         let store = try storeOptions.open()
         var names: [String] = []

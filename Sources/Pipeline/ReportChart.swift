@@ -18,14 +18,16 @@ public struct ReportChart: Sendable {
     public let id: String
     public let title: String
     public let series: [Series]
+    /// Steps the x axis covers besides the points' (the runs' whole length, so charts line up).
+    public var steps: ClosedRange<Double>?
     public var width = 560.0
     public var height = 320.0
 
     /// Distinct, saturated line colours (the screenshot check looks for them), one per run.
     public static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 
-    public init(id: String, title: String, series: [Series]) {
-        self.id = id; self.title = title; self.series = series
+    public init(id: String, title: String, series: [Series], steps: ClosedRange<Double>? = nil) {
+        self.id = id; self.title = title; self.series = series; self.steps = steps
     }
 
     /// Ticks at a nice spacing covering lo...hi (the axis then spans the first to the last tick).
@@ -83,7 +85,7 @@ public struct ReportChart: Sendable {
         let top = 30 + Double(series.isEmpty ? 0 : row + 1) * 16 + 8
         let plotW = width - left - right, plotH = height - top - bottom
 
-        let xs = series.flatMap { $0.points.map(\.x) }, ys = series.flatMap { $0.points.map(\.y) }
+        let xs = series.flatMap { $0.points.map(\.x) } + (steps.map { [$0.lowerBound, $0.upperBound] } ?? []), ys = series.flatMap { $0.points.map(\.y) }
         let xt = Self.ticks(xs.min() ?? 0, xs.max() ?? 1, integer: true)
         let yt = Self.ticks(ys.min() ?? 0, ys.max() ?? 1, integer: false)
         let (x0, x1, y0, y1) = (xt.first!, xt.last!, yt.first!, yt.last!)

@@ -20,6 +20,7 @@ public struct Report: Sendable {
     /// A chart per metric some run has, and the metrics none has.
     public func charts() -> (charts: [(metric: ReportMetric, chart: ReportChart, without: [String])], omitted: [ReportMetric]) {
         var charts: [(ReportMetric, ReportChart, [String])] = [], omitted: [ReportMetric] = []
+        let steps = 1...Double(max(1, runs.map(\.state.step).max() ?? 1))
         for m in metrics {
             var series: [ReportChart.Series] = [], without: [String] = []
             for (i, run) in runs.enumerated() {
@@ -34,7 +35,7 @@ public struct Report: Sendable {
                 }
                 if !any { without.append(run.name) }
             }
-            if series.isEmpty { omitted.append(m) } else { charts.append((m, ReportChart(id: m.id, title: m.title, series: series), without)) }
+            if series.isEmpty { omitted.append(m) } else { charts.append((m, ReportChart(id: m.id, title: m.title, series: series, steps: steps), without)) }
         }
         return (charts, omitted)
     }

@@ -83,6 +83,9 @@ func isWellFormedXML(_ text: String) -> Bool {
         #expect(charts["cooperative-gain"] == ["bridge-sep": 3])
         #expect(charts["step-seconds"] == ["bridge-sep": 3, "zero": 3])
         #expect(html.contains("No data: zero."))
+        // every chart's x axis spans the runs' steps, the eval chart's too (its points are at 2 and 3)
+        let evalSVG = html.components(separatedBy: "id=\"chart-eval-held-out\"")[1].components(separatedBy: "</svg>")[0]
+        for step in 1...3 { #expect(evalSVG.contains("text-anchor=\"middle\" fill=\"#444444\">\(step)</text>")) }
         // the polyline follows the values: the reward chart's y coordinates order as the rewards do
         let rewards = report.runs[0].history.dropFirst().map { $0.metrics["reward_mean"]!.doubleValue! }
         let rewardSVG = html.components(separatedBy: "id=\"chart-reward\"")[1].components(separatedBy: "</svg>")[0]
