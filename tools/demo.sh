@@ -24,16 +24,34 @@ shadow=$($B eval runs/quickstart/theta_hat --adapter runs/quickstart/lora --data
 diff=$($B ckpt diff runs/quickstart/theta runs/quickstart/theta_hat | tail -1)
 status=$($B status quickstart --json)
 stats=$($B store stats --json)
-python3 - "$base" "$trained" "$shadow" "$diff" "$status" "$stats" "$S/bridge.jsonl" <<'PY'
+python3 - "$base" "$trained" "$shadow" "$diff" "$status" "$stats" "$S/bridge.jsonl" "$BRIDGE_STORE/journal/quickstart.jsonl" <<'PY'
 import json, sys
 base, trained, shadow = (json.loads(a) for a in sys.argv[1:4])
 diff, status, stats = sys.argv[4], json.loads(sys.argv[5]), json.loads(sys.argv[6])
-m = status["state"]["metrics"]
+state = status["state"]
+m = state["metrics"]
 rows = [("base model (stories260K)", base), ("BRIDGE: θ + w", trained), ("RL-only shadow: θ̂ + w", shadow)]
 print(f"{'policy':28s} {'pass@1':>8s} {'correct':>9s}")
 for name, r in rows:
     print(f"{name:28s} {r['accuracy']:8.3f} {r['correct']:4d}/{r['total']:<4d}")
-print(f"\nafter {status['state']['step']} steps: reward {m.get('reward_mean', 0):.3f}, SFT loss {m.get('sft_loss', 0):.3f}, KL {m.get('rl_kl', 0):.3f}")
+own = m.get("eval/held-out/accuracy")
+if own is not None:
+    same = "the same as bridge eval above" if abs(own - trained["accuracy"]) < 1e-12 else f"DIFFERENT from bridge eval's {trained['accuracy']:.3f}"
+    print(f"(the run's own eval stage at step {state['step']}: {own:.3f}, {same})")
+# the cooperative gain per step, from the journal's lower-step lines (the last line of each step)
+gain = {}
+for line in open(sys.argv[8]):
+    j = json.loads(line)
+    if j.get("stage") == "lower-step" and "cooperative_gain" in j.get("metrics", {}):
+        gain[j["step"]] = j["metrics"]["cooperative_gain"]
+if gain:
+    steps = sorted(gain)
+    shown = [k for k in steps if k == 1 or k % 10 == 0 or k == steps[-1]]
+    print("\ncooperative gain J_RL(θ,w) − J_RL(θ̂,w), first-order estimate on the shared rollouts, by step:")
+    print("  " + "  ".join(f"{k}: {gain[k]:+.2e}" for k in shown))
+    last = steps[-10:]
+    print(f"  mean over steps {last[0]}–{last[-1]}: {sum(gain[k] for k in last) / len(last):+.2e}")
+print(f"\nafter {state['step']} steps: reward {m.get('reward_mean', 0):.3f}, SFT loss {m.get('sft_loss', 0):.3f}, KL {m.get('rl_kl', 0):.3f}")
 print("θ vs θ̂ (ckpt diff):", diff)
 print(f"store: {stats.get('objects')} objects, {stats.get('logical_bytes', 0) / 2**20:.1f} MiB logical, {stats.get('disk_bytes', 0) / 2**20:.1f} MiB on disk")
 r = json.loads(open(sys.argv[7]).readline())

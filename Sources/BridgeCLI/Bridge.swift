@@ -6,6 +6,7 @@ import Foundation
 import Checkpoint
 import LanguageModel
 import ShardStore
+import Tensors
 import Training
 
 struct Bridge: ParsableCommand {
@@ -71,11 +72,8 @@ enum Main {
     }
 
     static func describe(_ error: Error) -> (String, Int32) {
-        if let e = error as? StoreError { return ("error: " + e.description, e.isInternal ? 2 : 1) }
-        if let e = error as? UserError { return ("error: " + e.description, 1) }
-        // Errors our modules throw describe bad input (file, line, key, tensor).
-        let module = String(reflecting: type(of: error)).split(separator: ".").first.map(String.init) ?? ""
-        if ourModules.contains(module) { return ("error: \(error)", 1) }
+        // Every error type of ours declares whose fault it is (Tensors/ErrorClass.swift).
+        if let e = error as? ClassifiedError { return ("error: \(e)", e.errorClass == .input ? 1 : 2) }
         // Argument parsing, --help and --version go through the parser's own formatting.
         let code = Bridge.exitCode(for: error)
         let text = Bridge.fullMessage(for: error)
@@ -87,12 +85,11 @@ enum Main {
     }
 }
 
-let ourModules: Set<String> = ["Tensors", "ShardStore", "Checkpoint", "Tokenizers", "LanguageModel", "Training", "Pipeline", "BridgeCLI"]
-
 /// An input problem found by the command layer itself.
-struct UserError: Error, CustomStringConvertible {
+struct UserError: ClassifiedError {
     let description: String
     init(_ message: String) { description = message }
+    var errorClass: ErrorClass { .input }
 }
 
 /// Prints a JSON value (pretty, sorted keys) for --json output.

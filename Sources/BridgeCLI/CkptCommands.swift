@@ -26,20 +26,12 @@ struct Ckpt: ParsableCommand {
             let store = try storeOptions.open()
             let before = try store.stats().objects
             let start = Date()
-            let set = try store.importSafetensors(path: file)
+            // through the import stage: journaled in run `--run` when given (the same file again is read back)
+            let stage = try ImportStage(.safetensors(file), store: store)
+            let outcome = try runName.map { try StageRunner(store: store, run: $0).execute(stage) }
+            let set = try store.tensorSet(try (outcome?.result ?? stage.run(in: store)).id("set"))
             try store.updateRef(ref, to: set.id!)
             let seconds = Date().timeIntervalSince(start)
-            if let runName {
-                let source = try store.fileDigest(path: file)
-                // the digest names the file's content; it is not an object of the store, so it is a
-                // parameter rather than an input (inputs must be reachable objects)
-                let record = StageRecord(stage: "import", version: 2,
-                                         params: ["format": "safetensors", "ref": .string(ref.path), "file_xxh3": .string(source.hex)],
-                                         inputs: [:], outputs: ["set": .string(set.id!.hex)],
-                                         metrics: ["bytes": .int(set.byteCount), "tensors": .int(set.tensors.count)],
-                                         time: Date().formatted(.iso8601), wallSeconds: seconds)
-                try store.appendJournal(run: runName, record.json)
-            }
             let added = try store.stats().objects - before
             if json {
                 printJSON(["id": .string(set.id!.hex), "ref": .string(ref.path), "tensors": .int(set.tensors.count),

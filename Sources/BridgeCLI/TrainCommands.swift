@@ -1,5 +1,6 @@
 // `bridge train sft REF --data FILE.jsonl --steps N --batch B --lr X ... --name OUT`: plain
-// supervised fine-tuning; the new weights become a tensor set, ref models/OUT.
+// supervised fine-tuning through the train-sft stage (Pipeline/ModelStages.swift); the new
+// weights become a tensor set, ref models/OUT.
 
 import ArgumentParser
 import Checkpoint
@@ -26,6 +27,7 @@ struct Train: ParsableCommand {
         @Option(help: "Max global gradient norm; 0 disables clipping.") var clip: Float = 1.0
         @Option(help: "Seed of the example order.") var seed: UInt64 = 0
         @Option(help: "Name of the output ref (models/NAME).") var name: String
+        @Option(name: .customLong("run"), help: "The journal the training is recorded in (default: train); an identical training found there is not redone.") var runName: String?
         @Flag(help: "Print {\"losses\": [...], ...} at the end instead of one line per step.") var json = false
 
         func validate() throws {
@@ -37,38 +39,44 @@ struct Train: ParsableCommand {
 
         func run() throws {
             let outRef = try RefName.model(name)
-            let (store, loaded) = try openModel(storeOptions, ref)
-            let examples: [SFTExample]
+            if let runName { try validateRunName(runName) }
+            let store = try storeOptions.open()
+            let model = try store.resolve(ref).id
+            // the data as an SFT token shard: pre-tokenized JSONL becomes one, a shard is used as is
+            let shard: ObjectID
             if let bytes = FileManager.default.contents(atPath: data) {
-                examples = try SFTData.parse(jsonl: bytes, path: data)
-            } else if let shardID = try? store.resolve(data).id, let shard = try? TokenShard.load(from: store, id: shardID) {
-                guard shard.kind == .sft else { throw UserError("token shard '\(data)' is a \(shard.kind.rawValue) shard; SFT needs one made with --kind sft") }
-                examples = (0..<shard.count).map { SFTExample(tokens: shard.sequences[$0], lossFrom: shard.promptLengths[$0], line: $0 + 1) }
+                let examples = try SFTData.parse(jsonl: bytes, path: data)
+                // the loss starts where the targets do (SFTExample: targets[t] = tokens[t+1] from lossFrom − 1)
+                let promptLengths = examples.map { ($0.targets.firstIndex { $0 != -100 } ?? max($0.tokens.count - 1, 0)) + 1 }
+                shard = try TokenShard(kind: .sft, sequences: examples.map(\.tokens), promptLengths: promptLengths,
+                                       answers: examples.map { _ in "" }, recordIDs: examples.map { "\(data):\($0.line)" },
+                                       metadata: ["source": .string(URL(fileURLWithPath: data).lastPathComponent)]).store(in: store)
+            } else if let id = try? store.resolve(data).id, (try? TokenShard.load(from: store, id: id)) != nil {
+                shard = id
             } else {
                 throw UserError("cannot read training data '\(data)': no such file, and no SFT token shard by that name in the store")
             }
-            if loaded.adapter != nil { throw UserError("'\(ref)' carries a LoRA adapter; export it with --merge-lora and re-import to train the merged weights") }
             let config = SFTConfig(steps: steps, batch: batch,
                                    optimizer: AdamWConfig(lr: lr, weightDecay: weightDecay, clip: clip == 0 ? nil : clip), seed: seed)
-            let trainer = try SFTTrainer(model: loaded.model, examples: examples, config: config, path: data)
+            var stage = TrainSFTStage(model: model, data: shard, config: config)
+            if !json { stage.onStep = { step, loss in print("step \(step + 1)/\(steps)  loss \(String(format: "%.6f", loss))") } }
+            // journaled in run `--run` (default "train"): the same training again is read back, not redone
+            let runner = try StageRunner(store: store, run: runName ?? "train")
             let start = Date()
-            let losses = try trainer.run { step, loss in
-                if !json { print("step \(step + 1)/\(steps)  loss \(String(format: "%.6f", loss))") }
-            }
+            let outcome = try runner.execute(stage)
             let seconds = Date().timeIntervalSince(start)
-            let metadata: [String: JSONValue] = [
-                "stage": "train-sft", "steps": .int(steps), "batch": .int(batch), "lr": .double(Double(lr)),
-                "weight_decay": .double(Double(weightDecay)), "clip": .double(Double(clip)), "seed": .int(Int(seed)),
-                "data_records": .int(examples.count), "final_loss": .double(Double(losses.last ?? 0)),
-            ]
-            let set = try store.putModel(params: loaded.model.params, layout: loaded.model.layout, like: loaded.set, metadata: metadata)
-            try store.updateRef(outRef, to: set.id!)
+            let theta = try outcome.result.id("theta")
+            try store.updateRef(outRef, to: theta)
+            let losses = outcome.result.metrics["losses"] ?? .array([])
             if json {
-                printJSON(["losses": .array(losses.map { .double(Double($0)) }), "id": .string(set.id!.hex),
-                           "ref": .string(outRef.path), "seconds": .double(seconds)])
+                printJSON(["losses": losses, "id": .string(theta.hex), "ref": .string(outRef.path), "seconds": .double(seconds),
+                           "skipped": .bool(outcome.skipped)])
             } else {
-                print(set.id!.hex)
-                FileHandle.standardError.write(Data("trained \(steps) steps in \(String(format: "%.2f", seconds)) s; wrote \(outRef)\n".utf8))
+                if outcome.skipped, let all = losses.arrayValue {
+                    for (i, l) in all.enumerated() { print("step \(i + 1)/\(steps)  loss \(String(format: "%.6f", l.doubleValue ?? 0))") }
+                }
+                print(theta.hex)
+                FileHandle.standardError.write(Data("\(outcome.skipped ? "found in the journal: " : "")trained \(steps) steps in \(String(format: "%.2f", seconds)) s; wrote \(outRef)\n".utf8))
             }
         }
     }

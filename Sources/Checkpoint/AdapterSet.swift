@@ -111,3 +111,7 @@ extension Store {
         }
     }
 }
+
+extension AdapterError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
+}

@@ -1,6 +1,7 @@
 // Errors of checkpoint import/export and tensor sets; each names the file, tensor or object.
 
 import ShardStore
+import Tensors
 
 public enum CheckpointError: Error, CustomStringConvertible {
     case badSafetensors(path: String, reason: String)
@@ -20,4 +21,8 @@ public enum CheckpointError: Error, CustomStringConvertible {
             return "cannot write '\(path)': \(reason)"
         }
     }
+}
+
+extension CheckpointError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
 }

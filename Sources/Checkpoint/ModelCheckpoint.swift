@@ -140,3 +140,7 @@ func readFileBytes(_ path: String) throws -> [UInt8] {
     }
     return [UInt8](data)
 }
+
+extension ModelCheckpointError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
+}

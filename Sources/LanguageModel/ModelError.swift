@@ -1,6 +1,8 @@
 // Errors of the LanguageModel module: bad configs, shapes and token ids. Lowercase, naming the
 // subject, with a hint when one helps.
 
+import Tensors
+
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case invalidJSON(String)
     case unknownModelType(String)
@@ -38,4 +40,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case let .unsupportedDType(name, dtype): "tensor '\(name)' has dtype \(dtype); weights must be f32, bf16 or f16"
         }
     }
+}
+
+extension ModelError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
 }

@@ -10,6 +10,7 @@ import ShardStore
 import Tokenizers
 import Training
 import Yams
+import Tensors
 
 public struct PipelineConfigError: Error, CustomStringConvertible {
     public let description: String
@@ -19,7 +20,8 @@ public struct PipelineConfigError: Error, CustomStringConvertible {
 public struct DataSpec: Sendable, Equatable {
     public enum Source: Sendable, Equatable {
         case synthetic(level: Int, count: Int, split: String, seed: UInt64)
-        case file(path: String, format: String?)
+        /// One JSONL file, or several read as one (MATH's train split comes as one file per subject).
+        case file(paths: [String], format: String?)
     }
     public var source: Source
     public var limit: Int?
@@ -30,8 +32,8 @@ public struct DataSpec: Sendable, Equatable {
         switch source {
         case let .synthetic(level, count, split, seed):
             o["source"] = "synthetic"; o["level"] = .int(level); o["count"] = .int(count); o["split"] = .string(split); o["seed"] = .int(Int(seed))
-        case let .file(path, format):
-            o["file"] = .string(path)
+        case let .file(paths, format):
+            o["file"] = paths.count == 1 ? .string(paths[0]) : .array(paths.map { .string($0) })
             if let format { o["format"] = .string(format) }
         }
         if let limit { o["limit"] = .int(limit) }
@@ -77,6 +79,15 @@ public struct PipelineConfig: Sendable, Equatable {
 
     /// The canonical config: every key, defaults filled in.
     public var json: JSONValue
+    /// Where the keys came from (file and line, or --set), for errors found after parsing.
+    var origin = Reader(file: "", lines: [:])
+
+    /// An error about a key found after parsing (a file that does not exist, a ref the store
+    /// lacks), naming the file and line as the parser's do.
+    public func error(at path: String, _ why: String) -> PipelineConfigError { origin.fail(path, why) }
+
+    /// Two configs are equal when their canonical configs are (wherever they were read from).
+    public static func == (a: PipelineConfig, b: PipelineConfig) -> Bool { a.json == b.json }
 
     /// Parses and validates a pipeline file's text with `overrides` ("key.path=value").
     public static func parse(yaml text: String, file: String, overrides: [String] = []) throws -> PipelineConfig {
@@ -212,10 +223,16 @@ struct Reader {
         let o = try object(v, path, known: ["source", "file", "format", "level", "count", "split", "seed", "limit", "name"])
         let limit = o["limit"] == nil ? nil : try int(o, "limit", path, 0, min: 1)
         let n = try string(o, "name", path, name) ?? name
-        if let f = try string(o, "file", path, nil) {
+        if let f = o["file"], f != .null {
+            let files: [String]
+            if let one = f.stringValue { files = [one] } else if let list = f.arrayValue, !list.isEmpty, list.allSatisfy({ $0.stringValue != nil }) {
+                files = list.map { $0.stringValue! }
+            } else {
+                throw fail(path + ".file", "expected a path or a non-empty list of paths, got \(f)")
+            }
             if o["source"] != nil { throw fail(path + ".source", "give either source: synthetic or file: PATH") }
             let format = try string(o, "format", path, nil, oneOf: DatasetFormat.allCases.map(\.rawValue))
-            return DataSpec(source: .file(path: f, format: format), limit: limit, name: n)
+            return DataSpec(source: .file(paths: files, format: format), limit: limit, name: n)
         }
         _ = try string(o, "source", path, nil, oneOf: ["synthetic"]) ?? { throw fail(path, "needs source: synthetic or file: PATH") }()
         return DataSpec(source: .synthetic(level: try int(o, "level", path, SyntheticArithmetic.defaultLevel, min: 1),
@@ -329,6 +346,7 @@ struct Reader {
         if needsSFT, sft == nil { throw fail("data.sft", "method \(method.rawValue) needs SFT data") }
         if needsRL, rl == nil { throw fail("data.rl", "method \(method.rawValue) needs RL prompts") }
         config.json = config.canonical
+        config.origin = self
         return config
     }
 }
@@ -383,4 +401,8 @@ extension PipelineConfig {
         o.removeValue(forKey: "steps")
         return .object(o)
     }
+}
+
+extension PipelineConfigError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
 }

@@ -24,6 +24,8 @@ public struct PipelineRunner {
     public var log: (String) -> Void
     /// One line per stage executed or skipped.
     public var stageLog: (String) -> Void
+    /// Events for a progress display: a stage starts, a step is committed.
+    public var progress: (RunProgress) -> Void = { _ in }
 
     public init(store: Store, config: PipelineConfig, run: String, log: @escaping (String) -> Void = { _ in },
                 stageLog: @escaping (String) -> Void = { _ in }) throws {
@@ -37,11 +39,55 @@ public struct PipelineRunner {
 
     var headRef: RefName { get throws { try RefName("runs/\(run)/head") } }
 
-    /// The stored canonical config (without `steps`: a longer run of one pipeline is one run).
-    public func configID() throws -> ObjectID {
+    /// The canonical config as stored (without `steps`: a longer run of one pipeline is one run).
+    var configManifest: JSONValue {
         var o = config.identity.objectValue ?? [:]
         o["format"] = "bridge-pipeline-config"
-        return try store.putManifest(.object(o))
+        return .object(o)
+    }
+
+    /// The id of the stored canonical config, computed without writing it.
+    public func configID() -> ObjectID { ObjectHasher.id(of: configManifest.canonicalBytes, kind: .manifest) }
+
+    /// Everything that can be checked before any work, so bad input writes nothing: the config
+    /// against the run's existing head, the model ref or files, the data files. Errors name the key.
+    public func preflight() throws {
+        if let headID = try store.readRef(try headRef) {
+            let state = try store.runState(headID)
+            guard state.config == configID() else {
+                throw PipelineConfigError(description: "run '\(run)' was started with another config (\(state.config.hex.prefix(12)), this one is \(configID().hex.prefix(12)))\nhint: choose another --run NAME, or see 'bridge status \(run)'")
+            }
+        }
+        func readable(_ path: String, _ key: String) throws {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                  FileManager.default.isReadableFile(atPath: path) else {
+                throw config.error(at: key, "no readable file '\(path)'")
+            }
+        }
+        switch config.model {
+        case let .ref(r):
+            let id: ObjectID
+            do { id = try store.resolve(r).id } catch {
+                throw config.error(at: "model.ref", "\(error)")
+            }
+            guard (try? store.tensorSet(id)) != nil else {
+                throw config.error(at: "model.ref", "'\(r)' is not a tensor set")
+            }
+        case let .hf(dir):
+            guard FileManager.default.isReadableFile(atPath: dir + "/config.json") else {
+                throw config.error(at: "model.hf", "no Hugging Face model directory '\(dir)' (no readable config.json in it)\nhint: name yours with --set model.hf=DIR")
+            }
+        case let .llama2c(file, tok):
+            try readable(file, "model.llama2c")
+            try readable(tok, "model.tokenizer")
+        }
+        let specs = [("data.sft", config.sft), ("data.rl", config.rl)] + config.eval.enumerated().map { ("data.eval[\($0)]", $1) }
+        for case let (key, spec?) in specs {
+            if case let .file(paths, _) = spec.source {
+                for (i, path) in paths.enumerated() { try readable(path, key + (paths.count == 1 ? ".file" : ".file[\(i)]")) }
+            }
+        }
     }
 
     /// The data of a run, computed (or found in the journal) from the config.
@@ -57,8 +103,8 @@ public struct PipelineRunner {
         let modelSet: TensorSet
         switch config.model {
         case let .ref(r): modelSet = try store.tensorSet(try store.resolve(r).id)
-        case let .hf(dir): modelSet = try store.importHuggingFace(directory: dir)
-        case let .llama2c(file, tok): modelSet = try store.importLlama2c(file: file, tokenizer: tok)
+        case let .hf(dir): modelSet = try store.tensorSet(try runner.execute(ImportStage(.huggingFace(directory: dir), store: store)).result.id("set"))
+        case let .llama2c(file, tok): modelSet = try store.tensorSet(try runner.execute(ImportStage(.llama2c(file: file, tokenizer: tok), store: store)).result.id("set"))
         }
         _ = try store.modelConfig(of: modelSet)
         guard let tokEntry = modelSet.tokenizerEntry else {
@@ -70,11 +116,17 @@ public struct PipelineRunner {
             let source: DatasetSource
             switch spec.source {
             case let .synthetic(level, count, split, seed): source = .synthetic(seed: seed, level: level, count: count, split: split)
-            case let .file(path, format):
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw PipelineConfigError(description: "data.\(spec.name): cannot read '\(path)'")
+            case let .file(paths, format):
+                // several files are read as one JSONL text, in the order given
+                var bytes: [UInt8] = []
+                for path in paths {
+                    guard let data = FileManager.default.contents(atPath: path) else {
+                        throw config.error(at: "data.\(spec.name).file", "cannot read '\(path)'")
+                    }
+                    if let last = bytes.last, last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
+                    bytes += data
                 }
-                source = .blob(try store.put(Array(data), kind: .blob, codec: .auto).id, format: format)
+                source = .blob(try store.put(bytes, kind: .blob, codec: .auto).id, format: format)
             }
             let stage = TokenizeStage(tokenizer: tokenizer, source: source, kind: kind, template: config.template, limit: spec.limit)
             return try runner.execute(stage).result.id("shard")
@@ -87,15 +139,10 @@ public struct PipelineRunner {
     @discardableResult
     public func execute(steps target: Int? = nil) throws -> RunState {
         let target = target ?? config.steps
-        let configID = try configID()
+        try preflight()
+        let configID = try store.putManifest(configManifest)
         let runner = try StageRunner(store: store, run: run, log: stageLog)
         var headID = try store.readRef(try headRef)
-        if let headID {
-            let state = try store.runState(headID)
-            guard state.config == configID else {
-                throw PipelineConfigError(description: "run '\(run)' was started with another config (\(state.config.hex.prefix(12)), this one is \(configID.hex.prefix(12)))\nhint: choose another --run NAME, or see 'bridge status \(run)'")
-            }
-        }
         let inputs = try prepare(runner)
         try store.updateRef(try RefName("runs/\(run)/base"), to: inputs.model)
         var state: RunState
@@ -117,14 +164,14 @@ public struct PipelineRunner {
         }
         while state.step < target {
             if pipelineInterrupted { log("interrupted: stopped after step \(state.step); run the same command to continue"); break }
-            let next = try iterate(state, inputs: inputs, runner: runner)
+            let next = try iterate(state, inputs: inputs, runner: runner, target: target)
             let id = try store.putRunState(next)
             try store.updateRef(try headRef, to: id, expected: .some(headID))
             headID = id
             state = next
             try followHead(state)
             try retain(step: state.step, id: id)
-            log(summary(state))
+            progress(.init(step: state.step, target: target, event: .committed(state)))
         }
         return state
     }
@@ -145,21 +192,27 @@ public struct PipelineRunner {
         }
     }
 
-    func summary(_ s: RunState) -> String {
-        var parts = ["step \(s.step)/\(config.steps)"]
+    /// One line for a committed step: step k/N, then the headline metrics.
+    public static func summary(_ s: RunState, target: Int) -> String {
+        (["step \(s.step)/\(target)"] + headline(s.metrics)).joined(separator: "  ")
+    }
+
+    /// reward, SFT loss, KL, cooperative gain and eval accuracies, where the step has them.
+    public static func headline(_ m: [String: JSONValue]) -> [String] {
+        var parts: [String] = []
         for (k, label, f) in [("reward_mean", "reward", "%.3f"), ("sft_loss", "sft loss", "%.3f"), ("rl_kl", "kl", "%.4f"),
-                              ("grad_norm_lora", "|g_w|", "%.3f")] {
-            if let v = s.metrics[k]?.doubleValue { parts.append("\(label) \(String(format: f, v))") }
+                              ("cooperative_gain", "gain", "%+.2e"), ("cooperative_gain_reward", "gain (reward)", "%+.3f")] {
+            if let v = m[k]?.doubleValue { parts.append("\(label) \(String(format: f, v))") }
         }
-        for (k, v) in s.metrics.sorted(by: { $0.key < $1.key }) where k.hasPrefix("eval/") && k.hasSuffix("/accuracy") {
+        for (k, v) in m.sorted(by: { $0.key < $1.key }) where k.hasPrefix("eval/") && k.hasSuffix("/accuracy") {
             parts.append("\(k.dropFirst(5).dropLast(9)) accuracy \(String(format: "%.3f", v.doubleValue ?? 0))")
         }
-        return parts.joined(separator: "  ")
+        return parts
     }
 
     // MARK: - one iteration per method
 
-    func iterate(_ s: RunState, inputs: Inputs, runner: StageRunner) throws -> RunState {
+    func iterate(_ s: RunState, inputs: Inputs, runner: StageRunner, target: Int) throws -> RunState {
         let k = s.step, c = config
         var next = s
         next.step = k + 1
@@ -167,6 +220,7 @@ public struct PipelineRunner {
         var metrics: [String: JSONValue] = [:]
         func exec<S: Stage>(_ stage: S) throws -> StageResult {
             if pipelineInterrupted { throw PipelineInterrupted() }
+            progress(.init(step: k + 1, target: target, event: .stage(S.name)))
             return try runner.execute(stage, step: k + 1).result
         }
 
@@ -269,6 +323,19 @@ public struct PipelineRunner {
         next.metrics = metrics.filter { !$0.key.hasSuffix("tokens_per_s") && !$0.key.hasSuffix("seconds") }
         return next
     }
+}
+
+/// What the runner is doing, for a progress display.
+public struct RunProgress: Sendable {
+    public enum Event: Sendable {
+        /// A stage of step `step` starts (or is found done in the journal).
+        case stage(String)
+        /// Step `step` is committed: the new head state.
+        case committed(RunState)
+    }
+    public let step: Int
+    public let target: Int
+    public let event: Event
 }
 
 public struct PipelineInterrupted: Error, CustomStringConvertible {

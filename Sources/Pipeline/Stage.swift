@@ -6,6 +6,7 @@
 
 import Foundation
 import ShardStore
+import Tensors
 
 public protocol Stage {
     /// The stage name in journals and on the command line (tokenize, rollout, score, ...).
@@ -38,9 +39,14 @@ public struct StageResult: Sendable {
     }
 }
 
-public enum PipelineError: Error, CustomStringConvertible {
+public enum PipelineError: ClassifiedError {
     case missingOutput(String)
     case invalidInput(String)
+
+    public var errorClass: ErrorClass {
+        if case .missingOutput = self { return .internal }
+        return .input
+    }
 
     public var description: String {
         switch self {
@@ -56,6 +62,9 @@ public struct StageRunner {
     public let run: String
     /// Called with a line of progress ("tokenize  done in 0.41 s" / "tokenize  skipped (unchanged)").
     public var log: (String) -> Void
+
+    /// The run's journal by key, read once per runner (a long run's journal is not re-read per stage).
+    private let index = JournalIndex()
 
     public init(store: Store, run: String, log: @escaping (String) -> Void = { _ in }) throws {
         try validateRunName(run)
@@ -77,7 +86,7 @@ public struct StageRunner {
 
     /// A completed execution with this key whose outputs are all present, if the journal has one.
     public func completed(key: ObjectID) throws -> StageResult? {
-        for line in try store.readJournal(run: run).reversed() where line["key"]?.stringValue == key.hex && line["status"]?.stringValue == "done" {
+        for line in try index.lines(key: key.hex, store: store, run: run).reversed() {
             let outputs = line["outputs"]?.objectValue ?? [:]
             if ids(in: .object(outputs)).allSatisfy(store.contains) {
                 return StageResult(outputs: outputs, metrics: line["metrics"]?.objectValue ?? [:])
@@ -104,6 +113,7 @@ public struct StageRunner {
                                  outputs: result.outputs, metrics: result.metrics,
                                  time: Date().formatted(.iso8601), wallSeconds: seconds)
         try store.appendJournal(run: run, record.json)
+        index.add(record.json, key: key.hex)
         log("\(S.name.padding(toLength: 11, withPad: " ", startingAt: 0)) done in \(String(format: "%.2f", seconds)) s (key \(key.hex.prefix(12)))")
         return Outcome(result: result, key: key, skipped: false)
     }
@@ -115,5 +125,70 @@ public struct StageRunner {
         case let .object(o): o.keys.sorted().flatMap { ids(in: o[$0]!) }
         default: []
         }
+    }
+}
+
+/// The completed lines of one run's journal by stage key, loaded on first use.
+final class JournalIndex {
+    private var byKey: [String: [JSONValue]]? = nil
+
+    func lines(key: String, store: Store, run: String) throws -> [JSONValue] {
+        if byKey == nil {
+            var index: [String: [JSONValue]] = [:]
+            for line in try store.readJournal(run: run) where line["status"]?.stringValue == "done" {
+                if let k = line["key"]?.stringValue { index[k, default: []].append(line) }
+            }
+            byKey = index
+        }
+        return byKey![key] ?? []
+    }
+
+    func add(_ line: JSONValue, key: String) {
+        byKey?[key, default: []].append(line)
+    }
+}
+
+/// One journal line: a completed stage execution (schemas/journal-line.schema.json).
+public struct StageRecord: Sendable {
+    public var stage: String
+    public var version: Int
+    public var step: Int?
+    public var params: JSONValue
+    public var inputs: [String: JSONValue]
+    public var outputs: [String: JSONValue]
+    public var metrics: [String: JSONValue]
+    public var time: String
+    public var wallSeconds: Double
+
+    /// The key of a stage: the id its canonical description would have as a manifest object.
+    public static func key(stage: String, version: Int, params: JSONValue, inputs: [String: JSONValue]) -> ObjectID {
+        let spec: JSONValue = ["stage": .string(stage), "version": .int(version), "params": params, "inputs": .object(inputs)]
+        return ObjectHasher.id(of: spec.canonicalBytes, kind: .manifest)
+    }
+
+    public init(stage: String, version: Int, step: Int? = nil, params: JSONValue = [:], inputs: [String: JSONValue] = [:],
+                outputs: [String: JSONValue], metrics: [String: JSONValue] = [:], time: String, wallSeconds: Double) {
+        self.stage = stage
+        self.version = version
+        self.step = step
+        self.params = params
+        self.inputs = inputs
+        self.outputs = outputs
+        self.metrics = metrics
+        self.time = time
+        self.wallSeconds = wallSeconds
+    }
+
+    /// Hash of (stage, version, params, inputs): the stage's key.
+    public var key: ObjectID { StageRecord.key(stage: stage, version: version, params: params, inputs: inputs) }
+
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "stage": .string(stage), "version": .int(version), "key": .string(key.hex), "status": "done",
+            "params": params, "inputs": .object(inputs), "outputs": .object(outputs), "metrics": .object(metrics),
+            "time": .string(time), "wall_seconds": .double(wallSeconds),
+        ]
+        if let step { o["step"] = .int(step) }
+        return .object(o)
     }
 }

@@ -340,6 +340,7 @@ public struct LowerStepStage: Stage {
         if let s = report.thetaHat { metrics["grad_norm_theta_hat"] = .double(s.gradNorm) }
         if let n = report.loraGradNorm { metrics["grad_norm_lora"] = .double(n) }
         if let n = report.gainGradNorm { metrics["gain_grad_norm"] = .double(n) }
+        if let g = report.cooperativeGain { metrics["cooperative_gain"] = .double(g) }
         metrics["passes"] = .int(report.passes)
         if numIterations > 1 { metrics["inner_steps"] = .int(numIterations) }
         metrics["shared_rl_pass"] = .bool(report.sharedRLPass)

@@ -2,6 +2,8 @@
 // sorted keys, no insignificant whitespace, integers kept exact. The same value always encodes
 // to the same bytes, which is what content addressing of manifests needs.
 
+import Tensors
+
 public enum JSONValue: Equatable, Sendable, CustomStringConvertible {
     case null
     case bool(Bool)
@@ -340,4 +342,8 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, b in b }))
     }
+}
+
+extension JSONValue.ParseError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
 }

@@ -1,5 +1,5 @@
 // The journal: journal/<run>.jsonl, an append-only log of stage executions, one canonical JSON
-// object per line. Each append happens under the store lock and is fsynced before it returns. A
+// object per line (what a line holds is the Pipeline module's business: StageRecord). Each append happens under the store lock and is fsynced before it returns. A
 // crash can leave a torn last line without its newline: readers ignore it and the next append
 // cuts it off.
 
@@ -64,50 +64,5 @@ extension Store {
         try Posix.listDirectory(root + "/journal").compactMap { name in
             name.hasSuffix(".jsonl") ? String(name.dropLast(6)) : nil
         }
-    }
-}
-
-/// One journal line: a completed stage execution (schemas/journal-line.schema.json).
-public struct StageRecord: Sendable {
-    public var stage: String
-    public var version: Int
-    public var step: Int?
-    public var params: JSONValue
-    public var inputs: [String: JSONValue]
-    public var outputs: [String: JSONValue]
-    public var metrics: [String: JSONValue]
-    public var time: String
-    public var wallSeconds: Double
-
-    /// The key of a stage: the id its canonical description would have as a manifest object.
-    public static func key(stage: String, version: Int, params: JSONValue, inputs: [String: JSONValue]) -> ObjectID {
-        let spec: JSONValue = ["stage": .string(stage), "version": .int(version), "params": params, "inputs": .object(inputs)]
-        return ObjectHasher.id(of: spec.canonicalBytes, kind: .manifest)
-    }
-
-    public init(stage: String, version: Int, step: Int? = nil, params: JSONValue = [:], inputs: [String: JSONValue] = [:],
-                outputs: [String: JSONValue], metrics: [String: JSONValue] = [:], time: String, wallSeconds: Double) {
-        self.stage = stage
-        self.version = version
-        self.step = step
-        self.params = params
-        self.inputs = inputs
-        self.outputs = outputs
-        self.metrics = metrics
-        self.time = time
-        self.wallSeconds = wallSeconds
-    }
-
-    /// Hash of (stage, version, params, inputs): the stage's key.
-    public var key: ObjectID { StageRecord.key(stage: stage, version: version, params: params, inputs: inputs) }
-
-    public var json: JSONValue {
-        var o: [String: JSONValue] = [
-            "stage": .string(stage), "version": .int(version), "key": .string(key.hex), "status": "done",
-            "params": params, "inputs": .object(inputs), "outputs": .object(outputs), "metrics": .object(metrics),
-            "time": .string(time), "wall_seconds": .double(wallSeconds),
-        ]
-        if let step { o["step"] = .int(step) }
-        return .object(o)
     }
 }

@@ -1,5 +1,7 @@
 // Errors of the store, written for people: what failed, the subject quoted, a hint when one helps.
 
+import Tensors
+
 public enum StoreError: Error, CustomStringConvertible, Equatable {
     case notAStore(path: String, reason: String)
     case alreadyAStore(path: String)
@@ -48,4 +50,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "\(operation) failed for '\(path)': \(errnoString(errno))"
         }
     }
+}
+
+extension StoreError: ClassifiedError {
+    public var errorClass: ErrorClass { isInternal ? .internal : .input }
 }

@@ -179,3 +179,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension BLASLoadError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
+}

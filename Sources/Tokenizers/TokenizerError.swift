@@ -1,6 +1,8 @@
 // Errors of the tokenizers, written for people: what failed, the file and key quoted, a hint when
 // one helps. Library code throws these; the CLI prints them and exits with code 1.
 
+import Tensors
+
 public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The file could not be read at all.
     case unreadable(file: String, reason: String)
@@ -52,4 +54,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
             return "chat template '\(template)': \(reason)"
         }
     }
+}
+
+extension TokenizerError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
 }

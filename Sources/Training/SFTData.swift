@@ -4,6 +4,7 @@
 // Parsing is strict: unknown keys, non-integer ids and empty records are errors naming the line.
 
 import Foundation
+import Tensors
 
 public enum SFTError: Error, CustomStringConvertible, Equatable {
     case badRecord(path: String, line: Int, reason: String)
@@ -102,4 +103,8 @@ struct SFTRecord: Decodable {
         promptIDs = try read("prompt_ids")
         completionIDs = try read("completion_ids")
     }
+}
+
+extension SFTError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
 }

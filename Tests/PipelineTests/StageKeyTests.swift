@@ -2,7 +2,9 @@
 // stage, each field is changed in turn (table-driven) and the key must move; changing what does
 // not affect the output (the generation batch, which decodes the same tokens) must not.
 
+import Foundation
 import Testing
+import TestSupport
 import LanguageModel
 import Training
 @testable import Pipeline
@@ -80,5 +82,26 @@ private func check<S: Stage>(_ base: S, changes: [(String, (inout S) -> Void)], 
             ("tokenizer", { $0.tokenizer = id(7) }), ("max new tokens", { $0.maxNewTokens = 9 }), ("limit", { $0.limit = 2 }),
             ("sampling", { $0.temperature = 1; $0.samples = 4 }),
         ], same: [("generation batch", { $0.generationBatch = 1 })])
+        check(TrainSFTStage(model: id(1), data: id(2), config: SFTConfig(steps: 4, batch: 2, optimizer: AdamWConfig(lr: 1e-3))), changes: [
+            ("model", { $0.model = id(3) }), ("data", { $0.data = id(4) }), ("steps", { $0.config.steps = 5 }), ("batch", { $0.config.batch = 3 }),
+            ("learning rate", { $0.config.optimizer.lr = 2e-3 }), ("weight decay", { $0.config.optimizer.weightDecay = 0 }),
+            ("max grad norm", { $0.config.optimizer.clip = 0.25 }), ("seed", { $0.config.seed = 7 }),
+        ], same: [("progress callback", { $0.onStep = { _, _ in } })])
+    }
+
+    /// An import is keyed by the bytes it reads and the format, not by where the files are.
+    @Test func importKeysOnTheFilesBytes() throws {
+        let scratch = ScratchDirectory("stage-key-import")
+        let store = try Store.create(at: scratch.file("store"))
+        let (a, b, c) = (scratch.file("a.bin"), scratch.file("b.bin"), scratch.file("c.bin"))
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: a))
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: b))
+        try Data([1, 2, 4]).write(to: URL(fileURLWithPath: c))
+        let base = try ImportStage(.llama2c(file: a, tokenizer: a), store: store)
+        #expect(key(base) == key(try ImportStage(.llama2c(file: b, tokenizer: b), store: store)), "the same bytes elsewhere")
+        let others = [try ImportStage(.llama2c(file: c, tokenizer: a), store: store), try ImportStage(.llama2c(file: a, tokenizer: c), store: store),
+                      try ImportStage(.safetensors(a), store: store)]
+        #expect(Set(others.map(key) + [key(base)]).count == 4, "model bytes, tokenizer bytes and format each move the key")
+        #expect { try ImportStage(.safetensors(scratch.file("missing.safetensors")), store: store) } throws: { "\($0)".contains("missing.safetensors") }
     }
 }

@@ -92,4 +92,41 @@ import Training
         let slope = (up - down) / (2 * Double(eps)), expected = squared
         #expect(abs(slope - expected) <= 0.05 * expected, "directional derivative \(slope) vs ‖Gw‖² \(expected)")
     }
+
+    /// The reported cooperative gain on shared rollouts is Σ weight·A·(log π_θ − log π_θ̂) at the
+    /// old iterates, computed here from the two policies' log-probs apart from the lower step;
+    /// it is positive when θ favours the high-advantage tokens more than θ̂ does, and exactly 0
+    /// while θ̂ ≡ θ.
+    @Test func theReportedCooperativeGainIsTheAdvantageWeightedLogProbGap() throws {
+        let f = try BridgeFixture()
+        let layout = ParameterLayout(config: f.config)
+        func golden(_ prefix: String, _ entries: [ParameterLayout.Entry]) -> FloatBuffer { FloatBuffer(f.expected(prefix, entries)) }
+        let thetaP = golden("const_shared.step2.theta.", layout.entries), hatP = golden("const_shared.step2.theta_hat.", layout.entries)
+        let w0 = golden("const_shared.step2.lora.", LoRALayout(config: f.config, lora: f.loraConfig).entries)
+        let rl = f.rl(2)
+        let lp = try PolicyGradient.logProbs(model: try f.model(thetaP), lora: f.adapter(w0), batch: rl.batch, temperature: f.grpo.temperature)
+        let lpHat = try PolicyGradient.logProbs(model: try f.model(hatP), lora: f.adapter(w0), batch: rl.batch, temperature: f.grpo.temperature)
+        let total = lp.reduce(0) { $0 + $1.count }
+        var expected = 0.0, scale = 0.0
+        for i in lp.indices {
+            let w = GRPOObjective.weight(f.grpo.lossType, length: lp[i].count, sequences: lp.count, batchTokens: total,
+                                         maxCompletionLength: f.grpo.maxCompletionLength)
+            for t in lp[i].indices {
+                expected += w * Double(rl.advantages[i]) * (Double(lp[i][t]) - Double(lpHat[i][t]))
+                scale += w * abs(Double(rl.advantages[i])) * (abs(Double(lp[i][t])) + abs(Double(lpHat[i][t])))
+            }
+        }
+        let r = try LowerStep.run(theta: try f.part(thetaP), shadow: try f.part(hatP), lora: f.adapter(w0), loraGrads: FloatBuffer(count: w0.count),
+                                  data: LowerStepData(sft: f.sft(2), rl: rl), lambda: 0.5, config: f.grpo, chunk: 4, threads: 2)
+        let gain = try #require(r.cooperativeGain)
+        #expect(expected != 0)
+        // the log-probs are f32 and come from differently composed batches: a tolerance relative to
+        // the size of the summed terms
+        #expect(abs(gain - expected) <= 1e-5 * scale, "reported \(gain), computed \(expected) (terms of size \(scale))")
+        // at step 0 (θ̂ ≡ θ, one shared pass) it is exactly 0
+        let same = try LowerStep.run(theta: try f.part(thetaP), shadow: try f.part(thetaP), shadowIsTheta: true, lora: f.adapter(w0),
+                                     loraGrads: FloatBuffer(count: w0.count), data: LowerStepData(sft: f.sft(2), rl: rl), lambda: 0.5,
+                                     config: f.grpo, chunk: 4, threads: 2)
+        #expect(same.cooperativeGain == 0)
+    }
 }

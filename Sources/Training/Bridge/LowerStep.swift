@@ -53,6 +53,11 @@ public struct LowerStepReport: Sendable {
     public var loraGradNorm: Double?
     /// ‖λ·(∇w L_rl(θ,w) − ∇w L_rl(θ̂,w))‖ where it is computed apart (0 while θ̂ ≡ θ and shared).
     public var gainGradNorm: Double?
+    /// The cooperative gain J_RL(θ,w) − J_RL(θ̂,w) estimated on shared rollouts to first order:
+    /// Σ weight·A·(log π_θ − log π_θ̂) over the sampled tokens (GRPOTerms.advantageLogProb of the
+    /// two passes). Exactly 0 while θ̂ ≡ θ; nil with separate shadow rollouts (the runner then
+    /// reports the reward difference of the two rollouts instead).
+    public var cooperativeGain: Double?
     /// One RL pass served θ and θ̂ (θ̂ ≡ θ, shared rollouts).
     public var sharedRLPass = false
     /// Backward passes run.
@@ -99,6 +104,7 @@ public enum LowerStep {
             report.theta = theta.optimizer.update(params: theta.model.params, grads: λ < 1 ? gSFT : gRL)
             report.thetaHat = shadow.optimizer.update(params: shadow.model.params, grads: gRL)
             report.gainGradNorm = 0
+            if report.rl != nil { report.cooperativeGain = 0 }
             report.sharedRLPass = true
         } else {
             // θ: (1−λ)·SFT + λ·RL in one pass; then θ̂: RL at θ̂ on its rollouts.
@@ -115,6 +121,9 @@ public enum LowerStep {
                                                           grads: g, loraGrads: wHat, chunk: chunk, threads: threads).rl
                 report.passes += 1
                 report.thetaHat = shadow.optimizer.update(params: shadow.model.params, grads: g)
+                if data.shadowRL == nil, let a = report.rl, let b = report.shadowRL {
+                    report.cooperativeGain = a.advantageLogProb - b.advantageLogProb
+                }
                 if let loraGrads { combine(loraGrads, 1, wHat, -λ) }
             }
         }

@@ -2,6 +2,7 @@
 // 1-based line (and the key, for a missing or mistyped field); blank lines are skipped.
 
 import Foundation
+import Tensors
 
 /// A problem with a dataset or JSONL input file.
 public enum DatasetError: Error, Equatable, CustomStringConvertible {
@@ -171,4 +172,8 @@ public enum JSONLines {
         }
         return "\(error)"
     }
+}
+
+extension DatasetError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
 }

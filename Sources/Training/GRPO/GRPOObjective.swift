@@ -13,6 +13,7 @@
 // ∂loss/∂logp_t per token: c_t = w_t·[−A·ρ_t·1(unclipped) + β·(1 − e^{ref_t − logp_t})].
 
 import Foundation
+import Tensors
 
 public enum GRPOLossType: String, Sendable, CaseIterable, Codable {
     case grpo, bnpo, dapo, drGRPO = "dr_grpo"
@@ -73,6 +74,10 @@ public struct GRPOTerms: Sendable {
     public var clipHigh: Double = 0
     /// Mean −log p of the completion tokens (at the temperature).
     public var meanNegLogProb: Double = 0
+    /// Σ weight·A·log p over the completion tokens (the loss type's aggregation weights): the
+    /// policy-gradient surrogate's value up to a constant. Its difference between two policies on
+    /// the same samples is a first-order estimate of the difference of their objectives.
+    public var advantageLogProb: Double = 0
     public var tokens: Int = 0
 }
 
@@ -124,6 +129,7 @@ public enum GRPOObjective {
                     }
                 }
                 negLogP -= logp
+                out.advantageLogProb += w * a * logp
                 out.loss += w * lossT
                 return Float(w * c)
             }
@@ -136,4 +142,8 @@ public enum GRPOObjective {
         out.meanNegLogProb = negLogP / count
         return out
     }
+}
+
+extension TrainingConfigError: ClassifiedError {
+    public var errorClass: ErrorClass { .input }
 }

@@ -141,6 +141,7 @@ public enum PolicyGradient {
                     }
                 }
                 rlTotal!.loss += terms.loss
+                rlTotal!.advantageLogProb += terms.advantageLogProb
                 let n = Double(terms.tokens)
                 kl += terms.meanKL * n; negLogP += terms.meanNegLogProb * n; low += terms.clipLow * n; high += terms.clipHigh * n
                 rlTotal!.tokens += terms.tokens

@@ -1,0 +1,127 @@
+// Stages that bring a model in or train it outside a pipeline file, so the commands that do so
+// (`ckpt import --run`, `bridge train sft`) are thin: they parse options, build the stage and
+// let the StageRunner journal it (an unchanged import or training is read back, not redone).
+//
+// import: a safetensors file, a Hugging Face directory or a llama2.c file → a tensor set. The
+//   key holds the digests of the files read, not their paths: the same bytes from another
+//   place are the same import.
+// train-sft: plain supervised fine-tuning (SFTTrainer: token-mean loss, constant LR, AdamW,
+//   examples in a seeded epoch order) of a model on an SFT token shard → θ′.
+
+import Checkpoint
+import Foundation
+import LanguageModel
+import ShardStore
+import Tensors
+import Training
+
+public struct ImportStage: Stage {
+    public static let name = "import"
+    public static let version = 3
+
+    public enum Source: Sendable, Equatable {
+        case safetensors(String)
+        case huggingFace(directory: String)
+        case llama2c(file: String, tokenizer: String)
+    }
+
+    public var source: Source
+    /// File name → xxh3 digest of its bytes (the files the import reads).
+    var digests: [String: JSONValue]
+
+    /// Reads the digests of the source's files (errors name the file).
+    public init(_ source: Source, store: Store) throws {
+        self.source = source
+        var files: [(String, String)] = []
+        switch source {
+        case let .safetensors(path): files = [("model.safetensors", path)]
+        case let .llama2c(file, tokenizer): files = [("model.bin", file), ("tokenizer.bin", tokenizer)]
+        case let .huggingFace(dir):
+            let names: [String]
+            do { names = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
+                throw ModelCheckpointError.badFile(path: dir, reason: "not a readable directory")
+            }
+            for name in names.sorted() where !name.hasPrefix(".") {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: dir + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue {
+                    files.append((name, dir + "/" + name))
+                }
+            }
+        }
+        var digests: [String: JSONValue] = [:]
+        for (name, path) in files {
+            do { digests[name] = .string(try store.fileDigest(path: path).hex) } catch {
+                throw ModelCheckpointError.badFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+            }
+        }
+        self.digests = digests
+    }
+
+    var format: String {
+        switch source {
+        case .safetensors: "safetensors"
+        case .huggingFace: "hf"
+        case .llama2c: "llama2c"
+        }
+    }
+
+    public var params: JSONValue { ["format": .string(format), "files": .object(digests)] }
+    public var inputs: [String: JSONValue] { [:] }
+
+    public func run(in store: Store) throws -> StageResult {
+        let set: TensorSet
+        switch source {
+        case let .safetensors(path): set = try store.importSafetensors(path: path)
+        case let .huggingFace(dir): set = try store.importHuggingFace(directory: dir)
+        case let .llama2c(file, tokenizer): set = try store.importLlama2c(file: file, tokenizer: tokenizer)
+        }
+        return StageResult(outputs: ["set": .string(set.id!.hex)], metrics: ["bytes": .int(set.byteCount), "tensors": .int(set.tensors.count)])
+    }
+}
+
+public struct TrainSFTStage: Stage {
+    public static let name = "train-sft"
+    public static let version = 1
+
+    public var model: ObjectID
+    /// An SFT token shard (prompt tokens, then the target tokens the loss is taken on).
+    public var data: ObjectID
+    public var config: SFTConfig
+    /// Called after each optimizer step with (step, loss); not part of the key.
+    public var onStep: (Int, Float) -> Void = { _, _ in }
+
+    public init(model: ObjectID, data: ObjectID, config: SFTConfig) {
+        self.model = model
+        self.data = data
+        self.config = config
+    }
+
+    public var params: JSONValue {
+        let o = config.optimizer
+        return ["steps": .int(config.steps), "batch": .int(config.batch), "learning_rate": .double(Double(o.lr)),
+                "weight_decay": .double(Double(o.weightDecay)), "max_grad_norm": o.clip.map { .double(Double($0)) } ?? .null,
+                "seed": .int(Int(config.seed))]
+    }
+    public var inputs: [String: JSONValue] { ["model": .string(model.hex), "data": .string(data.hex)] }
+
+    public func run(in store: Store) throws -> StageResult {
+        let set = try store.tensorSet(model)
+        let loaded = try store.loadModel(set)
+        if loaded.adapter != nil {
+            throw PipelineError.invalidInput("model \(model.hex.prefix(12)) carries a LoRA adapter; export it with --merge-lora and re-import to train the merged weights")
+        }
+        let shard = try TokenShard.load(from: store, id: data)
+        guard shard.kind == .sft else {
+            throw PipelineError.invalidInput("token shard \(data.hex.prefix(12)) is a \(shard.kind.rawValue) shard; SFT needs one made with --kind sft")
+        }
+        let examples = (0..<shard.count).map { SFTExample(tokens: shard.sequences[$0], lossFrom: shard.promptLengths[$0], line: $0 + 1) }
+        let trainer = try SFTTrainer(model: loaded.model, examples: examples, config: config, path: "token shard \(data.hex.prefix(12))")
+        let start = Date()
+        let losses = try trainer.run(progress: onStep)
+        let seconds = Date().timeIntervalSince(start)
+        let theta = try store.putModel(params: loaded.model.params, layout: loaded.model.layout, like: set, recordParent: false)
+        return StageResult(outputs: ["theta": .string(theta.id!.hex)],
+                           metrics: ["losses": .array(losses.map { .double(Double($0)) }), "final_loss": .double(Double(losses.last ?? 0)),
+                                     "examples": .int(examples.count), "seconds": .double(seconds)])
+    }
+}
