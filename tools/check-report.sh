@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Checks `bridge report` end to end: two short runs of the quickstart pipeline (BRIDGE with
-# separate shadow rollouts, and RL-zero; 3 steps with small --set overrides) in a scratch store,
+# Checks `bridge report` end to end: two short runs of the quickstart pipeline (BRIDGE, and
+# RL-zero; 3 steps with small --set overrides) in a scratch store,
 # an unknown run refused with exit 1 and nothing written, the report written, its page and SVG
 # files checked (tools/check_report.py), then the page rendered by headless Chromium and the
 # screenshot checked: not blank, and each run's line colour drawn. Installs Debian's
@@ -34,7 +34,7 @@ small=(--steps 3
   --set 'data.eval=[{name: held-out, source: synthetic, level: 1, count: 4, split: test}]'
   --set rl.prompts_per_step=2 --set rl.num_generations=2 --set rl.max_completion_length=8
   --set train.sft_batch_size=2 --set evaluation.max_new_tokens=8 --set schedule.eval_every=2)
-"$B" run pipelines/quickstart.yaml --run bridge --set bridge.shadow_rollouts=separate "${small[@]}" >/dev/null 2>"$T/run.log" || { cat "$T/run.log"; exit 1; }
+"$B" run pipelines/quickstart.yaml --run bridge "${small[@]}" >/dev/null 2>"$T/run.log" || { cat "$T/run.log"; exit 1; }
 "$B" run pipelines/quickstart.yaml --run rl-zero --set method=rl-zero "${small[@]}" >/dev/null 2>"$T/run.log" || { cat "$T/run.log"; exit 1; }
 say "two runs of 3 steps in $(( $(date +%s) - start )) s ($B)"
 

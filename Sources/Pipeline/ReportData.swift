@@ -6,10 +6,13 @@
 // which run-state metric keys (as PipelineRunner records them) make which chart.
 
 import ShardStore
+import Tensors
 
-public struct ReportError: Error, CustomStringConvertible {
+/// An unknown run, or an output directory that cannot be written: the user's input (exit 1).
+public struct ReportError: ClassifiedError {
     public let description: String
     public init(_ description: String) { self.description = description }
+    public var errorClass: ErrorClass { .input }
 }
 
 /// One run as the report sees it.
@@ -108,8 +111,10 @@ public struct ReportMetric: Sendable {
             .init(id: "reward", title: "reward (mean over rollouts)",
                   lines: [.init(keys: ["reward_mean"]), .init(suffix: " θ̂ (shadow)", keys: ["shadow/reward_mean"], dashed: true)],
                   note: "the score stage's mean reward of the step's rollouts; dashed: the RL-only shadow θ̂ (bridge.shadow_rollouts = separate)"),
-            .init(id: "cooperative-gain", title: "cooperative gain (reward of θ+w − θ̂+w)", lines: [.init(keys: ["cooperative_gain_reward"])],
-                  note: "recorded by BRIDGE runs with bridge.shadow_rollouts = separate"),
+            .init(id: "cooperative-gain", title: "cooperative gain J_RL(θ,w) − J_RL(θ̂,w), first-order", lines: [.init(keys: ["cooperative_gain"])],
+                  note: "Σ weight·A·(log π_θ − log π_θ̂) over the sampled tokens, recorded by BRIDGE runs with bridge.shadow_rollouts = shared; 0 while θ̂ ≡ θ"),
+            .init(id: "cooperative-gain-reward", title: "cooperative gain: reward of θ+w − reward of θ̂+w", lines: [.init(keys: ["cooperative_gain_reward"])],
+                  note: "the difference of the two rollouts' mean rewards, recorded by BRIDGE runs with bridge.shadow_rollouts = separate"),
             .init(id: "sft-loss", title: "SFT loss", lines: [.init(keys: ["sft_loss"])], note: "mean cross-entropy of the step's SFT batch"),
             .init(id: "kl", title: "KL to π_ref", lines: [.init(keys: ["rl_kl", "rl_step/rl_kl"])],
                   note: "mean per-token KL of the RL term (recorded when rl.beta > 0)"),

@@ -114,7 +114,7 @@ public struct Report: Sendable {
         let sets = Set(runs.flatMap(\.evalSets)).sorted()
         let finals: [(String, [String])] = [("reward", ["reward_mean"]), ("rollout accuracy", ["accuracy"]), ("SFT loss", ["sft_loss"]),
                                             ("KL", ["rl_kl", "rl_step/rl_kl"]), ("response length", ["response_tokens_mean"]),
-                                            ("cooperative gain", ["cooperative_gain_reward"])]
+                                            ("cooperative gain", ["cooperative_gain"]), ("cooperative gain (reward)", ["cooperative_gain_reward"])]
         o += "<h2>Results</h2>\n<table class=\"results\">\n<tr><th>run</th><th>method</th><th>steps</th>"
         for (label, _) in finals { o += "<th>\(e(label))</th>" }
         for s in sets { o += "<th>eval: \(e(s))</th>" }

@@ -1,10 +1,10 @@
-// `bridge report`'s page from real runs: two tiny runs of two methods (BRIDGE with separate shadow
-// rollouts, and RL-zero) in one store give one SVG chart per metric either recorded, lines with a
-// point per step that has the metric, both run names in the legends, charts a run lacks without
-// its line (a chart no run has is left out with a note), the configs' differences highlighted,
-// standalone SVG files that parse as XML, no http(s) reference; a run whose pruned states gc
-// collected is plotted from the states that remain, and says which are gone; an unknown run is
-// an error naming it.
+// `bridge report`'s page from real runs: three tiny runs of two methods (BRIDGE with shared and
+// with separate shadow rollouts, and RL-zero) in one store give one SVG chart per metric any of
+// them recorded, lines with a point per step that has the metric, every run's name in the
+// legends, charts a run lacks without its line (a chart no run has is left out with a note), the
+// configs' differences highlighted, standalone SVG files that parse as XML, no http(s)
+// reference; a run whose pruned states gc collected is plotted from the states that remain, and
+// says which are gone; an unknown run is an error naming it.
 
 import Foundation
 #if canImport(FoundationXML)
@@ -52,15 +52,15 @@ func isWellFormedXML(_ text: String) -> Bool {
         try PipelineConfig.load(path: repositoryRoot + "/pipelines/" + file, overrides: tinyOverrides + extra)
     }
 
-    @Test func twoRunsOfTwoMethodsOverlaidPerMetric() throws {
+    @Test func runsOfTwoMethodsOverlaidPerMetric() throws {
         let store = try Store.create(at: scratch.file("store"))
         // eval at steps 2 (eval_every) and 3 (the last)
+        try PipelineRunner(store: store, config: try config("quickstart.yaml", ["steps=3"]), run: "bridge").execute()
         try PipelineRunner(store: store, config: try config("quickstart.yaml", ["bridge.shadow_rollouts=separate", "steps=3"]), run: "bridge-sep").execute()
         try PipelineRunner(store: store, config: try config("rl-zero.yaml", ["steps=3"]), run: "zero").execute()
 
-        let report = Report(runs: [try store.reportRun("bridge-sep"), try store.reportRun("zero")])
-        #expect(report.runs.map { $0.history.map(\.step) } == [[0, 1, 2, 3], [0, 1, 2, 3]])
-        #expect(report.runs.allSatisfy { $0.missingSteps.isEmpty && ($0.stageSeconds ?? 0) > 0 })
+        let report = Report(runs: try ["bridge", "bridge-sep", "zero"].map { try store.reportRun($0) })
+        #expect(report.runs.allSatisfy { $0.history.map(\.step) == [0, 1, 2, 3] && $0.missingSteps.isEmpty && ($0.stageSeconds ?? 0) > 0 })
         let out = scratch.file("out")
         let files = try report.write(to: out)
         let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
@@ -68,35 +68,40 @@ func isWellFormedXML(_ text: String) -> Bool {
 
         // one chart per metric some run recorded, and only those
         let charts = reportCharts(html)
-        let expected: Set = ["reward", "cooperative-gain", "sft-loss", "kl", "response-length", "eval-held-out", "rollout-accuracy", "rl-loss",
-                             "grad-norm-theta", "grad-norm-lora", "step-seconds"]
+        let expected: Set = ["reward", "cooperative-gain", "cooperative-gain-reward", "sft-loss", "kl", "response-length", "eval-held-out",
+                             "rollout-accuracy", "rl-loss", "grad-norm-theta", "grad-norm-lora", "step-seconds"]
         #expect(Set(charts.keys) == expected)
         #expect(html.components(separatedBy: "<svg").count - 1 == expected.count)
         #expect(!html.contains("omitted") && !html.contains("Not charted"))
 
         // a point per step with the metric; a run without it has no line
-        #expect(charts["reward"] == ["bridge-sep": 3, "bridge-sep θ̂ (shadow)": 3, "zero": 3])
-        #expect(charts["kl"] == ["bridge-sep": 3, "zero": 3])
-        #expect(charts["response-length"] == ["bridge-sep": 3, "bridge-sep θ̂ (shadow)": 3, "zero": 3])
-        #expect(charts["eval-held-out"] == ["bridge-sep": 2, "zero": 2])
-        #expect(charts["sft-loss"] == ["bridge-sep": 3])
-        #expect(charts["cooperative-gain"] == ["bridge-sep": 3])
-        #expect(charts["step-seconds"] == ["bridge-sep": 3, "zero": 3])
-        #expect(html.contains("No data: zero."))
+        let all3 = ["bridge": 3, "bridge-sep": 3, "zero": 3]
+        #expect(charts["reward"] == all3.merging(["bridge-sep θ̂ (shadow)": 3]) { a, _ in a })
+        #expect(charts["response-length"] == all3.merging(["bridge-sep θ̂ (shadow)": 3]) { a, _ in a })
+        #expect(charts["kl"] == all3 && charts["step-seconds"] == all3 && charts["rl-loss"] == all3)
+        #expect(charts["eval-held-out"] == ["bridge": 2, "bridge-sep": 2, "zero": 2])
+        #expect(charts["sft-loss"] == ["bridge": 3, "bridge-sep": 3] && charts["grad-norm-lora"] == ["bridge": 3, "bridge-sep": 3])
+        // the first-order gain with shared shadow rollouts, the reward difference with separate ones
+        #expect(charts["cooperative-gain"] == ["bridge": 3])
+        #expect(charts["cooperative-gain-reward"] == ["bridge-sep": 3])
+        #expect(html.contains("No data: zero.") && html.contains("No data: bridge-sep, zero.") && html.contains("No data: bridge, zero."))
         // every chart's x axis spans the runs' steps, the eval chart's too (its points are at 2 and 3)
         let evalSVG = html.components(separatedBy: "id=\"chart-eval-held-out\"")[1].components(separatedBy: "</svg>")[0]
         for step in 1...3 { #expect(evalSVG.contains("text-anchor=\"middle\" fill=\"#444444\">\(step)</text>")) }
-        // the polyline follows the values: the reward chart's y coordinates order as the rewards do
-        let rewards = report.runs[0].history.dropFirst().map { $0.metrics["reward_mean"]!.doubleValue! }
-        let rewardSVG = html.components(separatedBy: "id=\"chart-reward\"")[1].components(separatedBy: "</svg>")[0]
-        let line = rewardSVG.components(separatedBy: "data-label=\"bridge-sep\"")[1]
+        // the polyline follows the values: the SFT-loss chart's y coordinates order as the losses do
+        let losses = report.runs[0].history.dropFirst().map { $0.metrics["sft_loss"]!.doubleValue! }
+        let lossSVG = html.components(separatedBy: "id=\"chart-sft-loss\"")[1].components(separatedBy: "</svg>")[0]
+        let line = lossSVG.components(separatedBy: "data-label=\"bridge\"")[1]
         let ys = attribute("points", in: line)!.split(separator: " ").map { Double($0.split(separator: ",")[1])! }
-        for i in 0..<2 where rewards[i] != rewards[i + 1] { #expect((ys[i] < ys[i + 1]) == (rewards[i] > rewards[i + 1])) }
+        #expect(Set(losses).count > 1)
+        for i in 0..<2 where losses[i] != losses[i + 1] { #expect((ys[i] < ys[i + 1]) == (losses[i] > losses[i + 1])) }
 
-        // both names in every legend of a chart both have; nothing fetched from elsewhere
+        // every name in the legend of a chart all have, each in its own colour; nothing fetched from elsewhere
         for id in ["reward", "kl", "eval-held-out"] {
             let svg = html.components(separatedBy: "id=\"chart-\(id)\"")[1].components(separatedBy: "</svg>")[0]
-            #expect(svg.contains(">bridge-sep</text>") && svg.contains(">zero</text>"), "\(id)")
+            for (i, name) in ["bridge", "bridge-sep", "zero"].enumerated() {
+                #expect(svg.contains(">\(name)</text>") && svg.contains("data-label=\"\(name)\" fill=\"none\" stroke=\"\(ReportChart.palette[i])\""), "\(id)")
+            }
         }
         #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script") && !html.contains("<link"))
 
@@ -110,8 +115,8 @@ func isWellFormedXML(_ text: String) -> Bool {
         #expect(results.contains("<td>bridge</td>") && results.contains("<td>rl-zero</td>"))
         // config: the methods and the shadow rollouts differ, the learning rate does not
         let config = html.components(separatedBy: "<table class=\"config\">")[1]
-        #expect(config.contains("<tr class=\"diff\"><td><code>method</code></td><td class=\"mono\">bridge</td><td class=\"mono\">rl-zero</td>"))
-        #expect(config.contains("<tr class=\"diff\"><td><code>bridge.shadow_rollouts</code></td>"))
+        #expect(config.contains("<tr class=\"diff\"><td><code>method</code></td><td class=\"mono\">bridge</td><td class=\"mono\">bridge</td><td class=\"mono\">rl-zero</td>"))
+        #expect(config.contains("<tr class=\"diff\"><td><code>bridge.shadow_rollouts</code></td><td class=\"mono\">shared</td><td class=\"mono\">separate</td>"))
         #expect(config.contains("<tr><td><code>train.learning_rate</code></td>"))
         #expect(config.contains("<code>data.eval[0].name</code></td><td class=\"mono\">held-out</td>"))
 
@@ -132,10 +137,11 @@ func isWellFormedXML(_ text: String) -> Bool {
         // the RL-zero run alone: the charts only BRIDGE records are left out, with a note
         let alone = Report(runs: [try store.reportRun("zero")])
         let (kept, omitted) = alone.charts()
-        #expect(Set(omitted.map(\.id)) == ["cooperative-gain", "sft-loss", "grad-norm-lora"])
-        #expect(Set(kept.map(\.metric.id)) == expected.subtracting(["cooperative-gain", "sft-loss", "grad-norm-lora"]))
+        let bridgeOnly: Set = ["cooperative-gain", "cooperative-gain-reward", "sft-loss", "grad-norm-lora"]
+        #expect(Set(omitted.map(\.id)) == bridgeOnly)
+        #expect(Set(kept.map(\.metric.id)) == expected.subtracting(bridgeOnly))
         let page = alone.html()
-        #expect(page.components(separatedBy: "<svg").count - 1 == expected.count - 3)
+        #expect(page.components(separatedBy: "<svg").count - 1 == expected.count - bridgeOnly.count)
         #expect(page.contains("Not charted (no run recorded it): ") && page.contains("<b>SFT loss</b>"))
         #expect(!page.contains("class=\"diff\""))
 
