@@ -71,6 +71,7 @@ public struct Report: Sendable {
         tr.diff td { background: #fff1b8; } tr.diff td:first-child { font-weight: bold; }
         code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
         table.config td.mono { max-width: 420px; overflow-wrap: anywhere; }
+        table.results td:first-child, table.results td:last-child { white-space: nowrap; }
         .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
         .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 12px 20px; }
         figure { margin: 0; } figcaption { font-size: 12px; color: #555; max-width: 560px; }
