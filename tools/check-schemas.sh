@@ -9,3 +9,4 @@ if ! "$V/bin/python" -c "import jsonschema, xxhash, lz4, safetensors, numpy" 2>/
   "$V/bin/pip" install -q jsonschema xxhash lz4 safetensors numpy
 fi
 "$V/bin/python" tools/check_interop.py "$@"
+tools/check-report.sh  # bridge report: page, SVG files, a headless-Chromium screenshot

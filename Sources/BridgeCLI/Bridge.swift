@@ -28,6 +28,7 @@ struct Bridge: ParsableCommand {
             StageCommand.self,
             Run.self,
             Status.self,
+            ReportCommand.self,
             StoreCommand.self,
             GC.self,
             Bench.self,
