@@ -58,3 +58,4 @@ r = json.loads(open(sys.argv[7]).readline())
 print("an answer of θ + w:", json.dumps(r["response"]), "(reference", r["answer"] + ")")
 PY
 $B ckpt verify | tail -1
+$B report quickstart --out "$S/report" >/dev/null && echo "report: $S/report/index.html (bridge report quickstart --out DIR; add runs of pipelines/*.yaml to compare)"
