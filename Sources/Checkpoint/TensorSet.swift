@@ -184,8 +184,30 @@ extension Store {
 
     /// A tensor's data: a zero-copy view of the memory-mapped object when it is one raw chunk,
     /// else an owned copy. With `verify`, every chunk is re-hashed against its id; errors name the tensor.
-    public func loadTensor(_ entry: TensorEntry, verify: Bool = true) throws -> Tensor {
+    /// `deltaBase`: another tensor already loaded (verified) whose chunks may be the delta bases of
+    /// this one's (a tensor against its own delta base, as in a diff): those chunks decode against
+    /// it, so only the deltas are read.
+    public func loadTensor(_ entry: TensorEntry, verify: Bool = true, deltaBase: (entry: TensorEntry, tensor: Tensor)? = nil) throws -> Tensor {
         do {
+            if let (baseEntry, baseTensor) = deltaBase, baseEntry.chunks.map(\.bytes) == entry.chunks.map(\.bytes),
+               baseTensor.buffer.count == entry.byteCount,
+               try entry.chunks.indices.allSatisfy({ try header(entry.chunks[$0].id).base == baseEntry.chunks[$0].id }) {
+                let buffer = ByteBuffer(zeroedCount: entry.byteCount)
+                try buffer.withUnsafeMutableBytes { out in
+                    try baseTensor.buffer.withUnsafeBytes { all in
+                        var offset = 0
+                        for (chunk, baseChunk) in zip(entry.chunks, baseEntry.chunks) {
+                            let base = UnsafeRawBufferPointer(rebasing: all[offset..<(offset + chunk.bytes)])
+                            let bytes = try read(chunk.id, verify: verify, knownBase: baseChunk.id, bytes: base)
+                            bytes.withUnsafeBytes { src in
+                                if src.count > 0 { (out.baseAddress! + offset).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+                            }
+                            offset += chunk.bytes
+                        }
+                    }
+                }
+                return Tensor(dtype: entry.dtype, shape: entry.shape, buffer: buffer)
+            }
             if entry.chunks.count == 1 {
                 let bytes = try read(entry.chunks[0].id, verify: verify)
                 guard bytes.count == entry.byteCount else {

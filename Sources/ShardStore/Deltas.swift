@@ -12,7 +12,7 @@ import Darwin
 #endif
 
 /// Decoded `shuffle-lz4` and `delta-xor` objects, least recently used first out. An entry is valid
-/// while its file's identity (inode, size, mtime) is unchanged. Budget: $BRIDGE_DECODE_CACHE_MIB
+/// while the identity (inode, size, mtime) of its file and of every file of its chain is unchanged. Budget: $BRIDGE_DECODE_CACHE_MIB
 /// (default 1024; 0 turns the cache off).
 final class DecodedCache: Sendable {
     static let shared = DecodedCache(budget: {
@@ -21,7 +21,8 @@ final class DecodedCache: Sendable {
     }())
 
     struct Entry {
-        var identity: Posix.FileIdentity
+        /// The object's file first, then its bases'.
+        var chain: [Link]
         var header: ObjectHeader
         var depth: Int
         var bytes: ObjectBytes
@@ -37,11 +38,17 @@ final class DecodedCache: Sendable {
 
     init(budget: Int) { self.budget = budget }
 
+    struct Link: Sendable {
+        var path: String
+        var identity: Posix.FileIdentity
+    }
+
     func lookup(_ path: String) -> Entry? {
-        guard budget > 0, state.withLock({ !$0.entries.isEmpty }), let identity = Posix.identity(path) else { return nil }
+        guard budget > 0, let found = state.withLock({ $0.entries[path] }) else { return nil }
+        let fresh = found.chain.allSatisfy { Posix.identity($0.path) == $0.identity }
         return state.withLock { s in
             guard var e = s.entries[path] else { return nil }
-            guard e.identity == identity else {
+            guard fresh, e.chain.map(\.identity) == found.chain.map(\.identity) else {
                 s.bytes -= e.bytes.count
                 s.entries[path] = nil
                 return nil
@@ -53,12 +60,12 @@ final class DecodedCache: Sendable {
         }
     }
 
-    func insert(_ path: String, identity: Posix.FileIdentity, header: ObjectHeader, depth: Int, bytes: ObjectBytes) {
+    func insert(_ path: String, chain: [Link], header: ObjectHeader, depth: Int, bytes: ObjectBytes) {
         guard bytes.count <= budget / 2 else { return }
         state.withLock { s in
             if let old = s.entries[path] { s.bytes -= old.bytes.count }
             s.clock += 1
-            s.entries[path] = Entry(identity: identity, header: header, depth: depth, bytes: bytes, used: s.clock)
+            s.entries[path] = Entry(chain: chain, header: header, depth: depth, bytes: bytes, used: s.clock)
             s.bytes += bytes.count
             while s.bytes > budget, let victim = s.entries.min(by: { $0.value.used < $1.value.used }) {
                 s.bytes -= victim.value.bytes.count
@@ -84,6 +91,8 @@ extension Store {
         /// 0 for full copies; a delta's chain length.
         var depth: Int
         var bytes: ObjectBytes
+        /// The files read: the object's, then its bases'.
+        var chain: [DecodedCache.Link]
     }
 
     /// Reads and checks an object. `expectedDepth`: the depth a delta's base must have; `knownBase`:
@@ -94,7 +103,7 @@ extension Store {
         func corrupt(_ why: String) -> StoreError { .corruptObject(id, path: path, reason: why) }
         if useCache, knownBase == nil, let hit = DecodedCache.shared.lookup(path) {
             if let expectedDepth, hit.depth != expectedDepth { throw corrupt("chain depth \(hit.depth), but its delta needs depth \(expectedDepth)") }
-            return Loaded(header: hit.header, depth: hit.depth, bytes: hit.bytes)
+            return Loaded(header: hit.header, depth: hit.depth, bytes: hit.bytes, chain: hit.chain)
         }
         guard let identity = Posix.identity(path) else { throw StoreError.missingObject(id, neededBy: nil) }
         let map = try MappedFile(path: path, populate: verify)
@@ -102,6 +111,7 @@ extension Store {
             try ObjectHeader.parse($0, expectedID: id, fileLength: map.count, path: path)
         }
         var depth = 0
+        var chain = [DecodedCache.Link(path: path, identity: identity)]
         let bytes: ObjectBytes
         switch header.codec {
         case .raw:
@@ -128,7 +138,6 @@ extension Store {
             depth = prefix.depth
             if header.codec == .shuffleLZ4, depth != 0 { throw corrupt("shuffle-lz4 object claims chain depth \(depth)") }
             if header.codec == .deltaXOR, depth < 1 { throw corrupt("delta-xor object claims chain depth 0") }
-            if let expectedDepth, depth != expectedDepth { throw corrupt("chain depth \(depth), but its delta needs depth \(expectedDepth)") }
             func decode(base: UnsafeRawBufferPointer?) throws {
                 try map.withUnsafeBytes { all in
                     let payload = UnsafeRawBufferPointer(rebasing: all[ObjectHeader.size...])
@@ -149,16 +158,18 @@ extension Store {
             } else {
                 let base = try loadBase(of: id, header: header, depth: depth, verify: verify, useCache: useCache)
                 try base.bytes.withUnsafeBytes { try decode(base: $0) }
+                chain += base.chain
             }
         }
+        if let expectedDepth, depth != expectedDepth { throw corrupt("chain depth \(depth), but its delta needs depth \(expectedDepth)") }
         if verify || header.codec != .raw {
             let actual = bytes.withUnsafeBytes { ObjectHasher.id(of: $0, kind: header.kind, tag: header.tag) }
             guard actual == id else { throw corrupt("content hashes to \(actual)") }
         }
         if useCache, header.codec == .shuffleLZ4 || header.codec == .deltaXOR {
-            DecodedCache.shared.insert(path, identity: identity, header: header, depth: depth, bytes: bytes)
+            DecodedCache.shared.insert(path, chain: chain, header: header, depth: depth, bytes: bytes)
         }
-        return Loaded(header: header, depth: depth, bytes: bytes)
+        return Loaded(header: header, depth: depth, bytes: bytes, chain: chain)
     }
 
     /// The verified bytes of a delta's base; any fault is the delta's, naming the base.
