@@ -14,6 +14,7 @@ BRIDGE=${BRIDGE:-.build/release/bridge}
 PIPELINE=${1:-pipelines/quickstart.yaml}
 shift || true
 WORK=${WORK:-$(mktemp -d /tmp/bench-codecs.XXXXXX)}
+mkdir -p "$WORK"
 EXTRA=("$@")
 command -v zstd >/dev/null || { echo "zstd is needed (apt-get install zstd)" >&2; exit 1; }
 

@@ -312,12 +312,14 @@ public struct LowerStepStage: Stage {
         }
         var outputs: [String: JSONValue] = [:]
         try StepProfile.measure("lower-step: store outputs") {
-            // delta base hints: θ′ against θ, θ̂′ against θ′, each optimizer state against its input
+            // delta base hints: θ′ against θ, θ̂′ against θ̂ (against θ′ it saved < 1% on the
+            // quickstart: the two drift apart), each optimizer state against its input
             let newTheta = try store.putModel(params: model.params, layout: layout, like: thetaSet, recordParent: false, deltaBase: thetaSet)
             outputs["theta"] = .string(newTheta.id!.hex)
             outputs["theta_optimizer"] = .string(try store.putOptimizer(thetaPart.optimizer, entries: layout.entries, deltaBase: thetaOptimizer).hex)
             if let shadowPart {
-                let newHat = try store.putModel(params: shadowPart.model.params, layout: layout, like: thetaSet, recordParent: false, deltaBase: newTheta)
+                let newHat = try store.putModel(params: shadowPart.model.params, layout: layout, like: thetaSet, recordParent: false,
+                                              deltaBase: thetaHat == theta ? thetaSet : try store.tensorSet(thetaHat!))
                 outputs["theta_hat"] = .string(newHat.id!.hex)
                 outputs["theta_hat_optimizer"] = .string(try store.putOptimizer(shadowPart.optimizer, entries: layout.entries,
                                                                                  deltaBase: thetaHatOptimizer ?? thetaOptimizer).hex)
