@@ -5,5 +5,5 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (release builds; compare with tools/bench_*.py).",
-        subcommands: [BenchStore.self, BenchTrain.self, BenchGenerate.self, BenchIteration.self])
+        subcommands: [BenchStore.self, BenchCodecs.self, BenchTrain.self, BenchGenerate.self, BenchIteration.self])
 }

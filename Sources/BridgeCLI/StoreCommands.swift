@@ -57,6 +57,9 @@ struct StoreCommand: ParsableCommand {
                     "logical_bytes": .int(s.logicalBytes),
                     "disk_bytes": .int(s.diskBytes),
                     "codecs": .object(s.byCodec.mapValues { .int($0) }),
+                    "saving": .double(s.logicalBytes > 0 ? 1 - Double(s.diskBytes) / Double(s.logicalBytes) : 0),
+                    "by_codec": .object(s.codecUsage.mapValues(usageJSON)),
+                    "by_role": .object(s.roleUsage.mapValues(usageJSON)),
                     "kinds": .object(s.byKind.mapValues { .int($0) }),
                     "refs": .int(refs),
                     "unreadable": .array(s.unreadable.map { .string($0.hex) }),
@@ -68,9 +71,25 @@ struct StoreCommand: ParsableCommand {
             print("logical   \(formatBytes(s.logicalBytes))")
             print("on disk   \(formatBytes(s.diskBytes))")
             print("refs      \(refs)")
+            for (title, usage) in [("codec", s.codecUsage), ("role", s.roleUsage)] {
+                for name in usage.keys.sorted() where usage[name]!.objects > 0 {
+                    let u = usage[name]!
+                    print("\(title) \(name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(u.objects).leftPad(6)) objects  "
+                          + "\(formatBytes(u.logicalBytes).leftPad(10)) logical  \(formatBytes(u.diskBytes).leftPad(10)) on disk  "
+                          + String(format: "saving %5.1f%%", 100 * u.saving))
+                }
+            }
             if !s.unreadable.isEmpty { print("warning: \(s.unreadable.count) objects have unreadable headers; run 'bridge ckpt verify'") }
         }
     }
+}
+
+func usageJSON(_ u: Store.Usage) -> JSONValue {
+    ["objects": .int(u.objects), "logical_bytes": .int(u.logicalBytes), "disk_bytes": .int(u.diskBytes), "saving": .double(u.saving)]
+}
+
+extension String {
+    fileprivate func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }
 
 /// 1536 → "1.5 KiB".

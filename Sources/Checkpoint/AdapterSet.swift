@@ -40,9 +40,10 @@ extension Store {
     }
 
     /// Stores adapter weights with their config and the base's config.json object.
-    public func putAdapter(_ adapter: LoRAAdapter, baseConfig: JSONValue) throws -> TensorSet {
+    /// `deltaBase`: the set whose same-named tensors are delta base hints (e.g. w before this step).
+    public func putAdapter(_ adapter: LoRAAdapter, baseConfig: JSONValue, deltaBase: TensorSet? = nil) throws -> TensorSet {
         let items = adapter.layout.tensors(of: adapter.params).map { (name: $0.0, tensor: $0.1) }
-        var set = TensorSet(tensors: try putTensors(items), metadata: [
+        var set = TensorSet(tensors: try putTensors(items, bases: deltaBase), metadata: [
             "format": .string(AdapterMetadata.format), ModelMetadata.lora: adapter.config.json, AdapterMetadata.baseConfig: baseConfig,
         ])
         set.id = try putTensorSet(set)

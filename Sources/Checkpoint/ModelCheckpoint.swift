@@ -112,11 +112,12 @@ extension Store {
     /// Stores θ (f32, HF names) and optionally an adapter as a new model set. Tokenizer tensors and
     /// the config are taken from `like` (same objects, no copies), which is recorded as the parent
     /// unless `recordParent` is false: stages store none, so that equal weights are one object.
+    /// `deltaBase`: the set whose same-named tensors are delta base hints (the store's choice).
     public func putModel(params: FloatBuffer, layout: ParameterLayout, adapter: LoRAAdapter? = nil, like base: TensorSet,
-                         metadata extra: [String: JSONValue] = [:], recordParent: Bool = true) throws -> TensorSet {
+                         metadata extra: [String: JSONValue] = [:], recordParent: Bool = true, deltaBase: TensorSet? = nil) throws -> TensorSet {
         var items = layout.tensors(of: params).map { (name: $0.0, tensor: $0.1) }
         if let adapter { items += adapter.layout.tensors(of: adapter.params).map { (name: $0.0, tensor: $0.1) } }
-        var entries = try putTensors(items)
+        var entries = try putTensors(items, bases: deltaBase)
         entries += base.tensors.filter { ModelMetadata.isTokenizer($0.name) }
         var metadata = extra
         metadata[ModelMetadata.config] = base.metadata[ModelMetadata.config]

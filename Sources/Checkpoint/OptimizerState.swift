@@ -17,7 +17,7 @@ public struct OptimizerState {
 extension Store {
     /// Stores moments laid out like `entries` (a ParameterLayout's or a LoRALayout's).
     public func putOptimizerState(m: FloatBuffer, v: FloatBuffer, step: Int, entries: [ParameterLayout.Entry],
-                                  metadata extra: [String: JSONValue] = [:], parent: ObjectID? = nil) throws -> TensorSet {
+                                  metadata extra: [String: JSONValue] = [:], parent: ObjectID? = nil, deltaBase: TensorSet? = nil) throws -> TensorSet {
         var items: [(name: String, tensor: Tensor)] = []
         for e in entries {
             items.append((name: "exp_avg." + e.name, tensor: m.tensor(shape: e.shape, offset: e.offset)))
@@ -26,7 +26,7 @@ extension Store {
         var metadata = extra
         metadata["optimizer"] = "adamw"
         metadata["step"] = .int(step)
-        var set = TensorSet(tensors: try putTensors(items), metadata: metadata, parent: parent)
+        var set = TensorSet(tensors: try putTensors(items, bases: deltaBase), metadata: metadata, parent: parent)
         set.id = try putTensorSet(set)
         return set
     }

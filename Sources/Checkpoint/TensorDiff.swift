@@ -91,8 +91,8 @@ extension Store {
             d.note = "shapes differ"
             return d
         }
-        let ta = try loadTensor(x, verify: verify)
         let tb = try loadTensor(y, verify: verify)
+        let ta = try loadTensor(x, verify: verify, deltaBase: (y, tb))
         let acc = accumulate(ta, tb)
         if x.dtype.isFloatingPoint && y.dtype.isFloatingPoint {
             d.l2Diff = acc.sumD2.squareRoot()

@@ -118,11 +118,13 @@ public struct TensorSet: Sendable {
 extension Store {
     /// The codec a tensor's data gets: float weights stay raw so they map in place.
     func codec(for dtype: DType) -> CodecPolicy {
-        dtype.isFloatingPoint ? .raw : config.compression
+        dtype.isFloatingPoint ? config.floatCompression : config.compression
     }
 
     /// Stores one tensor's bytes (chunked above the store's chunk size) and returns its entry.
-    public func putTensor(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer) throws -> TensorEntry {
+    /// `base`: a delta base hint, e.g. the same tensor one step earlier; its chunks are the bases
+    /// of this tensor's chunks when dtype and chunking agree (the store decides whether a delta pays).
+    public func putTensor(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, base: TensorEntry? = nil) throws -> TensorEntry {
         guard let n = shapeElementCount(shape), n * dtype.size == bytes.count else {
             throw CheckpointError.badSafetensors(path: name, reason: "tensor '\(name)': \(bytes.count) bytes do not hold \(dtype.rawValue)\(shape)")
         }
@@ -131,25 +133,28 @@ extension Store {
         let chunkSize = rowsPerChunk * rowBytes
         var chunks: [TensorChunk] = []
         var offset = 0
+        let bases = base.flatMap { b in b.dtype == dtype && b.byteCount == bytes.count ? b.chunks : nil }
         repeat {
             let n = min(chunkSize, bytes.count - offset)
             let part = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
-            let r = try put(part, kind: .tensor, tag: dtype.code, codec: codec(for: dtype))
+            let hint = bases.flatMap { $0.count > chunks.count && $0[chunks.count].bytes == n ? $0[chunks.count].id : nil }
+            let r = try put(part, kind: .tensor, tag: dtype.code, codec: codec(for: dtype), base: hint)
             chunks.append(TensorChunk(id: r.id, bytes: n))
             offset += n
         } while offset < bytes.count
         return TensorEntry(name: name, dtype: dtype, shape: shape, chunks: chunks)
     }
 
-    public func putTensor(name: String, _ tensor: Tensor) throws -> TensorEntry {
-        try tensor.buffer.withUnsafeBytes { try putTensor(name: name, dtype: tensor.dtype, shape: tensor.shape, bytes: $0) }
+    public func putTensor(name: String, _ tensor: Tensor, base: TensorEntry? = nil) throws -> TensorEntry {
+        try tensor.buffer.withUnsafeBytes { try putTensor(name: name, dtype: tensor.dtype, shape: tensor.shape, bytes: $0, base: base) }
     }
 
-    /// Stores many tensors in parallel (both cores hash and write).
-    public func putTensors(_ items: [(name: String, tensor: Tensor)]) throws -> [TensorEntry] {
+    /// Stores many tensors in parallel (both cores hash and write). `bases`: a delta base hint,
+    /// the set whose same-named tensors are each tensor's base.
+    public func putTensors(_ items: [(name: String, tensor: Tensor)], bases: TensorSet? = nil) throws -> [TensorEntry] {
         let results = Mutex<[Int: TensorEntry]>([:])
         try parallelForThrowing(items.count) { i in
-            let entry = try putTensor(name: items[i].name, items[i].tensor)
+            let entry = try putTensor(name: items[i].name, items[i].tensor, base: bases?.entry(items[i].name))
             results.withLock { $0[i] = entry }
         }
         let all = results.withLock { $0 }
@@ -179,8 +184,30 @@ extension Store {
 
     /// A tensor's data: a zero-copy view of the memory-mapped object when it is one raw chunk,
     /// else an owned copy. With `verify`, every chunk is re-hashed against its id; errors name the tensor.
-    public func loadTensor(_ entry: TensorEntry, verify: Bool = true) throws -> Tensor {
+    /// `deltaBase`: another tensor already loaded (verified) whose chunks may be the delta bases of
+    /// this one's (a tensor against its own delta base, as in a diff): those chunks decode against
+    /// it, so only the deltas are read.
+    public func loadTensor(_ entry: TensorEntry, verify: Bool = true, deltaBase: (entry: TensorEntry, tensor: Tensor)? = nil) throws -> Tensor {
         do {
+            if let (baseEntry, baseTensor) = deltaBase, baseEntry.chunks.map(\.bytes) == entry.chunks.map(\.bytes),
+               baseTensor.buffer.count == entry.byteCount,
+               try entry.chunks.indices.allSatisfy({ try header(entry.chunks[$0].id).base == baseEntry.chunks[$0].id }) {
+                let buffer = ByteBuffer(zeroedCount: entry.byteCount)
+                try buffer.withUnsafeMutableBytes { out in
+                    try baseTensor.buffer.withUnsafeBytes { all in
+                        var offset = 0
+                        for (chunk, baseChunk) in zip(entry.chunks, baseEntry.chunks) {
+                            let base = UnsafeRawBufferPointer(rebasing: all[offset..<(offset + chunk.bytes)])
+                            let bytes = try read(chunk.id, verify: verify, knownBase: baseChunk.id, bytes: base)
+                            bytes.withUnsafeBytes { src in
+                                if src.count > 0 { (out.baseAddress! + offset).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+                            }
+                            offset += chunk.bytes
+                        }
+                    }
+                }
+                return Tensor(dtype: entry.dtype, shape: entry.shape, buffer: buffer)
+            }
             if entry.chunks.count == 1 {
                 let bytes = try read(entry.chunks[0].id, verify: verify)
                 guard bytes.count == entry.byteCount else {

@@ -11,25 +11,35 @@ enum LZ4Codec {
     static let blockSize = 4 << 20
 
     /// Compressed payload, or nil when compression would not save at least `minSaving` of the input.
-    static func compress(_ input: UnsafeRawBufferPointer, minSaving: Double = 0) -> [UInt8]? {
+    /// With `transform`, each block is first rewritten into a scratch block (`transform(offset,
+    /// block, scratch)`, offset into the input) and the scratch block is compressed: the grouped codecs.
+    static func compress(_ input: UnsafeRawBufferPointer, minSaving: Double = 0, reserve: Int = 0,
+                         transform: ((Int, UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) -> Void)? = nil) -> [UInt8]? {
         let count = input.count
         let blocks = count == 0 ? 0 : (count + blockSize - 1) / blockSize
         let bound = Int(LZ4_compressBound(Int32(blockSize)))
-        var out = [UInt8](repeating: 0, count: 8 + 4 * blocks + blocks * bound)
+        var out = [UInt8](repeating: 0, count: reserve + 8 + 4 * blocks + blocks * bound)
         let budget = Double(count) * (1 - minSaving)
-        var used = 8 + 4 * blocks
+        var used = reserve + 8 + 4 * blocks
+        let scratch = transform == nil ? nil : UnsafeMutableRawBufferPointer.allocate(byteCount: min(blockSize, max(count, 1)), alignment: 64)
+        defer { scratch?.deallocate() }
         let ok: Bool = out.withUnsafeMutableBytes { dst in
-            storeLE32(UInt32(blockSize), dst, 0)
-            storeLE32(UInt32(blocks), dst, 4)
+            storeLE32(UInt32(blockSize), dst, reserve)
+            storeLE32(UInt32(blocks), dst, reserve + 4)
             for b in 0..<blocks {
                 let start = b * blockSize
                 let n = min(blockSize, count - start)
+                var source = input.baseAddress!.advanced(by: start)
+                if let transform, let scratch {
+                    transform(start, UnsafeRawBufferPointer(start: source, count: n), UnsafeMutableRawBufferPointer(rebasing: scratch[0..<n]))
+                    source = UnsafeRawPointer(scratch.baseAddress!)
+                }
                 let written = LZ4_compress_default(
-                    input.baseAddress!.advanced(by: start).assumingMemoryBound(to: CChar.self),
+                    source.assumingMemoryBound(to: CChar.self),
                     dst.baseAddress!.advanced(by: used).assumingMemoryBound(to: CChar.self),
                     Int32(n), Int32(bound))
                 if written <= 0 { return false }
-                storeLE32(UInt32(written), dst, 8 + 4 * b)
+                storeLE32(UInt32(written), dst, reserve + 8 + 4 * b)
                 used += Int(written)
                 if minSaving > 0 && Double(used) > budget { return false }
             }
@@ -42,8 +52,11 @@ enum LZ4Codec {
 
     enum DecodeError: Error { case malformed(String) }
 
-    /// Decompresses `payload` into `output`, which must be exactly the logical length.
-    static func decompress(_ payload: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws {
+    /// Decompresses `payload` into `output`, which must be exactly the logical length. With
+    /// `inverse`, each block decodes into a scratch block first and `inverse(offset, scratch, out
+    /// block)` writes the logical bytes.
+    static func decompress(_ payload: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                           inverse: ((Int, UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) -> Void)? = nil) throws {
         guard payload.count >= 8 else { throw DecodeError.malformed("lz4 payload shorter than its 8-byte block header") }
         let bs = Int(loadLE32(payload, 0))
         let blocks = Int(loadLE32(payload, 4))
@@ -53,6 +66,8 @@ enum LZ4Codec {
             throw DecodeError.malformed("lz4 block count \(blocks) does not fit logical length \(output.count)")
         }
         guard 8 + 4 * blocks <= payload.count else { throw DecodeError.malformed("lz4 block table runs past the payload") }
+        let scratch = inverse == nil ? nil : UnsafeMutableRawBufferPointer.allocate(byteCount: min(bs, max(output.count, 1)), alignment: 64)
+        defer { scratch?.deallocate() }
         var offset = 8 + 4 * blocks
         for b in 0..<blocks {
             let csize = Int(loadLE32(payload, 8 + 4 * b))
@@ -60,11 +75,16 @@ enum LZ4Codec {
                 throw DecodeError.malformed("lz4 block \(b) runs past the payload")
             }
             let n = min(bs, output.count - b * bs)
+            let target = scratch?.baseAddress ?? output.baseAddress!.advanced(by: b * bs)
             let got = LZ4_decompress_safe(
                 payload.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self),
-                output.baseAddress!.advanced(by: b * bs).assumingMemoryBound(to: CChar.self),
+                target.assumingMemoryBound(to: CChar.self),
                 Int32(csize), Int32(n))
             guard got == Int32(n) else { throw DecodeError.malformed("lz4 block \(b) does not decode to \(n) bytes") }
+            if let inverse, let scratch {
+                inverse(b * bs, UnsafeRawBufferPointer(rebasing: scratch[0..<n]),
+                        UnsafeMutableRawBufferPointer(rebasing: output[(b * bs)..<(b * bs + n)]))
+            }
             offset += csize
         }
         guard offset == payload.count else { throw DecodeError.malformed("\(payload.count - offset) trailing bytes after the last lz4 block") }

@@ -28,6 +28,8 @@ public struct GCReport: Sendable {
     public var reachable = 0
     public var removed: [(id: ObjectID, bytes: Int)] = []
     public var keptYoung = 0
+    /// Unreachable old objects kept because a kept delta needs them as its base.
+    public var keptBases = 0
     public var removedTemporary: [String] = []
     public var missing: [ObjectID] = []
     public var removedBytes: Int { removed.reduce(0) { $0 + $1.bytes } }
@@ -53,7 +55,7 @@ extension Store {
         parallelFor(toCheck.count) { i in
             let id = toCheck[i]
             do {
-                _ = try read(id, verify: true)
+                _ = try load(id, verify: true, useCache: false)  // a delta re-decodes its whole chain
             } catch let error as StoreError {
                 let reason: String
                 switch error {
@@ -97,10 +99,26 @@ extension Store {
             clock_gettime(CLOCK_REALTIME, &now)
             let cutoff = Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9 - grace
             var touchedDirectories: Set<String> = []
-            for id in try allObjectIDs() where !reach.reachable.contains(id) {
+            // Young objects stay, and so does every delta base a kept object needs.
+            let unreachable = try allObjectIDs().filter { !reach.reachable.contains($0) }
+            var keep = reach.reachable
+            var bases: [ObjectID] = []
+            for id in unreachable {
+                guard let st = Posix.status(objectPath(id)), st.mtime > cutoff else { continue }
+                keep.insert(id)
+                report.keptYoung += 1
+                bases.append(id)
+            }
+            while let id = bases.popLast() {
+                guard let h = try? header(id), h.codec == .deltaXOR, !reach.reachable.contains(h.base) else { continue }
+                if keep.insert(h.base).inserted {
+                    report.keptBases += 1
+                    bases.append(h.base)
+                }
+            }
+            for id in unreachable where !keep.contains(id) {
                 let path = objectPath(id)
                 guard let st = Posix.status(path) else { continue }
-                if st.mtime > cutoff { report.keptYoung += 1; continue }
                 report.removed.append((id, st.size))
                 if !dryRun {
                     try Posix.unlinkIfExists(path)

@@ -3,7 +3,7 @@
 //   offset size  field
 //        0    8  magic "BRGOBJ\0\1"
 //        8    2  format version (u16 LE) = 1
-//       10    1  codec: 0 raw, 1 lz4
+//       10    1  codec: 0 raw, 1 lz4, 2 shuffle-lz4, 3 delta-xor (GroupedCodecs.swift)
 //       11    1  kind (ObjectKind)
 //       12    1  tag (dtype code for tensors, else 0)
 //       13    3  reserved, zero
@@ -19,12 +19,23 @@
 public enum Codec: UInt8, Sendable, CaseIterable {
     case raw = 0
     case lz4 = 1
+    /// Byte-grouped LZ4 (every element's first byte, then every second byte, …).
+    case shuffleLZ4 = 2
+    /// XOR against the base object named in the header, byte-grouped, LZ4.
+    case deltaXOR = 3
 
     public var name: String {
         switch self {
         case .raw: "raw"
         case .lz4: "lz4"
+        case .shuffleLZ4: "shuffle-lz4"
+        case .deltaXOR: "delta-xor"
         }
+    }
+
+    public init?(name: String) {
+        guard let c = Codec.allCases.first(where: { $0.name == name }) else { return nil }
+        self = c
     }
 }
 
@@ -75,10 +86,15 @@ public struct ObjectHeader: Equatable, Sendable {
         guard logical <= UInt64(Int.max) else { throw corrupt("absurd logical length \(logical)") }
         if codec == .raw, logical != payload { throw corrupt("raw object with logical length \(logical) != payload length \(payload)") }
         // LZ4 expands at most ~255:1; a larger claim is a lie (and must not drive an allocation).
-        if codec == .lz4, logical / 255 > payload { throw corrupt("lz4 object claims \(logical) logical bytes from \(payload) stored") }
+        if codec != .raw, logical / 255 > payload { throw corrupt("\(codec.name) object claims \(logical) logical bytes from \(payload) stored") }
         guard let id = ObjectID(bytes: raw[32..<48]), let base = ObjectID(bytes: raw[48..<64]) else { throw corrupt("unreadable id") }
         guard id == expectedID else { throw corrupt("header names object \(id), not the id in its file name") }
-        guard base.isZero else { throw corrupt("codec \(codec.name) takes no base object, but the header names one") }
+        if codec == .deltaXOR {
+            guard !base.isZero else { throw corrupt("delta-xor object names no base object") }
+            guard base != id else { throw corrupt("delta-xor object names itself as its base") }
+        } else {
+            guard base.isZero else { throw corrupt("codec \(codec.name) takes no base object, but the header names one") }
+        }
         return ObjectHeader(codec: codec, kind: kind, tag: raw[12], logicalLength: Int(logical),
                             payloadLength: Int(payload), id: id, base: base)
     }

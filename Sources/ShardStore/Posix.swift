@@ -162,6 +162,18 @@ enum Posix {
         return (Int(st.st_size), Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) * 1e-9, st.st_mode)
     }
 
+    /// What identifies one version of a file: device, inode, size and modification time (ns).
+    struct FileIdentity: Equatable, Sendable {
+        var device: UInt64, inode: UInt64, size: Int, mtime: Int64
+    }
+
+    static func identity(_ path: String) -> FileIdentity? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int(st.st_size),
+                            mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+    }
+
     static func makeDirectory(_ path: String) throws {
         CrashPoint.tick()
         if mkdir(path, 0o755) != 0 && errno != EEXIST {

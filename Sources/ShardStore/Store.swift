@@ -21,6 +21,8 @@ public enum CodecPolicy: String, Sendable, Codable {
     case lz4
     /// LZ4 when it saves at least 1/8 of the bytes, else raw.
     case auto
+    /// Byte-grouped LZ4 (the dtype's bytes plane by plane), always.
+    case shuffleLZ4 = "shuffle-lz4"
 }
 
 public struct StoreConfig: Equatable, Sendable {
@@ -30,14 +32,28 @@ public struct StoreConfig: Equatable, Sendable {
     public var compression: CodecPolicy = .auto
     /// gc never removes an unreachable object younger than this.
     public var gcGraceSeconds: Double = 3600
+    /// The codec for full copies of float tensors: raw (memory-mapped in place) or shuffle-lz4.
+    public var floatCompression: CodecPolicy = .raw
+    /// The longest delta chain a writer makes; the next write against its end is a full copy (0: no deltas).
+    public var deltaMaxDepth: Int = 8
+    /// A delta is kept only when it saves at least this fraction of the logical bytes.
+    public var deltaMinSaving: Double = 0.2
 
     public init() {}
 
-    static let keys: Set<String> = ["format", "version", "chunk_bytes", "compression", "gc_grace_seconds"]
+    static let keys: Set<String> = ["format", "version", "chunk_bytes", "compression", "gc_grace_seconds",
+                                    "float_compression", "delta_max_depth", "delta_min_saving"]
 
+    /// Keys added after version 1's first release are written only when they differ from the default,
+    /// so that an older bridge still opens a store that does not use them.
     var json: JSONValue {
-        ["format": "bridge-store", "version": .int(Store.formatVersion), "chunk_bytes": .int(chunkBytes),
-         "compression": .string(compression.rawValue), "gc_grace_seconds": .double(gcGraceSeconds)]
+        var o: [String: JSONValue] = ["format": "bridge-store", "version": .int(Store.formatVersion), "chunk_bytes": .int(chunkBytes),
+                                      "compression": .string(compression.rawValue), "gc_grace_seconds": .double(gcGraceSeconds)]
+        let d = StoreConfig()
+        if floatCompression != d.floatCompression { o["float_compression"] = .string(floatCompression.rawValue) }
+        if deltaMaxDepth != d.deltaMaxDepth { o["delta_max_depth"] = .int(deltaMaxDepth) }
+        if deltaMinSaving != d.deltaMinSaving { o["delta_min_saving"] = .double(deltaMinSaving) }
+        return .object(o)
     }
 
     init(json: JSONValue, path: String) throws {
@@ -54,8 +70,20 @@ public struct StoreConfig: Equatable, Sendable {
             chunkBytes = n
         }
         if let v = o["compression"] {
-            guard let s = v.stringValue, let c = CodecPolicy(rawValue: s) else { throw bad("'compression' must be raw, lz4 or auto") }
+            guard let s = v.stringValue, let c = CodecPolicy(rawValue: s) else { throw bad("'compression' must be raw, lz4, auto or shuffle-lz4") }
             compression = c
+        }
+        if let v = o["float_compression"] {
+            guard let s = v.stringValue, let c = CodecPolicy(rawValue: s) else { throw bad("'float_compression' must be raw, lz4, auto or shuffle-lz4") }
+            floatCompression = c
+        }
+        if let v = o["delta_max_depth"] {
+            guard let n = v.intValue, n >= 0, n <= GroupedCodec.maxDepth else { throw bad("'delta_max_depth' must be an integer in 0...\(GroupedCodec.maxDepth)") }
+            deltaMaxDepth = n
+        }
+        if let v = o["delta_min_saving"] {
+            guard let x = v.doubleValue, x >= 0, x < 1 else { throw bad("'delta_min_saving' must be a number in [0, 1)") }
+            deltaMinSaving = x
         }
         if let v = o["gc_grace_seconds"] {
             guard let s = v.doubleValue, s >= 0 else { throw bad("'gc_grace_seconds' must be a number >= 0") }
@@ -180,6 +208,15 @@ public final class Store: @unchecked Sendable {
         return try body()
     }
 
+    /// Runs `body` holding the store's lock shared: writers linking a delta, so that gc (which
+    /// holds it exclusively) never sweeps a base between the writer's check and the link.
+    func withSharedLock<R>(_ body: () throws -> R) throws -> R {
+        let h = try FileHandle.open(root + "/lock", flags: O_RDONLY | O_CREAT)
+        _ = try h.lock(exclusive: false)
+        defer { h.unlock() }
+        return try body()
+    }
+
     // MARK: writing objects
 
     public struct PutResult: Sendable {
@@ -187,6 +224,10 @@ public final class Store: @unchecked Sendable {
         public let codec: Codec
         /// False when the object was already in the store.
         public let written: Bool
+        /// The delta base, when the object was written as a delta.
+        public var base: ObjectID? = nil
+        /// Bytes stored after the header (0 when the object was already there).
+        public var payloadBytes: Int = 0
     }
 
     /// Stores `bytes` as an object; returns its id. Already-present objects are not rewritten
@@ -208,9 +249,19 @@ public final class Store: @unchecked Sendable {
         try put(json.canonicalBytes, kind: .manifest, codec: .auto).id
     }
 
+    /// Stores `bytes` with a delta base hint: a `delta-xor` against `base` when the base is a
+    /// readable object of the same kind, dtype and length, the chain stays within the store's
+    /// `delta_max_depth` and the delta saves `delta_min_saving`; else as `codec` says.
+    @discardableResult
+    public func put(_ bytes: UnsafeRawBufferPointer, kind: ObjectKind, tag: UInt8 = 0, codec: CodecPolicy = .raw, base: ObjectID?) throws -> PutResult {
+        let id = ObjectHasher.id(of: bytes, kind: kind, tag: tag)
+        return try put(bytes, id: id, kind: kind, tag: tag, codec: codec, base: base)
+    }
+
     /// `put` with an id the caller already computed (it must be the id of `bytes`).
     @discardableResult
-    public func put(_ bytes: UnsafeRawBufferPointer, id: ObjectID, kind: ObjectKind, tag: UInt8, codec: CodecPolicy) throws -> PutResult {
+    public func put(_ bytes: UnsafeRawBufferPointer, id: ObjectID, kind: ObjectKind, tag: UInt8, codec: CodecPolicy,
+                    base: ObjectID? = nil) throws -> PutResult {
         let path = objectPath(id)
         if Posix.fileExists(path) {
             Posix.touch(path)
@@ -218,20 +269,31 @@ public final class Store: @unchecked Sendable {
         }
         var payloadOwner: [UInt8]? = nil
         var chosen = Codec.raw
-        switch codec {
-        case .raw: break
-        case .lz4:
-            payloadOwner = LZ4Codec.compress(bytes)
-            chosen = .lz4
-        case .auto:
-            if let c = LZ4Codec.compress(bytes, minSaving: 0.125) {
-                payloadOwner = c
+        var baseID = ObjectID.zero
+        if let base, base != id, let delta = deltaPayload(bytes, kind: kind, tag: tag, base: base) {
+            payloadOwner = delta
+            chosen = .deltaXOR
+            baseID = base
+        } else {
+            switch codec {
+            case .raw: break
+            case .lz4:
+                payloadOwner = LZ4Codec.compress(bytes)
                 chosen = .lz4
+            case .auto:
+                if let c = LZ4Codec.compress(bytes, minSaving: 0.125) {
+                    payloadOwner = c
+                    chosen = .lz4
+                }
+            case .shuffleLZ4:
+                let width = GroupedCodec.width(kind: kind, tag: tag)
+                payloadOwner = GroupedCodec.encode(bytes, width: bytes.count % width == 0 ? width : 1, base: nil, depth: 0)
+                chosen = .shuffleLZ4
             }
         }
         let payloadCount = payloadOwner?.count ?? bytes.count
         let header = ObjectHeader(codec: chosen, kind: kind, tag: tag, logicalLength: bytes.count,
-                                  payloadLength: payloadCount, id: id, base: .zero)
+                                  payloadLength: payloadCount, id: id, base: baseID)
         let tmp = try temporaryPath(id.hex)
         do {
             let h = try FileHandle.open(tmp, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
@@ -244,10 +306,28 @@ public final class Store: @unchecked Sendable {
             try Posix.makeDirectory(dir)
             try Posix.syncDirectory(root + "/objects")
         }
-        let linked = try Posix.linkNoReplace(tmp, path)
+        let linked: Bool
+        if chosen == .deltaXOR {
+            // gc holds the store lock exclusively while it marks and sweeps: under the shared lock
+            // the base is either gone (then this is a full copy after all) or refreshed and kept.
+            guard let l = try withSharedLock({ () -> Bool? in
+                guard Posix.fileExists(objectPath(baseID)) else { return nil }
+                Posix.touch(objectPath(baseID))
+                return try Posix.linkNoReplace(tmp, path)
+            }) else {
+                try Posix.unlinkIfExists(tmp)
+                return try put(bytes, id: id, kind: kind, tag: tag, codec: codec, base: nil)
+            }
+            linked = l
+        } else {
+            linked = try Posix.linkNoReplace(tmp, path)
+        }
         try Posix.unlinkIfExists(tmp)
         if linked { try Posix.syncDirectory(dir) } else { Posix.touch(path) }
-        return PutResult(id: id, codec: chosen, written: linked)
+        var result = PutResult(id: id, codec: chosen, written: linked)
+        result.base = chosen == .deltaXOR ? baseID : nil
+        result.payloadBytes = linked ? payloadCount : 0
+        return result
     }
 
     // MARK: reading objects
@@ -266,36 +346,11 @@ public final class Store: @unchecked Sendable {
     }
 
     /// The logical bytes of an object. `raw` objects are memory-mapped and lent in place; others are
-    /// decoded into owned memory. With `verify`, the bytes are re-hashed and must match the id.
+    /// decoded into owned memory (decoded `shuffle-lz4` and `delta-xor` objects are kept in a small
+    /// per-process cache). With `verify`, the bytes are re-hashed and must match the id; decoded
+    /// objects are always hashed.
     public func read(_ id: ObjectID, verify: Bool = true) throws -> ObjectBytes {
-        let path = objectPath(id)
-        guard Posix.fileExists(path) else { throw StoreError.missingObject(id, neededBy: nil) }
-        let map = try MappedFile(path: path, populate: verify)
-        let header = try map.withUnsafeBytes {
-            try ObjectHeader.parse($0, expectedID: id, fileLength: map.count, path: path)
-        }
-        let bytes: ObjectBytes
-        switch header.codec {
-        case .raw:
-            bytes = ObjectBytes(map: map, offset: ObjectHeader.size, count: header.logicalLength)
-        case .lz4:
-            bytes = ObjectBytes(ownedCount: header.logicalLength)
-            try map.withUnsafeBytes { all in
-                let payload = UnsafeRawBufferPointer(rebasing: all[ObjectHeader.size...])
-                try bytes.withOwnedMutableBytes { out in
-                    do { try LZ4Codec.decompress(payload, into: out) } catch let LZ4Codec.DecodeError.malformed(why) {
-                        throw StoreError.corruptObject(id, path: path, reason: why)
-                    }
-                }
-            }
-        }
-        if verify || header.codec != .raw {
-            let actual = bytes.withUnsafeBytes { ObjectHasher.id(of: $0, kind: header.kind, tag: header.tag) }
-            guard actual == id else {
-                throw StoreError.corruptObject(id, path: path, reason: "content hashes to \(actual)")
-            }
-        }
-        return bytes
+        try load(id, verify: verify, useCache: true).bytes
     }
 
     /// A manifest object parsed as JSON.
@@ -331,27 +386,80 @@ public final class Store: @unchecked Sendable {
 
     // MARK: statistics
 
+    /// Objects, logical bytes (decoded) and bytes on disk (the files, headers included).
+    public struct Usage: Sendable, Equatable {
+        public var objects = 0
+        public var logicalBytes = 0
+        public var diskBytes = 0
+        /// 1 − disk / logical (0 for nothing).
+        public var saving: Double { logicalBytes > 0 ? 1 - Double(diskBytes) / Double(logicalBytes) : 0 }
+
+        mutating func add(logical: Int, disk: Int) {
+            objects += 1
+            logicalBytes += logical
+            diskBytes += disk
+        }
+    }
+
     public struct Stats: Sendable {
         public var objects = 0
         public var logicalBytes = 0
         public var diskBytes = 0
         public var byCodec: [String: Int] = [:]
         public var byKind: [String: Int] = [:]
+        /// Usage of each codec's objects.
+        public var codecUsage: [String: Usage] = [:]
+        /// Usage of the objects of each tensor-set role: the output names of journaled stages
+        /// ("theta", "theta_hat", "theta_optimizer", "lora", …). An object in two roles counts in both.
+        public var roleUsage: [String: Usage] = [:]
         public var unreadable: [ObjectID] = []
     }
 
     public func stats() throws -> Stats {
         var s = Stats()
-        for c in Codec.allCases { s.byCodec[c.name] = 0 }
+        for c in Codec.allCases { s.byCodec[c.name] = 0; s.codecUsage[c.name] = Usage() }
+        var sizes: [ObjectID: (logical: Int, disk: Int)] = [:]
         for id in try allObjectIDs() {
             s.objects += 1
-            if let st = Posix.status(objectPath(id)) { s.diskBytes += st.size }
+            let disk = Posix.status(objectPath(id))?.size ?? 0
+            s.diskBytes += disk
             guard let h = try? header(id) else { s.unreadable.append(id); continue }
             s.logicalBytes += h.logicalLength
             s.byCodec[h.codec.name, default: 0] += 1
             s.byKind[h.kind.name, default: 0] += 1
+            s.codecUsage[h.codec.name, default: Usage()].add(logical: h.logicalLength, disk: disk)
+            sizes[id] = (h.logicalLength, disk)
+        }
+        var members: [String: Set<ObjectID>] = [:]
+        for run in try journalRuns() {
+            for line in try readJournal(run: run) {
+                guard let outputs = line["outputs"]?.objectValue else { continue }
+                for (role, v) in outputs {
+                    guard let sid = v.stringValue.flatMap(ObjectID.init(hex:)), sizes[sid] != nil else { continue }
+                    members[role, default: []].insert(sid)
+                    guard let json = try? readJSON(sid) else { continue }
+                    for child in Store.dataIDs(in: json) where sizes[child] != nil { members[role, default: []].insert(child) }
+                }
+            }
+        }
+        for (role, ids) in members {
+            var u = Usage()
+            for id in ids { u.add(logical: sizes[id]!.logical, disk: sizes[id]!.disk) }
+            s.roleUsage[role] = u
         }
         return s
+    }
+
+    /// Ids under "id" keys of a manifest, outside "metadata" and "parent".
+    static func dataIDs(in v: JSONValue) -> [ObjectID] {
+        switch v {
+        case let .object(o):
+            var out = o["id"]?.stringValue.flatMap(ObjectID.init(hex:)).map { [$0] } ?? []
+            for (k, x) in o where k != "metadata" && k != "parent" && k != "id" { out += dataIDs(in: x) }
+            return out
+        case let .array(a): return a.flatMap(dataIDs(in:))
+        default: return []
+        }
     }
 }
 

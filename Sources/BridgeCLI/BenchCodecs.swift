@@ -1,0 +1,172 @@
+// `bridge bench codecs --run RUN`: what the store's codecs do to a run that kept every step
+// (schedule.keep_every: 1). Per part (θ, θ̂, w and their optimizer states; tokenizer tensors left
+// out): plain copies (the logical bytes of the distinct objects), bytes on disk in this store, one
+// safetensors file per step and those files under `zstd -3`; then on the last step's θ: shuffle-lz4
+// against raw, single-core decode speed of shuffle-lz4 and delta-xor, and the time to write the
+// step's θ as plain copies and as deltas. tools/bench_codecs.sh runs it on both store policies.
+
+import ArgumentParser
+import Checkpoint
+import Foundation
+import ShardStore
+import Tensors
+
+struct BenchCodecs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "codecs", abstract: "Storage of a run's trajectory per codec and part, against safetensors and zstd -3 (use a release build).")
+
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(name: .customLong("run"), help: "The run (its refs/runs/RUN/steps/K are read).") var runName: String
+    @Option(help: "Scratch directory (default: a new directory under $TMPDIR or /tmp, removed afterwards).") var scratch: String?
+    @Option(name: .customLong("repeat"), help: "Repetitions of each timing; the best is reported.") var repetitions = 3
+    @Flag(help: "Skip the safetensors and zstd files.") var noFiles = false
+    @Flag(help: "Print a JSON object.") var json = false
+
+    static let parts: [(role: String, path: [String])] = [
+        ("theta", ["theta"]), ("theta_hat", ["theta_hat"]), ("lora", ["lora"]),
+        ("theta_optimizer", ["optimizer", "theta"]), ("theta_hat_optimizer", ["optimizer", "theta_hat"]), ("lora_optimizer", ["optimizer", "lora"]),
+    ]
+
+    func run() throws {
+        let store = try storeOptions.open()
+        let steps = try store.listRefs(under: "runs/\(runName)/steps").compactMap { r -> (Int, ObjectID)? in
+            Int(r.name.path.split(separator: "/").last ?? "").map { ($0, r.id) }
+        }.sorted { $0.0 < $1.0 }
+        guard !steps.isEmpty else { throw UserError("run '\(runName)' keeps no step refs (run it with --set schedule.keep_every=1)") }
+        let base = scratch ?? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/bridge-codecs-\(getpid())"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { if scratch == nil { try? FileManager.default.removeItem(atPath: base) } }
+
+        // Sets of each step by part.
+        var sets: [[String: TensorSet]] = []
+        for (_, stateID) in steps {
+            let state = try store.readJSON(stateID)
+            var bySet: [String: TensorSet] = [:]
+            for (role, path) in Self.parts {
+                var v: JSONValue? = state
+                for k in path { v = v?[k] }
+                if let id = v?["id"]?.stringValue.flatMap(ObjectID.init(hex:)) { bySet[role] = try store.tensorSet(id) }
+            }
+            sets.append(bySet)
+        }
+        func weights(_ s: TensorSet) -> [TensorEntry] { s.tensors.filter { $0.dtype.isFloatingPoint } }  // not the tokenizer files
+
+        // Plain copies and bytes on disk, per part and per codec.
+        var result: [String: JSONValue] = ["run": .string(runName), "steps": .int(steps.count)]
+        var partsJSON: [String: JSONValue] = [:]
+        var codecs: [String: (objects: Int, logical: Int, disk: Int)] = [:]
+        var seenAll = Set<ObjectID>()
+        var thetaPair = (logical: 0, disk: 0)
+        for (role, _) in Self.parts {
+            var seen = Set<ObjectID>(), logical = 0, disk = 0
+            for s in sets { for e in s[role].map(weights) ?? [] { for c in e.chunks where seen.insert(c.id).inserted {
+                let h = try store.header(c.id)
+                logical += h.logicalLength
+                disk += h.fileLength
+                if seenAll.insert(c.id).inserted {
+                    codecs[h.codec.name, default: (0, 0, 0)].objects += 1
+                    codecs[h.codec.name]!.logical += h.logicalLength
+                    codecs[h.codec.name]!.disk += h.fileLength
+                }
+            } } }
+            guard logical > 0 else { continue }
+            if role == "theta" || role == "theta_hat" { thetaPair.logical += logical; thetaPair.disk += disk }
+            partsJSON[role] = ["plain_bytes": .int(logical), "disk_bytes": .int(disk), "ratio": .double(Double(disk) / Double(logical))]
+        }
+        partsJSON["theta+theta_hat"] = ["plain_bytes": .int(thetaPair.logical), "disk_bytes": .int(thetaPair.disk),
+                                        "ratio": .double(Double(thetaPair.disk) / Double(max(thetaPair.logical, 1)))]
+        result["parts"] = .object(partsJSON)
+        result["codecs"] = .object(codecs.mapValues { ["objects": .int($0.objects), "logical_bytes": .int($0.logical), "disk_bytes": .int($0.disk)] })
+
+        // One safetensors file per step, and zstd -3 of it.
+        if !noFiles {
+            var st = 0, zst = 0, stTheta = 0, zstTheta = 0
+            for (k, s) in sets.enumerated() {
+                for (label, roles) in [("all", Self.parts.map(\.role)), ("theta", ["theta", "theta_hat"])] {
+                    var tensors: [(String, Tensor)] = []
+                    for role in roles { for e in s[role].map(weights) ?? [] { tensors.append((role + "/" + e.name, try store.loadTensor(e))) } }
+                    guard !tensors.isEmpty else { continue }
+                    let path = base + "/step-\(k)-\(label).safetensors"
+                    try SafetensorsWriter.write(tensors, to: path)
+                    let size = Posix_size(path)
+                    let z = Process()
+                    z.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                    z.arguments = ["zstd", "-3", "-q", "-f", path, "-o", path + ".zst"]
+                    try z.run()
+                    z.waitUntilExit()
+                    guard z.terminationStatus == 0 else { throw UserError("zstd -3 failed (is zstd installed?)") }
+                    let zsize = Posix_size(path + ".zst")
+                    if label == "all" { st += size; zst += zsize } else { stTheta += size; zstTheta += zsize }
+                    try? FileManager.default.removeItem(atPath: path)
+                    try? FileManager.default.removeItem(atPath: path + ".zst")
+                }
+            }
+            result["safetensors_bytes"] = .int(st)
+            result["safetensors_zstd3_bytes"] = .int(zst)
+            result["theta+theta_hat_safetensors_bytes"] = .int(stTheta)
+            result["theta+theta_hat_safetensors_zstd3_bytes"] = .int(zstTheta)
+        }
+
+        // Codec speed and ratio on the last step's θ (lone fp32 weights), in scratch stores.
+        guard let last = sets.last?["theta"] else { printResult(result); return }
+        let previous = sets.count >= 2 ? sets[sets.count - 2]["theta"] : nil
+        let items = try weights(last).map { (name: $0.name, tensor: try store.loadTensor($0)) }
+        let prevItems = try previous.map { p in try weights(p).map { (name: $0.name, tensor: try store.loadTensor($0)) } }
+        let bytes = items.reduce(0) { $0 + $1.tensor.byteCount }
+        func time(_ body: () throws -> Void) rethrows -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        }
+        var n = 0
+        func freshStore(deltas: Bool, floats: CodecPolicy = .raw) throws -> Store {
+            n += 1
+            var c = StoreConfig()
+            c.floatCompression = floats
+            if !deltas { c.deltaMaxDepth = 0 }
+            return try Store.create(at: base + "/store-\(n)", config: c)
+        }
+        // shuffle-lz4 size and decode speed
+        let shuffled = try freshStore(deltas: false, floats: .shuffleLZ4)
+        let shuffledSet = TensorSet(tensors: try shuffled.putTensors(items))
+        let shuffleDisk = try shuffledSet.tensors.flatMap(\.chunks).reduce(0) { $0 + (try shuffled.header($1.id).fileLength) }
+        var shuffleDecode = Double.infinity
+        for _ in 0..<max(1, repetitions) {
+            Store.clearDecodedCache()
+            shuffleDecode = min(shuffleDecode, try time { for c in shuffledSet.tensors.flatMap(\.chunks) { _ = try shuffled.read(c.id, verify: false) } })
+        }
+        result["shuffle_lz4"] = ["raw_bytes": .int(bytes), "disk_bytes": .int(shuffleDisk), "times_smaller": .double(Double(bytes) / Double(shuffleDisk)),
+                                 "decode_gb_per_s_one_core": .double(Double(bytes) / shuffleDecode / 1e9)]
+        // writing the step's θ: plain copies against deltas (base present), fsync included
+        if let prevItems {
+            var plainTime = Double.infinity, deltaTime = Double.infinity, deltaDecode = Double.infinity, deltaDisk = 0
+            for _ in 0..<max(1, repetitions) {
+                let plain = try freshStore(deltas: false)
+                sync()
+                plainTime = min(plainTime, try time { _ = try plain.putTensors(items) })
+                let delta = try freshStore(deltas: true)
+                let prevSet = TensorSet(tensors: try delta.putTensors(prevItems))
+                sync()
+                var deltaSet = TensorSet(tensors: [])
+                deltaTime = min(deltaTime, try time { deltaSet = TensorSet(tensors: try delta.putTensors(items, bases: prevSet)) })
+                deltaDisk = try deltaSet.tensors.flatMap(\.chunks).reduce(0) { $0 + (try delta.header($1.id).fileLength) }
+                Store.clearDecodedCache()
+                for c in prevSet.tensors.flatMap(\.chunks) { _ = try delta.read(c.id) }  // bases mapped and hashed, as in a run
+                deltaDecode = min(deltaDecode, try time { for c in deltaSet.tensors.flatMap(\.chunks) { _ = try delta.read(c.id, verify: false) } })
+            }
+            result["delta_xor"] = ["raw_bytes": .int(bytes), "disk_bytes": .int(deltaDisk), "ratio": .double(Double(deltaDisk) / Double(bytes)),
+                                   "decode_gb_per_s_one_core": .double(Double(bytes) / deltaDecode / 1e9)]
+            result["write_step_theta_s"] = ["plain": .double(plainTime), "delta": .double(deltaTime), "ratio": .double(deltaTime / plainTime)]
+        }
+        printResult(result)
+    }
+
+    func printResult(_ r: [String: JSONValue]) {
+        if json { printJSON(.object(r)); return }
+        print(JSONValue.object(r).pretty)
+    }
+}
+
+private func Posix_size(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+}
