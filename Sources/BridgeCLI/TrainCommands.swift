@@ -8,10 +8,117 @@ import Foundation
 import LanguageModel
 import Pipeline
 import ShardStore
+import Tokenizers
 import Training
 
 struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [SFT.self])
+    static let configuration = CommandConfiguration(abstract: "Train a model.", subcommands: [SFT.self, Pretrain.self])
+
+    struct Pretrain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pretrain",
+            abstract: "A base model from random weights: a config's architecture, then next-token training on a text corpus (the pretrain stage).",
+            discussion: """
+                The corpus is a UTF-8 text file (one document per line) or 'arithmetic': generic \
+                arithmetic statements and results from the synthetic task's train problems (no \
+                questions, no answer format). Journaled in run 'pretrain' (or --run): the same \
+                pretraining again is read back, not redone.
+                """)
+        @OptionGroup var storeOptions: StoreOptions
+        @Option(help: "Tokenizer: a tokenizer.json or llama2.c tokenizer.bin file, or a model ref whose tokenizer to use.") var tokenizer: String
+        @Option(help: "Corpus: a text file, or 'arithmetic'.") var corpus: String
+        @Option(name: .customLong("corpus-lines"), help: "Lines of the arithmetic corpus.") var corpusLines = 200_000
+        @Option(name: .customLong("corpus-seed"), help: "Seed of the arithmetic corpus (keep it apart from the task's seeds).") var corpusSeed: UInt64 = 1_000_003
+        @Option(name: .customLong("corpus-levels"), help: "Levels of the arithmetic corpus, e.g. 1-5.") var corpusLevels = "1-5"
+        @Option(help: "A config.json for the architecture (its vocab_size must hold the tokenizer); else the options below.") var config: String?
+        @Option(name: .customLong("model-type"), help: "qwen2, llama or qwen3.") var modelType = "qwen2"
+        @Option(help: "Hidden size.") var hidden = 128
+        @Option(help: "Layers.") var layers = 4
+        @Option(help: "Attention heads.") var heads = 4
+        @Option(name: .customLong("kv-heads"), help: "Key/value heads.") var kvHeads = 2
+        @Option(help: "MLP size.") var intermediate = 384
+        @Option(help: "max_position_embeddings.") var context = 512
+        @Option(help: "Optimizer steps.") var steps: Int
+        @Option(help: "Windows per step.") var batch = 16
+        @Option(name: .customLong("seq-len"), help: "Tokens per window.") var seqLen = 128
+        @Option(help: "Learning rate (constant).") var lr: Float = 1e-3
+        @Option(name: .customLong("weight-decay"), help: "AdamW weight decay.") var weightDecay: Float = 0.01
+        @Option(help: "Max global gradient norm; 0 disables clipping.") var clip: Float = 1.0
+        @Option(help: "Seed of the initial weights and the window order.") var seed: UInt64 = 0
+        @Option(help: "Name of the output ref (models/NAME).") var name: String
+        @Option(name: .customLong("run"), help: "The journal the stage is recorded in (default: pretrain).") var runName: String?
+        @Flag(help: "Print a JSON object at the end instead of one line per step.") var json = false
+
+        func validate() throws {
+            guard steps > 0, batch > 0, seqLen >= 2, lr > 0, lr.isFinite, weightDecay >= 0, clip >= 0, corpusLines > 0 else {
+                throw ValidationError("--steps, --batch, --lr, --corpus-lines must be positive, --seq-len ≥ 2, --weight-decay and --clip ≥ 0")
+            }
+        }
+
+        func run() throws {
+            let outRef = try RefName.model(name)
+            if let runName { try validateRunName(runName) }
+            let levelParts = corpusLevels.split(separator: "-").compactMap { Int($0) }
+            guard (1...2).contains(levelParts.count), let lo = levelParts.first, let hi = levelParts.last, lo <= hi,
+                  SyntheticArithmetic.Difficulty.levels.contains(lo), SyntheticArithmetic.Difficulty.levels.contains(hi) else {
+                throw UserError("--corpus-levels '\(corpusLevels)': expected L or L-M within \(SyntheticArithmetic.Difficulty.levels)")
+            }
+            // every input read and checked before anything is stored
+            let tokenizerBytes: [UInt8]
+            var store: Store? = nil
+            if let data = FileManager.default.contents(atPath: tokenizer) {
+                tokenizerBytes = Array(data)
+            } else {
+                let s = try storeOptions.open()
+                store = s
+                let set = try s.tensorSet(try s.resolve(tokenizer).id)
+                guard let entry = set.tokenizerEntry else { throw UserError("'\(tokenizer)' carries no tokenizer") }
+                tokenizerBytes = try s.loadTensor(entry).buffer.withUnsafeBytes { Array($0) }
+            }
+            let tok = try TokenizerLoader.load(bytes: tokenizerBytes, name: tokenizer)
+            let corpusBytes: [UInt8]
+            if corpus == "arithmetic" {
+                corpusBytes = Array((try ArithmeticCorpus.lines(seed: corpusSeed, count: corpusLines, levels: lo...hi).joined(separator: "\n") + "\n").utf8)
+            } else {
+                guard let data = FileManager.default.contents(atPath: corpus) else { throw UserError("--corpus '\(corpus)': no readable file (or 'arithmetic')") }
+                corpusBytes = Array(data)
+            }
+            var modelConfig: ModelConfig
+            if let config {
+                guard let data = FileManager.default.contents(atPath: config) else { throw UserError("--config '\(config)': no readable file") }
+                modelConfig = try ModelConfig(json: data)
+            } else {
+                guard let family = ModelConfig.Family(rawValue: modelType) else { throw UserError("--model-type '\(modelType)': one of qwen2, llama, qwen3") }
+                let eos = tok.tokenID("<|endoftext|>") ?? tok.tokenID("</s>") ?? (tok.vocabularySize > 2 ? 2 : nil)
+                let bos = tok.tokenID("<s>") ?? (family == .llama && tok.vocabularySize > 1 ? 1 : nil)
+                modelConfig = ModelConfig(modelType: family, vocabSize: tok.vocabularySize, hiddenSize: hidden, intermediateSize: intermediate,
+                                          numHiddenLayers: layers, numAttentionHeads: heads, numKeyValueHeads: kvHeads, maxPositionEmbeddings: context,
+                                          tieWordEmbeddings: true, bosTokenId: bos.map(Int.init), eosTokenIds: eos.map { [Int($0)] } ?? [], dtype: "float32")
+            }
+            do { try modelConfig.validate() } catch { throw UserError("the model config: \(error)") }
+
+            let s = try store ?? storeOptions.open()
+            let stage0 = PretrainStage(tokenizer: try s.put(tokenizerBytes, kind: .blob, codec: .auto).id,
+                                       corpus: try s.put(corpusBytes, kind: .blob, codec: .auto).id, config: modelConfig,
+                                       steps: steps, batch: batch, sequenceLength: seqLen,
+                                       optimizer: AdamWConfig(lr: lr, weightDecay: weightDecay, clip: clip == 0 ? nil : clip), seed: seed)
+            var stage = stage0
+            if !json { stage.onStep = { step, loss in if step == 0 || (step + 1) % 10 == 0 || step + 1 == steps { print("step \(step + 1)/\(steps)  loss \(String(format: "%.4f", loss))") } } }
+            let start = Date()
+            let outcome = try StageRunner(store: s, run: runName ?? "pretrain").execute(stage)
+            let model = try outcome.result.id("model")
+            try s.updateRef(outRef, to: model)
+            let m = outcome.result.metrics
+            if json {
+                printJSON(["id": .string(model.hex), "ref": .string(outRef.path), "skipped": .bool(outcome.skipped),
+                           "seconds": .double(Date().timeIntervalSince(start)), "final_loss": m["final_loss"] ?? .null,
+                           "parameters": m["parameters"] ?? .null, "corpus_tokens": m["corpus_tokens"] ?? .null, "losses": m["losses"] ?? .null])
+            } else {
+                print(model.hex)
+                FileHandle.standardError.write(Data("\(outcome.skipped ? "found in the journal: " : "")\(m["parameters"]?.intValue ?? 0) parameters, \(m["corpus_tokens"]?.intValue ?? 0) corpus tokens, final loss \(String(format: "%.4f", m["final_loss"]?.doubleValue ?? 0)); wrote \(outRef)\n".utf8))
+            }
+        }
+    }
 
     struct SFT: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -145,3 +145,19 @@ func readFileBytes(_ path: String) throws -> [UInt8] {
 extension ModelCheckpointError: ClassifiedError {
     public var errorClass: ErrorClass { .input }
 }
+
+extension Store {
+    /// Stores θ (f32, HF names) of a model made here (no base set to take the config and tokenizer
+    /// from): the config as config.json metadata and one tokenizer file.
+    public func putNewModel(params: FloatBuffer, config: ModelConfig, tokenizerFile: (name: String, bytes: [UInt8]),
+                            metadata extra: [String: JSONValue] = [:]) throws -> TensorSet {
+        let layout = ParameterLayout(config: config)
+        var entries = try putTensors(layout.tensors(of: params).map { (name: $0.0, tensor: $0.1) })
+        entries += try putTokenizerFiles([tokenizerFile])
+        var metadata = extra
+        metadata[ModelMetadata.config] = try JSONValue(parsing: [UInt8](config.hfConfigJSON()))
+        var set = TensorSet(tensors: entries, metadata: metadata)
+        set.id = try putTensorSet(set)
+        return set
+    }
+}

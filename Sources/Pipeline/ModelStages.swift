@@ -13,6 +13,7 @@ import Foundation
 import LanguageModel
 import ShardStore
 import Tensors
+import Tokenizers
 import Training
 
 public struct ImportStage: Stage {
@@ -123,5 +124,88 @@ public struct TrainSFTStage: Stage {
         return StageResult(outputs: ["theta": .string(theta.id!.hex)],
                            metrics: ["losses": .array(losses.map { .double(Double($0)) }), "final_loss": .double(Double(losses.last ?? 0)),
                                      "examples": .int(examples.count), "seconds": .double(seconds)])
+    }
+}
+
+/// A base model from random weights: `config`'s architecture initialised as transformers does
+/// (N(0, 0.02), unit norms, zero biases) from the `pretrain-init` stream, then plain next-token
+/// training on a text corpus (one document per line, each encoded with the tokenizer's special
+/// tokens and ended with EOS, concatenated and cut into windows of `sequenceLength` tokens) with
+/// SFTTrainer (token-mean loss over every predicted token, AdamW, windows in a seeded epoch order).
+public struct PretrainStage: Stage {
+    public static let name = "pretrain"
+    public static let version = 1
+
+    /// A tokenizer file as a blob (tokenizer.json or a llama2.c tokenizer.bin).
+    public var tokenizer: ObjectID
+    /// UTF-8 text, one document per line.
+    public var corpus: ObjectID
+    public var config: ModelConfig
+    public var steps: Int
+    public var batch: Int
+    public var sequenceLength: Int
+    public var optimizer: AdamWConfig
+    public var seed: UInt64
+    /// Called after each optimizer step with (step, loss); not part of the key.
+    public var onStep: (Int, Float) -> Void = { _, _ in }
+
+    public init(tokenizer: ObjectID, corpus: ObjectID, config: ModelConfig, steps: Int, batch: Int, sequenceLength: Int,
+                optimizer: AdamWConfig, seed: UInt64) {
+        self.tokenizer = tokenizer
+        self.corpus = corpus
+        self.config = config
+        self.steps = steps
+        self.batch = batch
+        self.sequenceLength = sequenceLength
+        self.optimizer = optimizer
+        self.seed = seed
+    }
+
+    var configJSON: JSONValue { (try? JSONValue(parsing: [UInt8](config.hfConfigJSON()))) ?? .null }
+
+    public var params: JSONValue {
+        ["config": configJSON, "steps": .int(steps), "batch": .int(batch), "sequence_length": .int(sequenceLength),
+         "learning_rate": .double(Double(optimizer.lr)), "weight_decay": .double(Double(optimizer.weightDecay)),
+         "max_grad_norm": optimizer.clip.map { .double(Double($0)) } ?? .null, "seed": .int(Int(bitPattern: UInt(seed)))]
+    }
+    public var inputs: [String: JSONValue] { ["tokenizer": .string(tokenizer.hex), "corpus": .string(corpus.hex)] }
+
+    public func run(in store: Store) throws -> StageResult {
+        let tokenizerBytes = try store.read(tokenizer).array
+        let tok = try TokenizerLoader.load(bytes: tokenizerBytes, name: "tokenizer \(tokenizer.hex.prefix(12))")
+        guard tok.vocabularySize <= config.vocabSize else {
+            throw PipelineError.invalidInput("the tokenizer has \(tok.vocabularySize) tokens; the model's vocab_size is \(config.vocabSize)")
+        }
+        guard sequenceLength >= 2, sequenceLength <= config.maxPositionEmbeddings else {
+            throw PipelineError.invalidInput("sequence length \(sequenceLength) must be in 2...\(config.maxPositionEmbeddings) (max_position_embeddings)")
+        }
+        let text = String(decoding: try store.read(corpus).array, as: UTF8.self)
+        var stream: [Int32] = []
+        let eos = config.eosTokenIds.first.map(Int32.init)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            stream += tok.encode(String(line), addSpecialTokens: true)
+            if let eos { stream.append(eos) }
+        }
+        let windows = stream.count / sequenceLength
+        guard windows >= 1 else {
+            throw PipelineError.invalidInput("the corpus is \(stream.count) tokens, shorter than one window of \(sequenceLength)")
+        }
+        let examples = (0..<windows).map { i in
+            SFTExample(tokens: Array(stream[(i * sequenceLength)..<((i + 1) * sequenceLength)]), lossFrom: 1, line: i + 1)
+        }
+        let model = try Transformer(randomWeights: config, seed: Philox.derive(seed: seed, purpose: "pretrain-init"))
+        let trainer = try SFTTrainer(model: model, examples: examples,
+                                     config: SFTConfig(steps: steps, batch: batch, optimizer: optimizer,
+                                                       seed: Philox.derive(seed: seed, purpose: "pretrain-order")),
+                                     path: "corpus \(corpus.hex.prefix(12))")
+        let start = Date()
+        let losses = try trainer.run(progress: onStep)
+        let seconds = Date().timeIntervalSince(start)
+        let set = try store.putNewModel(params: model.params, config: config,
+                                        tokenizerFile: (tokenizerBytes.first == UInt8(ascii: "{") ? "tokenizer.json" : "tokenizer.bin", tokenizerBytes))
+        return StageResult(outputs: ["model": .string(set.id!.hex)],
+                           metrics: ["losses": .array(losses.map { .double(Double($0)) }), "final_loss": .double(Double(losses.last ?? 0)),
+                                     "corpus_tokens": .int(stream.count), "windows": .int(windows), "parameters": .int(model.layout.totalCount),
+                                     "seconds": .double(seconds)])
     }
 }

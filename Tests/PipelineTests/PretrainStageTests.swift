@@ -1,0 +1,62 @@
+// The pretrain stage (a base model from random weights on a text corpus) and the arithmetic
+// corpus it is meant for: the corpus is statements and results only, deterministic in its seed;
+// pretraining lowers the loss, writes the same model bytes when run again in a fresh store, and
+// the model it writes loads, generates and carries its tokenizer.
+
+import Foundation
+import Testing
+import TestSupport
+import Checkpoint
+import LanguageModel
+import Tensors
+import Tokenizers
+import Training
+@testable import Pipeline
+@testable import ShardStore
+
+@Suite struct PretrainStageTests {
+    let scratch = ScratchDirectory("pretrain")
+
+    @Test func theArithmeticCorpusIsStatementsAndResultsOnly() throws {
+        let lines = try ArithmeticCorpus.lines(seed: 5, count: 500)
+        #expect(lines.count == 500)
+        #expect(try ArithmeticCorpus.lines(seed: 5, count: 500) == lines)
+        #expect(try ArithmeticCorpus.lines(seed: 6, count: 500) != lines)
+        for line in lines {
+            #expect(!line.contains("answer") && !line.contains("boxed") && !line.contains("?"), "\(line)")
+            // "a op b = c." with the result right
+            let parts = line.dropLast().split(separator: " ")
+            #expect(parts.count == 5 && parts[3] == "=" && line.hasSuffix("."), "\(line)")
+            if parts.count == 5, let a = Int(parts[0]), let b = Int(parts[2]), let c = Int(parts[4]) {
+                let r: Int? = switch parts[1] { case "+": a + b; case "-": a - b; case "*": a * b; case "/": b != 0 && a % b == 0 ? a / b : nil; default: nil }
+                #expect(r == c, "\(line)")
+            }
+        }
+        // every level contributes (levels 1–5 differ in digits: 1-digit operands only at levels 1–2)
+        #expect(lines.contains { $0.split(separator: " ").first.map { $0.count >= 3 } == true })
+    }
+
+    @Test func pretrainingLowersTheLossAndWritesTheSameBytesAgain() throws {
+        func run(_ name: String) throws -> (Store, StageResult) {
+            let store = try Store.create(at: scratch.file(name))
+            let tokBytes = try fixtureBytes("tok512/tok512.bin")
+            let corpus = try ArithmeticCorpus.lines(seed: 9, count: 3000).joined(separator: "\n")
+            let config = ModelConfig(modelType: .qwen2, vocabSize: 512, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
+                                     numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 128, tieWordEmbeddings: true,
+                                     bosTokenId: 1, eosTokenIds: [2], dtype: "float32")
+            let stage = PretrainStage(tokenizer: try store.put(tokBytes, kind: .blob).id, corpus: try store.put(Array(corpus.utf8), kind: .blob).id,
+                                      config: config, steps: 40, batch: 8, sequenceLength: 48, optimizer: AdamWConfig(lr: 3e-3), seed: 4)
+            return (store, try StageRunner(store: store, run: "p").execute(stage).result)
+        }
+        let (store, a) = try run("a")
+        let losses = (a.metrics["losses"]?.arrayValue ?? []).compactMap(\.doubleValue)
+        #expect(losses.count == 40)
+        let first = losses.prefix(5).reduce(0, +) / 5, last = losses.suffix(5).reduce(0, +) / 5
+        #expect(first > log(512) - 1 && last < first - 1.5, "loss \(first) → \(last)")
+        let (_, b) = try run("b")
+        #expect(try a.id("model") == b.id("model"))
+        let set = try store.tensorSet(try a.id("model"))
+        let loaded = try store.loadModel(set)
+        #expect(loaded.model.config.vocabSize == 512 && loaded.tokenizerFiles["tokenizer.bin"] != nil)
+    }
+}
