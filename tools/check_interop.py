@@ -47,8 +47,30 @@ def schema(name):
     return jsonschema.Draft202012Validator(s, format_checker=jsonschema.FormatChecker())
 
 
+def lz4_blocks(body, logical, name):
+    """The `lz4` payload layout: block size, block count, compressed sizes, blocks."""
+    block, count = struct.unpack_from("<II", body, 0)
+    sizes = struct.unpack_from(f"<{count}I", body, 8)
+    pos, parts = 8 + 4 * count, []
+    for i, size in enumerate(sizes):
+        n = min(block, logical - i * block)
+        parts.append(lz4.block.decompress(body[pos:pos + size], uncompressed_size=n))
+        pos += size
+    check(pos == len(body), f"{name}: trailing lz4 bytes")
+    return block, parts
+
+
+def ungroup(block_bytes, width):
+    """Inverse of the byte grouping of one block: all byte 0s, then all byte 1s, ... → elements."""
+    if width == 1:
+        return block_bytes
+    a = np.frombuffer(block_bytes, dtype=np.uint8)
+    return a.reshape(width, len(a) // width).T.copy().tobytes()
+
+
 def read_object(path):
-    """Decodes one object file per schemas/object-file.md; returns (kind, tag, logical bytes)."""
+    """Decodes one object file per schemas/object-file.md (a delta through its base); returns
+    (kind, tag, logical bytes, codec)."""
     with open(path, "rb") as f:
         data = f.read()
     name = os.path.basename(path)
@@ -58,20 +80,25 @@ def read_object(path):
     logical, payload = struct.unpack_from("<QQ", data, 16)
     check(len(data) == 64 + payload, f"{name}: file size {len(data)} != 64 + {payload}")
     check(data[32:48].hex() == name, f"{name}: header id {data[32:48].hex()}")
-    check(data[48:64] == b"\0" * 16, f"{name}: base id must be zero")
+    base = data[48:64]
+    check((base == b"\0" * 16) == (codec != 3), f"{name}: base id must be set exactly for delta-xor")
     body = data[64:]
     if codec == 0:
         out = body
     elif codec == 1:
-        block, count = struct.unpack_from("<II", body, 0)
-        sizes = struct.unpack_from(f"<{count}I", body, 8)
-        pos, parts = 8 + 4 * count, []
-        for i, size in enumerate(sizes):
-            n = min(block, logical - i * block)
-            parts.append(lz4.block.decompress(body[pos:pos + size], uncompressed_size=n))
-            pos += size
-        check(pos == len(body), f"{name}: trailing lz4 bytes")
-        out = b"".join(parts)
+        out = b"".join(lz4_blocks(body, logical, name)[1])
+    elif codec in (2, 3):
+        width, depth = body[0], body[1]
+        check(body[2:8] == b"\0" * 6, f"{name}: grouped prefix reserved bytes")
+        check((depth == 0) == (codec == 2), f"{name}: chain depth {depth} for codec {codec}")
+        _, parts = lz4_blocks(body[8:], logical, name)
+        out = b"".join(ungroup(p, width) for p in parts)
+        if codec == 3:
+            base_path = os.path.join(os.path.dirname(os.path.dirname(path)), base.hex()[:2], base.hex())
+            check(os.path.exists(base_path), f"{name}: delta base {base.hex()} missing")
+            bkind, btag, bdata, _ = read_object(base_path)
+            check((bkind, btag, len(bdata)) == (kind, tag, logical), f"{name}: base {base.hex()} differs in kind, dtype or length")
+            out = (np.frombuffer(out, dtype=np.uint8) ^ np.frombuffer(bdata, dtype=np.uint8)).tobytes()
     else:
         check(False, f"{name}: unknown codec {codec}")
         out = b""
@@ -175,7 +202,7 @@ def main():
     for e in schema("store-config.schema.json").iter_errors(cfg):
         check(False, f"config.json: {e.message}")
     tensor_set = schema("tensor-set.schema.json")
-    codecs, manifests, run_states = {0: 0, 1: 0}, 0, 0
+    codecs, manifests, run_states = {0: 0, 1: 0, 2: 0, 3: 0}, 0, 0
     objects_dir = os.path.join(store, "objects")
     for fan in sorted(os.listdir(objects_dir)):
         for name in sorted(os.listdir(os.path.join(objects_dir, fan))):
@@ -194,7 +221,7 @@ def main():
                     for e in validator.iter_errors(doc):
                         check(False, f"manifest {name} ({fmt}): {e.message}")
     check(manifests >= 5, f"expected the manifests of a checkpoint, a model, a shard, responses and scores; found {manifests}")
-    check(codecs[1] > 0 and codecs[0] > 0, f"expected both codecs in use, got {codecs}")
+    check(codecs[1] > 0 and codecs[0] > 0 and codecs[3] > 0, f"expected raw, lz4 and delta-xor objects (a run's θ against its parent), got {codecs}")
     check(run_states >= 3, f"expected the run states of a 2-step run; found {run_states}")
     journal = schema("journal-line.schema.json")
     with open(os.path.join(store, "journal", "interop.jsonl")) as f:
@@ -208,7 +235,7 @@ def main():
     if failures:
         sys.exit(f"{len(failures)} interop checks failed")
     print(f"interop ok: {len(a)} tensors round-tripped through the reference safetensors library; ckpt diff of θ vs θ̂ equals numpy on {compared} tensors; "
-          f"{sum(codecs.values())} objects re-hashed with xxhash ({codecs[1]} lz4-decoded); {manifests} manifests, "
+          f"{sum(codecs.values())} objects re-hashed with xxhash ({codecs[1]} lz4-, {codecs[2]} shuffle-lz4- and {codecs[3]} delta-xor-decoded, deltas through their bases); {manifests} manifests, "
           f"{len(lines)} journal lines, {len(graded)} grade lines, {len(pipelines)} pipeline configs and {run_states} run states validated against schemas/")
 
 
