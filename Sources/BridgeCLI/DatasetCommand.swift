@@ -96,11 +96,8 @@ struct DatasetSynth: ParsableCommand {
             for r in records { print(r.jsonLine) }
             return
         }
-        do {
-            try MathRecord.write(records, to: URL(fileURLWithPath: out))
-        } catch {
-            throw UserError(error.description)
-        }
+        // through the store's export funnel (a temporary, fsync, rename), like every file bridge writes
+        try ExportFile.write(path: out, bytes: Array(records.jsonl.utf8))
         if json {
             printJSON(["file": .string(out), "records": .int(records.count), "seed": .int(Int(truncatingIfNeeded: seed)),
                        "level": .int(level), "split": .string(split)])

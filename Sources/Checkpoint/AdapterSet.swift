@@ -107,7 +107,7 @@ extension Store {
         adapter["fan_in_fan_out"] = .bool(false)
         adapter["inference_mode"] = .bool(true)
         let text = JSONValue.object(adapter).pretty + "\n"
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/adapter_config.json"), options: .atomic) } catch {
+        do { try ExportFile.write(path: dir + "/adapter_config.json", bytes: Array(text.utf8)) } catch {
             throw CheckpointError.io(path: dir + "/adapter_config.json", reason: "\(error)")
         }
     }

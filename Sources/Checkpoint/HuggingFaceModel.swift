@@ -135,7 +135,7 @@ extension Store {
             let name = String(e.name.dropFirst(ModelMetadata.tokenizerPrefix.count))
             guard !name.contains("/"), !name.hasPrefix(".") else { continue }
             let t = try loadTensor(e)
-            try t.buffer.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dir + "/" + name), options: .atomic) }
+            try ExportFile.write(path: dir + "/" + name, bytes: t.buffer.withUnsafeBytes { Array($0) })
         }
     }
 
@@ -165,7 +165,7 @@ extension Store {
     }
 
     private func writeText(_ text: String, to path: String) throws {
-        do { try Data((text + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+        do { try ExportFile.write(path: path, bytes: Array((text + "\n").utf8)) } catch {
             throw CheckpointError.io(path: path, reason: "\(error)")
         }
     }

@@ -169,57 +169,40 @@ public enum SafetensorsWriter {
         }
     }
 
-    /// Writes `header` and then parts of the given sizes, back to back, into `path` through a
-    /// temporary file and a rename. Parts are produced and written on all cores: `part(k, sink)`
-    /// must pass part k's bytes to `sink` (in one or more pieces, in order).
+    /// Writes `header` and then parts of the given sizes, back to back, into `path` through the
+    /// store's export funnel (ShardStore/ExportFile.swift: a temporary, fsync, rename, directory
+    /// fsync). Parts are produced and written on all cores: `part(k, sink)` must pass part k's
+    /// bytes to `sink` (in one or more pieces, in order).
     public static func writeFile(path: String, header: [UInt8], partSizes: [Int],
                                  part: (Int, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        let dir: String = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let base = path.split(separator: "/").last.map(String.init) ?? path
-        let tmp = (dir.isEmpty ? "" : dir + "/") + ".\(base).tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CheckpointError.io(path: path, reason: String(cString: strerror(errno))) }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(tmp) }
-        }
-        func pwriteAll(_ bytes: UnsafeRawBufferPointer, at start: Int) throws {
-            var done = 0
-            while done < bytes.count {
-                let n = pwrite(fd, bytes.baseAddress! + done, min(bytes.count - done, 1 << 30), off_t(start + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw CheckpointError.io(path: path, reason: String(cString: strerror(errno)))
-                }
-                done += n
-            }
-        }
         var offsets: [Int] = []
         var end = header.count
         for size in partSizes {
             offsets.append(end)
             end += size
         }
-        guard ftruncate(fd, off_t(end)) == 0 else { throw CheckpointError.io(path: path, reason: String(cString: strerror(errno))) }
-        try header.withUnsafeBytes { try pwriteAll($0, at: 0) }
-        // Largest parts first, so the cores finish together.
-        let schedule = partSizes.indices.sorted { partSizes[$0] > partSizes[$1] }
-        try parallelForThrowing(schedule.count) { s in
-            let k = schedule[s]
-            var position = offsets[k]
-            try part(k) { bytes in
-                guard position + bytes.count <= offsets[k] + partSizes[k] else {
-                    throw CheckpointError.io(path: path, reason: "part \(k) is longer than its \(partSizes[k]) bytes")
+        do {
+            try ExportFile.write(path: path, size: end) { file in
+                try header.withUnsafeBytes { try file.write($0, at: 0) }
+                // Largest parts first, so the cores finish together.
+                let schedule = partSizes.indices.sorted { partSizes[$0] > partSizes[$1] }
+                try parallelForThrowing(schedule.count) { s in
+                    let k = schedule[s]
+                    var position = offsets[k]
+                    try part(k) { bytes in
+                        guard position + bytes.count <= offsets[k] + partSizes[k] else {
+                            throw CheckpointError.io(path: path, reason: "part \(k) is longer than its \(partSizes[k]) bytes")
+                        }
+                        try file.write(bytes, at: position)
+                        position += bytes.count
+                    }
+                    guard position == offsets[k] + partSizes[k] else {
+                        throw CheckpointError.io(path: path, reason: "part \(k) is shorter than its \(partSizes[k]) bytes")
+                    }
                 }
-                try pwriteAll(bytes, at: position)
-                position += bytes.count
             }
-            guard position == offsets[k] + partSizes[k] else {
-                throw CheckpointError.io(path: path, reason: "part \(k) is shorter than its \(partSizes[k]) bytes")
-            }
+        } catch let e as StoreError {
+            throw CheckpointError.io(path: path, reason: e.description)
         }
-        guard rename(tmp, path) == 0 else { throw CheckpointError.io(path: path, reason: String(cString: strerror(errno))) }
-        ok = true
     }
 }

@@ -51,8 +51,8 @@ public struct Report: Sendable {
         var written: [String] = []
         for (name, text) in files {
             let path = (dir as NSString).appendingPathComponent(name)
-            do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-                throw ReportError("cannot write '\(path)': \(error.localizedDescription)")
+            do { try ExportFile.write(path: path, bytes: Array(text.utf8)) } catch {
+                throw ReportError("cannot write '\(path)': \(error)")
             }
             written.append(path)
         }

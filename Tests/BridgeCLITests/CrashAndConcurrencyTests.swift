@@ -85,4 +85,32 @@ import ShardStore
         #expect(try cli.json(["ckpt", "ls"]).arrayValue?.count == 9)
         #expect(try cli.json(["store", "stats"])["objects"]?.intValue == 24 + 2)
     }
+
+    /// Exports go through the store's write funnel: killed before each of its file-system
+    /// operations in turn, `ckpt export` over an existing file leaves that file whole — the old
+    /// bytes or the whole new export, never a mix — until the run that completes.
+    @Test func killDuringExportLeavesTheOldFileOrTheNewOne() throws {
+        let cli = try CLI("cli-export-crash")
+        let a = cli.scratch.file("a.safetensors"), b = cli.scratch.file("b.safetensors")
+        try writeSafetensors(a, count: 4, elements: 64 * 1024, seed: 1)
+        try writeSafetensors(b, count: 4, elements: 64 * 1024, seed: 2)
+        try cli.run(["ckpt", "import", b, "--name", "b"])
+        let target = cli.scratch.file("out.safetensors")
+        try cli.run(["ckpt", "export", "b", target])
+        let new = try Data(contentsOf: URL(fileURLWithPath: target))
+        let old = try Data(contentsOf: URL(fileURLWithPath: a))
+        var point = 1, completed = false, killed = 0
+        while !completed && point < 200 {
+            try old.write(to: URL(fileURLWithPath: target))
+            let p = try startBridge(["ckpt", "export", "b", target, "--store", cli.store], environment: ["BRIDGE_CRASH_AFTER_WRITES": String(point)])
+            p.waitUntilExit()
+            let died = p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL
+            #expect(died || p.terminationStatus == 0, "crash point \(point): exited \(p.terminationStatus)")
+            let now = try Data(contentsOf: URL(fileURLWithPath: target))
+            #expect(now == old || now == new, "crash point \(point): the target is neither the old file nor the new one")
+            if died { killed += 1 } else { completed = true; #expect(now == new) }
+            point += 1
+        }
+        #expect(completed && killed >= 3, "killed \(killed) times")
+    }
 }

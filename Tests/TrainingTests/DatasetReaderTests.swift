@@ -141,7 +141,7 @@ import TestSupport
             MathRecord(id: "a", source: "synthetic", prompt: "Compute 1 + 2.", answer: "3", target: "1 + 2 = 3.\nThe answer is \\boxed{3}.", level: 1),
             MathRecord(id: "b/2", source: "olympiadbench", prompt: "Find x. \"quoted\"\n", answer: "4.2", tolerance: 0.1),
         ]
-        try MathRecord.write(records, to: url)
+        try Data(records.jsonl.utf8).write(to: url)
         #expect(try DatasetReader.read(url) == records)
         #expect(try DatasetReader.read(url, format: .bridge) == records)
     }

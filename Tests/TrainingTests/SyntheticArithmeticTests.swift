@@ -112,13 +112,13 @@ import TestSupport
         let records = task.records(count: 25, split: .train)
         #expect(records.count == 25)
         #expect(records[0].id == "synthetic/L2/9/\(task.problems(count: 1, split: .train)[0].index)")
-        try MathRecord.write(records, to: url)
+        try Data(records.jsonl.utf8).write(to: url)
         let back = try DatasetReader.read(url)
         #expect(back == records)
         #expect(back.allSatisfy { $0.source == "synthetic" && $0.level == 2 })
         // Writing the same records again gives the same bytes.
         let first = try Data(contentsOf: url)
-        try MathRecord.write(task.records(count: 25, split: .train), to: url)
+        try Data(task.records(count: 25, split: .train).jsonl.utf8).write(to: url)
         #expect(try Data(contentsOf: url) == first)
     }
 

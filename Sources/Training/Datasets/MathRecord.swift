@@ -49,20 +49,12 @@ public struct MathRecord: Sendable, Equatable, Codable {
         let data = try! encoder.encode(self)
         return String(decoding: data, as: UTF8.self)
     }
-
-    /// Writes records as JSONL (one `jsonLine` per record), atomically.
-    public static func write(_ records: [MathRecord], to url: URL) throws(DatasetError) {
-        var text = ""
-        for r in records { text += r.jsonLine + "\n" }
-        do {
-            try Data(text.utf8).write(to: url, options: .atomic)
-        } catch {
-            throw .unreadable(file: url.path, reason: "cannot write: \((error as NSError).localizedDescription)")
-        }
-    }
 }
 
 extension Array where Element == MathRecord {
+    /// The records as JSONL, one `jsonLine` per record (what `bridge dataset synth --out` writes).
+    public var jsonl: String { map { $0.jsonLine + "\n" }.joined() }
+
     /// Records with a non-empty reference answer (two MATH train solutions box nothing).
     public var answerable: [MathRecord] {
         filter { !$0.answer.trimmingSpaces.isEmpty }
