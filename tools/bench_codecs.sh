@@ -5,7 +5,8 @@
 # under zstd -3 (`bridge bench codecs`). Also the wall time of each run.
 #
 #   tools/bench_codecs.sh [PIPELINE] [extra `bridge run` args...]
-#   MODEL25M=1 tools/bench_codecs.sh     # a random ~25M-parameter llama2.c model instead (6 steps)
+#   MODEL25M=1 tools/bench_codecs.sh     # a random ~25M-parameter llama2.c model instead ($STEPS steps, default 25;
+#                                        # learning rate $LR for θ and θ̂, default 1e-4, and $LORA_LR for the adapter, default 1e-3)
 #
 # Needs a release build (swift build -c release) and zstd.
 set -euo pipefail
@@ -34,7 +35,8 @@ with open(sys.argv[1], "wb") as f:
     for p in parts: f.write(p.tobytes())
 print("parameters:", sum(p.size for p in parts[:11]))
 PY
-  EXTRA+=(--set "model.llama2c=$WORK/m25.bin" --steps "${STEPS:-6}" --set rl.max_completion_length=16 --set rl.prompts_per_step=4 --set train.sft_batch_size=8)
+  EXTRA+=(--set "model.llama2c=$WORK/m25.bin" --steps "${STEPS:-25}" --set rl.max_completion_length=16 --set rl.prompts_per_step=4 --set train.sft_batch_size=8
+          --set "train.learning_rate=${LR:-1e-4}" --set "bridge.lora_learning_rate=${LORA_LR:-1e-3}")
 fi
 
 for policy in delta plain; do
