@@ -65,12 +65,12 @@ d, p = json.load(open(f"{w}/delta-codecs.json")), json.load(open(f"{w}/plain-cod
 ds, ps = json.load(open(f"{w}/delta-stats.json")), json.load(open(f"{w}/plain-stats.json"))
 mib = lambda n: f"{n / 2**20:9.2f} MiB"
 print(f"\nsteps kept: {d['steps']}")
-print(f"{'part':22} {'plain copies':>14} {'deltas':>14} {'ratio':>7}")
+print(f"{'part':22} {'plain copies':>14} {'deltas':>14} {'ratio':>6} {'safetensors':>14} {'zstd -3':>14} {'ratio':>6}")
 for part in sorted(d["parts"]):
     a, b = p["parts"].get(part, {}).get("disk_bytes", 0), d["parts"][part]["disk_bytes"]
-    print(f"{part:22} {mib(a):>14} {mib(b):>14} {b / a if a else 0:7.3f}")
-print(f"\nθ+θ̂ of the trajectory: deltas {mib(d['parts']['theta+theta_hat']['disk_bytes'])}, plain copies {mib(p['parts']['theta+theta_hat']['disk_bytes'])}, "
-      f"safetensors per step {mib(d['theta+theta_hat_safetensors_bytes'])}, zstd -3 {mib(d['theta+theta_hat_safetensors_zstd3_bytes'])}")
+    st, z = d["parts"][part].get("safetensors_bytes", 0), d["parts"][part].get("safetensors_zstd3_bytes", 0)
+    print(f"{part:22} {mib(a):>14} {mib(b):>14} {b / a if a else 0:6.3f} {mib(st):>14} {mib(z):>14} {z / a if a else 0:6.3f}")
+print("(ratios against plain copies; safetensors: one file per step and part)")
 allparts = lambda r: sum(v["disk_bytes"] for k, v in r["parts"].items() if k != "theta+theta_hat")
 print(f"all parts: deltas {mib(allparts(d))}, plain copies {mib(allparts(p))}, safetensors per step {mib(d['safetensors_bytes'])}, zstd -3 {mib(d['safetensors_zstd3_bytes'])}")
 print(f"whole store on disk: deltas {mib(ds['disk_bytes'])}, plain {mib(ps['disk_bytes'])}")

@@ -1,7 +1,7 @@
 // `bridge bench codecs --run RUN`: what the store's codecs do to a run that kept every step
 // (schedule.keep_every: 1). Per part (θ, θ̂, w and their optimizer states; tokenizer tensors left
 // out): plain copies (the logical bytes of the distinct objects), bytes on disk in this store, one
-// safetensors file per step and those files under `zstd -3`; then on the last step's θ: shuffle-lz4
+// safetensors file per step (per part, summed) and those files under `zstd -3`; then on the last step's θ: shuffle-lz4
 // against raw, single-core decode speed of shuffle-lz4 and delta-xor, and the time to write the
 // step's θ as plain copies and as deltas. tools/bench_codecs.sh runs it on both store policies.
 
@@ -83,33 +83,44 @@ struct BenchCodecs: ParsableCommand {
         result["parts"] = .object(partsJSON)
         result["codecs"] = .object(codecs.mapValues { ["objects": .int($0.objects), "logical_bytes": .int($0.logical), "disk_bytes": .int($0.disk)] })
 
-        // One safetensors file per step, and zstd -3 of it.
+        // One safetensors file per step and part, and zstd -3 of it (the sums over parts stand for
+        // one file per step holding every part: they differ by the other files' headers only).
         if !noFiles {
-            var st = 0, zst = 0, stTheta = 0, zstTheta = 0
+            var st: [String: Int] = [:], zst: [String: Int] = [:]
             for (k, s) in sets.enumerated() {
-                for (label, roles) in [("all", Self.parts.map(\.role)), ("theta", ["theta", "theta_hat"])] {
-                    var tensors: [(String, Tensor)] = []
-                    for role in roles { for e in s[role].map(weights) ?? [] { tensors.append((role + "/" + e.name, try store.loadTensor(e))) } }
+                for (role, _) in Self.parts {
+                    let tensors = try (s[role].map(weights) ?? []).map { ($0.name, try store.loadTensor($0)) }
                     guard !tensors.isEmpty else { continue }
-                    let path = base + "/step-\(k)-\(label).safetensors"
+                    let path = base + "/step-\(k)-\(role).safetensors"
                     try SafetensorsWriter.write(tensors, to: path)
-                    let size = Posix_size(path)
                     let z = Process()
                     z.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                     z.arguments = ["zstd", "-3", "-q", "-f", path, "-o", path + ".zst"]
                     try z.run()
                     z.waitUntilExit()
                     guard z.terminationStatus == 0 else { throw UserError("zstd -3 failed (is zstd installed?)") }
-                    let zsize = Posix_size(path + ".zst")
-                    if label == "all" { st += size; zst += zsize } else { stTheta += size; zstTheta += zsize }
+                    st[role, default: 0] += Posix_size(path)
+                    zst[role, default: 0] += Posix_size(path + ".zst")
                     try? FileManager.default.removeItem(atPath: path)
                     try? FileManager.default.removeItem(atPath: path + ".zst")
                 }
             }
-            result["safetensors_bytes"] = .int(st)
-            result["safetensors_zstd3_bytes"] = .int(zst)
-            result["theta+theta_hat_safetensors_bytes"] = .int(stTheta)
-            result["theta+theta_hat_safetensors_zstd3_bytes"] = .int(zstTheta)
+            for (role, n) in st {
+                guard case var .object(o)? = partsJSON[role] else { continue }
+                o["safetensors_bytes"] = .int(n)
+                o["safetensors_zstd3_bytes"] = .int(zst[role]!)
+                partsJSON[role] = .object(o)
+            }
+            if case var .object(o)? = partsJSON["theta+theta_hat"] {
+                o["safetensors_bytes"] = .int(st["theta", default: 0] + st["theta_hat", default: 0])
+                o["safetensors_zstd3_bytes"] = .int(zst["theta", default: 0] + zst["theta_hat", default: 0])
+                partsJSON["theta+theta_hat"] = .object(o)
+            }
+            result["parts"] = .object(partsJSON)
+            result["safetensors_bytes"] = .int(st.values.reduce(0, +))
+            result["safetensors_zstd3_bytes"] = .int(zst.values.reduce(0, +))
+            result["theta+theta_hat_safetensors_bytes"] = .int(st["theta", default: 0] + st["theta_hat", default: 0])
+            result["theta+theta_hat_safetensors_zstd3_bytes"] = .int(zst["theta", default: 0] + zst["theta_hat", default: 0])
         }
 
         // Codec speed and ratio on the last step's θ (lone fp32 weights), in scratch stores.
