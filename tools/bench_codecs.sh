@@ -5,7 +5,8 @@
 # under zstd -3 (`bridge bench codecs`). Also the wall time of each run.
 #
 #   tools/bench_codecs.sh [PIPELINE] [extra `bridge run` args...]
-#   MODEL25M=1 tools/bench_codecs.sh     # a random ~25M-parameter llama2.c model instead (6 steps)
+#   MODEL25M=1 tools/bench_codecs.sh     # a random ~25M-parameter llama2.c model instead ($STEPS steps, default 25;
+#                                        # learning rate $LR for θ and θ̂, default 1e-4, and $LORA_LR for the adapter, default 1e-3)
 #
 # Needs a release build (swift build -c release) and zstd.
 set -euo pipefail
@@ -34,7 +35,8 @@ with open(sys.argv[1], "wb") as f:
     for p in parts: f.write(p.tobytes())
 print("parameters:", sum(p.size for p in parts[:11]))
 PY
-  EXTRA+=(--set "model.llama2c=$WORK/m25.bin" --steps "${STEPS:-6}" --set rl.max_completion_length=16 --set rl.prompts_per_step=4 --set train.sft_batch_size=8)
+  EXTRA+=(--set "model.llama2c=$WORK/m25.bin" --steps "${STEPS:-25}" --set rl.max_completion_length=16 --set rl.prompts_per_step=4 --set train.sft_batch_size=8
+          --set "train.learning_rate=${LR:-1e-4}" --set "bridge.lora_learning_rate=${LORA_LR:-1e-3}")
 fi
 
 for policy in delta plain; do
@@ -63,12 +65,12 @@ d, p = json.load(open(f"{w}/delta-codecs.json")), json.load(open(f"{w}/plain-cod
 ds, ps = json.load(open(f"{w}/delta-stats.json")), json.load(open(f"{w}/plain-stats.json"))
 mib = lambda n: f"{n / 2**20:9.2f} MiB"
 print(f"\nsteps kept: {d['steps']}")
-print(f"{'part':22} {'plain copies':>14} {'deltas':>14} {'ratio':>7}")
+print(f"{'part':22} {'plain copies':>14} {'deltas':>14} {'ratio':>6} {'safetensors':>14} {'zstd -3':>14} {'ratio':>6}")
 for part in sorted(d["parts"]):
     a, b = p["parts"].get(part, {}).get("disk_bytes", 0), d["parts"][part]["disk_bytes"]
-    print(f"{part:22} {mib(a):>14} {mib(b):>14} {b / a if a else 0:7.3f}")
-print(f"\nθ+θ̂ of the trajectory: deltas {mib(d['parts']['theta+theta_hat']['disk_bytes'])}, plain copies {mib(p['parts']['theta+theta_hat']['disk_bytes'])}, "
-      f"safetensors per step {mib(d['theta+theta_hat_safetensors_bytes'])}, zstd -3 {mib(d['theta+theta_hat_safetensors_zstd3_bytes'])}")
+    st, z = d["parts"][part].get("safetensors_bytes", 0), d["parts"][part].get("safetensors_zstd3_bytes", 0)
+    print(f"{part:22} {mib(a):>14} {mib(b):>14} {b / a if a else 0:6.3f} {mib(st):>14} {mib(z):>14} {z / a if a else 0:6.3f}")
+print("(ratios against plain copies; safetensors: one file per step and part)")
 allparts = lambda r: sum(v["disk_bytes"] for k, v in r["parts"].items() if k != "theta+theta_hat")
 print(f"all parts: deltas {mib(allparts(d))}, plain copies {mib(allparts(p))}, safetensors per step {mib(d['safetensors_bytes'])}, zstd -3 {mib(d['safetensors_zstd3_bytes'])}")
 print(f"whole store on disk: deltas {mib(ds['disk_bytes'])}, plain {mib(ps['disk_bytes'])}")

@@ -1,7 +1,7 @@
 // `bridge bench codecs --run RUN`: what the store's codecs do to a run that kept every step
 // (schedule.keep_every: 1). Per part (θ, θ̂, w and their optimizer states; tokenizer tensors left
 // out): plain copies (the logical bytes of the distinct objects), bytes on disk in this store, one
-// safetensors file per step and those files under `zstd -3`; then on the last step's θ: shuffle-lz4
+// safetensors file per step (per part, summed) and those files under `zstd -3`; then on the last step's θ: shuffle-lz4
 // against raw, single-core decode speed of shuffle-lz4 and delta-xor, and the time to write the
 // step's θ as plain copies and as deltas. tools/bench_codecs.sh runs it on both store policies.
 
@@ -16,7 +16,10 @@ struct BenchCodecs: ParsableCommand {
         commandName: "codecs", abstract: "Storage of a run's trajectory per codec and part, against safetensors and zstd -3 (use a release build).")
 
     @OptionGroup var storeOptions: StoreOptions
-    @Option(name: .customLong("run"), help: "The run (its refs/runs/RUN/steps/K are read).") var runName: String
+    @Option(name: .customLong("run"), help: "The run (its refs/runs/RUN/steps/K are read).") var runName: String?
+    @Option(name: .customLong("tensor-mib"), parsing: .upToNextOption,
+            help: "Instead of a run: decode speed on single fp32 tensors of these sizes (MiB), alone and as delta chains.") var tensorMib: [Int] = []
+    @Option(help: "With --tensor-mib: the relative size of one step's change of a weight (the deltas' content).") var relativeStep = 1e-3
     @Option(help: "Scratch directory (default: a new directory under $TMPDIR or /tmp, removed afterwards).") var scratch: String?
     @Option(name: .customLong("repeat"), help: "Repetitions of each timing; the best is reported.") var repetitions = 3
     @Flag(help: "Skip the safetensors and zstd files.") var noFiles = false
@@ -28,6 +31,8 @@ struct BenchCodecs: ParsableCommand {
     ]
 
     func run() throws {
+        if !tensorMib.isEmpty { return try runSynthetic() }
+        guard let runName else { throw UserError("give --run RUN (or --tensor-mib SIZES)") }
         let store = try storeOptions.open()
         let steps = try store.listRefs(under: "runs/\(runName)/steps").compactMap { r -> (Int, ObjectID)? in
             Int(r.name.path.split(separator: "/").last ?? "").map { ($0, r.id) }
@@ -78,33 +83,44 @@ struct BenchCodecs: ParsableCommand {
         result["parts"] = .object(partsJSON)
         result["codecs"] = .object(codecs.mapValues { ["objects": .int($0.objects), "logical_bytes": .int($0.logical), "disk_bytes": .int($0.disk)] })
 
-        // One safetensors file per step, and zstd -3 of it.
+        // One safetensors file per step and part, and zstd -3 of it (the sums over parts stand for
+        // one file per step holding every part: they differ by the other files' headers only).
         if !noFiles {
-            var st = 0, zst = 0, stTheta = 0, zstTheta = 0
+            var st: [String: Int] = [:], zst: [String: Int] = [:]
             for (k, s) in sets.enumerated() {
-                for (label, roles) in [("all", Self.parts.map(\.role)), ("theta", ["theta", "theta_hat"])] {
-                    var tensors: [(String, Tensor)] = []
-                    for role in roles { for e in s[role].map(weights) ?? [] { tensors.append((role + "/" + e.name, try store.loadTensor(e))) } }
+                for (role, _) in Self.parts {
+                    let tensors = try (s[role].map(weights) ?? []).map { ($0.name, try store.loadTensor($0)) }
                     guard !tensors.isEmpty else { continue }
-                    let path = base + "/step-\(k)-\(label).safetensors"
+                    let path = base + "/step-\(k)-\(role).safetensors"
                     try SafetensorsWriter.write(tensors, to: path)
-                    let size = Posix_size(path)
                     let z = Process()
                     z.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                     z.arguments = ["zstd", "-3", "-q", "-f", path, "-o", path + ".zst"]
                     try z.run()
                     z.waitUntilExit()
                     guard z.terminationStatus == 0 else { throw UserError("zstd -3 failed (is zstd installed?)") }
-                    let zsize = Posix_size(path + ".zst")
-                    if label == "all" { st += size; zst += zsize } else { stTheta += size; zstTheta += zsize }
+                    st[role, default: 0] += Posix_size(path)
+                    zst[role, default: 0] += Posix_size(path + ".zst")
                     try? FileManager.default.removeItem(atPath: path)
                     try? FileManager.default.removeItem(atPath: path + ".zst")
                 }
             }
-            result["safetensors_bytes"] = .int(st)
-            result["safetensors_zstd3_bytes"] = .int(zst)
-            result["theta+theta_hat_safetensors_bytes"] = .int(stTheta)
-            result["theta+theta_hat_safetensors_zstd3_bytes"] = .int(zstTheta)
+            for (role, n) in st {
+                guard case var .object(o)? = partsJSON[role] else { continue }
+                o["safetensors_bytes"] = .int(n)
+                o["safetensors_zstd3_bytes"] = .int(zst[role]!)
+                partsJSON[role] = .object(o)
+            }
+            if case var .object(o)? = partsJSON["theta+theta_hat"] {
+                o["safetensors_bytes"] = .int(st["theta", default: 0] + st["theta_hat", default: 0])
+                o["safetensors_zstd3_bytes"] = .int(zst["theta", default: 0] + zst["theta_hat", default: 0])
+                partsJSON["theta+theta_hat"] = .object(o)
+            }
+            result["parts"] = .object(partsJSON)
+            result["safetensors_bytes"] = .int(st.values.reduce(0, +))
+            result["safetensors_zstd3_bytes"] = .int(zst.values.reduce(0, +))
+            result["theta+theta_hat_safetensors_bytes"] = .int(st["theta", default: 0] + st["theta_hat", default: 0])
+            result["theta+theta_hat_safetensors_zstd3_bytes"] = .int(zst["theta", default: 0] + zst["theta_hat", default: 0])
         }
 
         // Codec speed and ratio on the last step's θ (lone fp32 weights), in scratch stores.
@@ -133,7 +149,7 @@ struct BenchCodecs: ParsableCommand {
         var shuffleDecode = Double.infinity
         for _ in 0..<max(1, repetitions) {
             Store.clearDecodedCache()
-            shuffleDecode = min(shuffleDecode, try time { for c in shuffledSet.tensors.flatMap(\.chunks) { _ = try shuffled.read(c.id, verify: false) } })
+            shuffleDecode = min(shuffleDecode, try cpuTime { for c in shuffledSet.tensors.flatMap(\.chunks) { _ = try shuffled.read(c.id, verify: false) } })
         }
         result["shuffle_lz4"] = ["raw_bytes": .int(bytes), "disk_bytes": .int(shuffleDisk), "times_smaller": .double(Double(bytes) / Double(shuffleDisk)),
                                  "decode_gb_per_s_one_core": .double(Double(bytes) / shuffleDecode / 1e9)]
@@ -152,7 +168,7 @@ struct BenchCodecs: ParsableCommand {
                 deltaDisk = try deltaSet.tensors.flatMap(\.chunks).reduce(0) { $0 + (try delta.header($1.id).fileLength) }
                 Store.clearDecodedCache()
                 for c in prevSet.tensors.flatMap(\.chunks) { _ = try delta.read(c.id) }  // bases mapped and hashed, as in a run
-                deltaDecode = min(deltaDecode, try time { for c in deltaSet.tensors.flatMap(\.chunks) { _ = try delta.read(c.id, verify: false) } })
+                deltaDecode = min(deltaDecode, try cpuTime { for c in deltaSet.tensors.flatMap(\.chunks) { _ = try delta.read(c.id, verify: false) } })
             }
             result["delta_xor"] = ["raw_bytes": .int(bytes), "disk_bytes": .int(deltaDisk), "ratio": .double(Double(deltaDisk) / Double(bytes)),
                                    "decode_gb_per_s_one_core": .double(Double(bytes) / deltaDecode / 1e9)]
@@ -161,10 +177,101 @@ struct BenchCodecs: ParsableCommand {
         printResult(result)
     }
 
+    /// Single-core decode speed of shuffle-lz4 and of delta-xor chains on single fp32 tensors:
+    /// x₀ ~ N(0, 0.02²), xₖ = xₖ₋₁ + N(0, (relativeStep·0.02)²) rounded to fp32. Every read starts with
+    /// the decode cache empty (the first link's base, a raw file, is mapped and hashed as in a
+    /// run); "warm" reads the tail of a one-link chain with its base decoded in the cache. Times are
+    /// the reading thread's CPU time.
+    func runSynthetic() throws {
+        let base = scratch ?? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/bridge-codecs-\(getpid())"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { if scratch == nil { try? FileManager.default.removeItem(atPath: base) } }
+        var rows: [JSONValue] = []
+        var rng = UInt64(0x9E37_79B9_7F4A_7C15)
+        func gauss() -> Float {
+            func u() -> Double {
+                rng = rng &* 6364136223846793005 &+ 1442695040888963407
+                return (Double(rng >> 11) + 0.5) / Double(1 << 53)
+            }
+            return Float((-2 * log(u())).squareRoot() * cos(2 * Double.pi * u()))
+        }
+        func best(_ body: () throws -> Void) rethrows -> Double {
+            var b = Double.infinity
+            for _ in 0..<max(1, repetitions) {
+                Store.clearDecodedCache()
+                b = min(b, try cpuTime(body))
+            }
+            return b
+        }
+        for (k, mib) in tensorMib.enumerated() {
+            let n = (mib << 20) / 4
+            var c = StoreConfig()
+            c.deltaMaxDepth = 255
+            c.deltaMaxChainBytes = Int.max
+            c.deltaMinSaving = 0
+            c.chunkBytes = max(c.chunkBytes, n * 4)
+            let store = try Store.create(at: base + "/synthetic-\(k)", config: c)
+            var x = [Float](repeating: 0, count: n)
+            for i in 0..<n { x[i] = gauss() * 0.02 }
+            let chainLength = 8, sigma = Float(0.02 * relativeStep)
+            var ids: [ObjectID] = []
+            var raw = 0.0, shuffle = 0.0, shuffleBytes = 0, deltaBytes = 0
+            for step in 0...chainLength {
+                if step > 0 { for i in 0..<n { x[i] += gauss() * sigma } }
+                try x.withUnsafeBytes { b in
+                    let r = try store.put(b, kind: .tensor, tag: DType.f32.code, codec: .raw, base: ids.last)
+                    if step == 1 { deltaBytes = r.payloadBytes }
+                    ids.append(r.id)
+                    if step == 0 {
+                        let s = try Store.create(at: base + "/synthetic-\(k)-shuffle", config: c)
+                        let sid = try s.put(b, kind: .tensor, tag: DType.f32.code, codec: .shuffleLZ4).id
+                        shuffleBytes = try s.header(sid).payloadLength
+                        shuffle = try best { _ = try s.read(sid, verify: false) }
+                        raw = try best { _ = try store.read(r.id, verify: true) }
+                    }
+                }
+            }
+            var row: [String: JSONValue] = [
+                "mib": .int(mib), "raw_read_verified_gb_s": .double(Double(n * 4) / raw / 1e9),
+                "shuffle_lz4_times_smaller": .double(Double(n * 4) / Double(shuffleBytes)),
+                "shuffle_lz4_decode_gb_s": .double(Double(n * 4) / shuffle / 1e9),
+                "delta_ratio": .double(Double(deltaBytes) / Double(n * 4)),
+            ]
+            // warm: the base decoded in the cache (a run's next step), then the delta alone
+            var warm = Double.infinity
+            for _ in 0..<max(1, repetitions) {
+                Store.clearDecodedCache()
+                _ = try store.read(ids[1])
+                warm = min(warm, try cpuTime { _ = try store.read(ids[2], verify: false) })
+            }
+            row["delta_warm_decode_gb_s"] = .double(Double(n * 4) / warm / 1e9)
+            for depth in [1, 2, 4, 8] {
+                let t = try best { _ = try store.read(ids[depth], verify: false) }
+                row["chain_depth_\(depth)_cold_gb_s"] = .double(Double(n * 4) / t / 1e9)
+            }
+            rows.append(.object(row))
+            FileHandle.standardError.write(Data((JSONValue.object(row).canonical + "\n").utf8))
+        }
+        printResult(["tensors": .array(rows), "relative_step": .double(relativeStep)])
+    }
+
     func printResult(_ r: [String: JSONValue]) {
         if json { printJSON(.object(r)); return }
         print(JSONValue.object(r).pretty)
     }
+}
+
+/// CPU seconds of the calling thread spent in `body` (decode speeds are per core, and the
+/// machine may be shared: wall time would count other processes' turns).
+func cpuTime(_ body: () throws -> Void) rethrows -> Double {
+    func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+    let t0 = now()
+    try body()
+    return now() - t0
 }
 
 private func Posix_size(_ path: String) -> Int {

@@ -112,6 +112,8 @@ extension Store {
         }
         var depth = 0
         var chain = [DecodedCache.Link(path: path, identity: identity)]
+        /// Grouped codecs hash each block as it is decoded.
+        var hasher: SharedObjectHasher? = nil
         let bytes: ObjectBytes
         switch header.codec {
         case .raw:
@@ -136,13 +138,14 @@ extension Store {
                                                                                 logicalLength: header.logicalLength, expectedWidth: width) }
             } catch let LZ4Codec.DecodeError.malformed(why) { throw corrupt(why) }
             depth = prefix.depth
+            hasher = SharedObjectHasher(kind: header.kind, tag: header.tag, length: header.logicalLength)
             if header.codec == .shuffleLZ4, depth != 0 { throw corrupt("shuffle-lz4 object claims chain depth \(depth)") }
             if header.codec == .deltaXOR, depth < 1 { throw corrupt("delta-xor object claims chain depth 0") }
             func decode(base: UnsafeRawBufferPointer?) throws {
                 try map.withUnsafeBytes { all in
                     let payload = UnsafeRawBufferPointer(rebasing: all[ObjectHeader.size...])
                     try bytes.withOwnedMutableBytes { out in
-                        do { try GroupedCodec.decode(payload, width: prefix.width, base: base, into: out) } catch let LZ4Codec.DecodeError.malformed(why) {
+                        do { try GroupedCodec.decode(payload, width: prefix.width, base: base, into: out, hasher: hasher) } catch let LZ4Codec.DecodeError.malformed(why) {
                             throw corrupt(why)
                         }
                     }
@@ -163,7 +166,7 @@ extension Store {
         }
         if let expectedDepth, depth != expectedDepth { throw corrupt("chain depth \(depth), but its delta needs depth \(expectedDepth)") }
         if verify || header.codec != .raw {
-            let actual = bytes.withUnsafeBytes { ObjectHasher.id(of: $0, kind: header.kind, tag: header.tag) }
+            let actual = hasher?.finalize() ?? bytes.withUnsafeBytes { ObjectHasher.id(of: $0, kind: header.kind, tag: header.tag) }
             guard actual == id else { throw corrupt("content hashes to \(actual)") }
         }
         if useCache, header.codec == .shuffleLZ4 || header.codec == .deltaXOR {
@@ -206,12 +209,13 @@ extension Store {
 
     /// The payload of `bytes` as a delta against `base`, or nil when no delta should be kept: the
     /// base is unreadable or of another kind, dtype or length, the chain would exceed the store's
-    /// bound, or the delta does not save `delta_min_saving`.
+    /// bounds (`delta_max_depth`, `delta_max_chain_bytes`), or the delta does not save `delta_min_saving`.
     func deltaPayload(_ bytes: UnsafeRawBufferPointer, kind: ObjectKind, tag: UInt8, base: ObjectID) -> [UInt8]? {
         guard config.deltaMaxDepth > 0, bytes.count > 0 else { return nil }
         let width = GroupedCodec.width(kind: kind, tag: tag)
         guard bytes.count % width == 0, let h = try? header(base), h.kind == kind, h.tag == tag, h.logicalLength == bytes.count,
               let baseDepth = try? chainDepth(base), h.codec == .deltaXOR || baseDepth == 0, baseDepth + 1 <= config.deltaMaxDepth,
+              bytes.count <= config.deltaMaxChainBytes / (baseDepth + 2),
               let loaded = try? load(base, verify: true, useCache: true) else { return nil }
         return loaded.bytes.withUnsafeBytes { b in
             GroupedCodec.encode(bytes, width: width, base: b, depth: baseDepth + 1, minSaving: config.deltaMinSaving)

@@ -47,13 +47,15 @@ enum GroupedCodec {
         return (width, depth)
     }
 
-    /// Decodes a grouped payload (prefix already checked) into `output`, XORing with `base`.
+    /// Decodes a grouped payload (prefix already checked) into `output`, XORing with `base`; each
+    /// decoded block goes to `hasher` right after it is written, while it is still in cache.
     static func decode(_ payload: UnsafeRawBufferPointer, width: Int, base: UnsafeRawBufferPointer?,
-                       into output: UnsafeMutableRawBufferPointer) throws(LZ4Codec.DecodeError) {
+                       into output: UnsafeMutableRawBufferPointer, hasher: SharedObjectHasher? = nil) throws(LZ4Codec.DecodeError) {
         precondition(base == nil || base!.count == output.count)
         do {
             try LZ4Codec.decompress(UnsafeRawBufferPointer(rebasing: payload[prefixSize...]), into: output) { offset, scratch, out in
                 ungroup(scratch, width: width, base: base.map { UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + out.count)]) }, into: out)
+                hasher?.update(UnsafeRawBufferPointer(out))
             }
         } catch let e as LZ4Codec.DecodeError { throw e } catch { throw .malformed("\(error)") }
     }
@@ -80,17 +82,44 @@ enum GroupedCodec {
         }
     }
 
+    // Tight loops: wrapping index arithmetic (no overflow traps) so that the compiler vectorises
+    // them; measured at 4–12 GB/s per core for widths 2 and 4 (schemas/object-file.md).
+
     static func groupBytes(_ src: UnsafeRawBufferPointer, width: Int, base: UnsafeRawBufferPointer?, into dst: UnsafeMutableRawBufferPointer) {
         let n = src.count / width
-        for i in 0..<n {
-            for k in 0..<width { dst[k * n + i] = src[i * width + k] ^ (base?[i * width + k] ?? 0) }
+        let s = src.baseAddress!.assumingMemoryBound(to: UInt8.self), d = dst.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let b = base?.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        if width == 1 {
+            if let b { var i = 0; while i < n { d[i] = s[i] ^ b[i]; i &+= 1 } } else { dst.copyMemory(from: src) }
+            return
+        }
+        var i = 0
+        while i < n {
+            var k = 0
+            while k < width {
+                d[k &* n &+ i] = s[i &* width &+ k] ^ (b?[i &* width &+ k] ?? 0)
+                k &+= 1
+            }
+            i &+= 1
         }
     }
 
     static func ungroupBytes(_ planes: UnsafeRawBufferPointer, width: Int, base: UnsafeRawBufferPointer?, into dst: UnsafeMutableRawBufferPointer) {
         let n = planes.count / width
-        for i in 0..<n {
-            for k in 0..<width { dst[i * width + k] = planes[k * n + i] ^ (base?[i * width + k] ?? 0) }
+        let p = planes.baseAddress!.assumingMemoryBound(to: UInt8.self), d = dst.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let b = base?.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        if width == 1 {
+            if let b { var i = 0; while i < n { d[i] = p[i] ^ b[i]; i &+= 1 } } else { dst.copyMemory(from: planes) }
+            return
+        }
+        var i = 0
+        while i < n {
+            var k = 0
+            while k < width {
+                d[i &* width &+ k] = p[k &* n &+ i] ^ (b?[i &* width &+ k] ?? 0)
+                k &+= 1
+            }
+            i &+= 1
         }
     }
 
@@ -100,14 +129,20 @@ enum GroupedCodec {
         let size = MemoryLayout<W>.size, n = src.count / size
         let s = src.baseAddress!, d = dst.baseAddress!.assumingMemoryBound(to: UInt8.self)
         if let b = base?.baseAddress {
-            for i in 0..<n {
-                let v = W(littleEndian: s.loadUnaligned(fromByteOffset: i * size, as: W.self) ^ b.loadUnaligned(fromByteOffset: i * size, as: W.self))
-                for k in 0..<size { d[k * n + i] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
+            var i = 0
+            while i < n {
+                let v = W(littleEndian: s.loadUnaligned(fromByteOffset: i &* size, as: W.self) ^ b.loadUnaligned(fromByteOffset: i &* size, as: W.self))
+                var k = 0
+                while k < size { d[k &* n &+ i] = UInt8(truncatingIfNeeded: v &>> (8 &* k)); k &+= 1 }
+                i &+= 1
             }
         } else {
-            for i in 0..<n {
-                let v = W(littleEndian: s.loadUnaligned(fromByteOffset: i * size, as: W.self))
-                for k in 0..<size { d[k * n + i] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
+            var i = 0
+            while i < n {
+                let v = W(littleEndian: s.loadUnaligned(fromByteOffset: i &* size, as: W.self))
+                var k = 0
+                while k < size { d[k &* n &+ i] = UInt8(truncatingIfNeeded: v &>> (8 &* k)); k &+= 1 }
+                i &+= 1
             }
         }
     }
@@ -118,16 +153,22 @@ enum GroupedCodec {
         let size = MemoryLayout<W>.size, n = planes.count / size
         let p = planes.baseAddress!.assumingMemoryBound(to: UInt8.self), d = dst.baseAddress!
         if let b = base?.baseAddress {
-            for i in 0..<n {
+            var i = 0
+            while i < n {
                 var v: W = 0
-                for k in 0..<size { v |= W(p[k * n + i]) << (8 * k) }
-                d.storeBytes(of: v.littleEndian ^ b.loadUnaligned(fromByteOffset: i * size, as: W.self), toByteOffset: i * size, as: W.self)
+                var k = 0
+                while k < size { v |= W(truncatingIfNeeded: p[k &* n &+ i]) &<< (8 &* k); k &+= 1 }
+                d.storeBytes(of: v.littleEndian ^ b.loadUnaligned(fromByteOffset: i &* size, as: W.self), toByteOffset: i &* size, as: W.self)
+                i &+= 1
             }
         } else {
-            for i in 0..<n {
+            var i = 0
+            while i < n {
                 var v: W = 0
-                for k in 0..<size { v |= W(p[k * n + i]) << (8 * k) }
-                d.storeBytes(of: v.littleEndian, toByteOffset: i * size, as: W.self)
+                var k = 0
+                while k < size { v |= W(truncatingIfNeeded: p[k &* n &+ i]) &<< (8 &* k); k &+= 1 }
+                d.storeBytes(of: v.littleEndian, toByteOffset: i &* size, as: W.self)
+                i &+= 1
             }
         }
     }

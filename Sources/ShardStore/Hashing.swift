@@ -141,6 +141,21 @@ public struct ObjectHasher: ~Copyable {
     }
 }
 
+/// An `ObjectHasher` behind a reference, for decoders that hash each block as they write it
+/// (while it is still in cache) from inside a closure.
+final class SharedObjectHasher {
+    private var hasher: ObjectHasher?
+
+    init(kind: ObjectKind, tag: UInt8, length: Int) { hasher = ObjectHasher(kind: kind, tag: tag, length: length) }
+
+    func update(_ bytes: UnsafeRawBufferPointer) { hasher!.update(bytes) }
+
+    func finalize() -> ObjectID {
+        let h = hasher.take()!
+        return h.finalize()
+    }
+}
+
 /// Plain XXH3-64 of bytes (for stage keys and checksums that are not object ids).
 public func xxh3_64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
     XXH3_64bits(bytes.baseAddress, bytes.count)

@@ -6,6 +6,30 @@
 // let a reader bound its work per block.
 
 import CLZ4
+import Synchronization
+
+/// Reused 4 MiB scratch blocks for the grouped codecs' transforms: a fresh allocation of that size
+/// is a fresh mapping, and faulting its pages in costs as much as the transform itself.
+final class ScratchPool: Sendable {
+    static let shared = ScratchPool()
+    private let free = Mutex<[UnsafeMutableRawBufferPointer]>([])
+    private struct Box: @unchecked Sendable { var p: UnsafeMutableRawBufferPointer }
+
+    func withBlock<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        let block = free.withLock { $0.popLast().map(Box.init) }?.p
+            ?? UnsafeMutableRawBufferPointer.allocate(byteCount: LZ4Codec.blockSize, alignment: 64)
+        defer {
+            let box = Box(p: block)
+            let kept = free.withLock { f -> Bool in
+                guard f.count < 4 else { return false }
+                f.append(box.p)
+                return true
+            }
+            if !kept { block.deallocate() }
+        }
+        return try body(block)
+    }
+}
 
 enum LZ4Codec {
     static let blockSize = 4 << 20
@@ -15,14 +39,19 @@ enum LZ4Codec {
     /// block, scratch)`, offset into the input) and the scratch block is compressed: the grouped codecs.
     static func compress(_ input: UnsafeRawBufferPointer, minSaving: Double = 0, reserve: Int = 0,
                          transform: ((Int, UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) -> Void)? = nil) -> [UInt8]? {
+        guard transform != nil else { return compress(input, minSaving: minSaving, reserve: reserve, transform: nil, scratch: nil) }
+        return ScratchPool.shared.withBlock { compress(input, minSaving: minSaving, reserve: reserve, transform: transform, scratch: $0) }
+    }
+
+    private static func compress(_ input: UnsafeRawBufferPointer, minSaving: Double, reserve: Int,
+                                 transform: ((Int, UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) -> Void)?,
+                                 scratch: UnsafeMutableRawBufferPointer?) -> [UInt8]? {
         let count = input.count
         let blocks = count == 0 ? 0 : (count + blockSize - 1) / blockSize
         let bound = Int(LZ4_compressBound(Int32(blockSize)))
         var out = [UInt8](repeating: 0, count: reserve + 8 + 4 * blocks + blocks * bound)
         let budget = Double(count) * (1 - minSaving)
         var used = reserve + 8 + 4 * blocks
-        let scratch = transform == nil ? nil : UnsafeMutableRawBufferPointer.allocate(byteCount: min(blockSize, max(count, 1)), alignment: 64)
-        defer { scratch?.deallocate() }
         let ok: Bool = out.withUnsafeMutableBytes { dst in
             storeLE32(UInt32(blockSize), dst, reserve)
             storeLE32(UInt32(blocks), dst, reserve + 4)
@@ -66,8 +95,14 @@ enum LZ4Codec {
             throw DecodeError.malformed("lz4 block count \(blocks) does not fit logical length \(output.count)")
         }
         guard 8 + 4 * blocks <= payload.count else { throw DecodeError.malformed("lz4 block table runs past the payload") }
-        let scratch = inverse == nil ? nil : UnsafeMutableRawBufferPointer.allocate(byteCount: min(bs, max(output.count, 1)), alignment: 64)
-        defer { scratch?.deallocate() }
+        guard inverse != nil else { return try decompress(payload, into: output, blocks: blocks, inverse: nil, scratch: nil) }
+        try ScratchPool.shared.withBlock { try decompress(payload, into: output, blocks: blocks, inverse: inverse, scratch: $0) }
+    }
+
+    private static func decompress(_ payload: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, blocks: Int,
+                                   inverse: ((Int, UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) -> Void)?,
+                                   scratch: UnsafeMutableRawBufferPointer?) throws {
+        let bs = blockSize
         var offset = 8 + 4 * blocks
         for b in 0..<blocks {
             let csize = Int(loadLE32(payload, 8 + 4 * b))

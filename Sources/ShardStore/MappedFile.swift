@@ -59,16 +59,33 @@ public final class ObjectBytes: @unchecked Sendable {
         self.offset = offset
         self.count = count
         self.owned = nil
+        self.ownedIsMapped = false
     }
 
+    /// Owned memory for decoded bytes. From 1 MiB up it is an anonymous mapping populated in one
+    /// call (a decoder writes every byte; a page fault per 4 KiB costs as much as decoding them).
     init(ownedCount count: Int) {
         self.map = nil
         self.offset = 0
         self.count = count
+        #if os(Linux)
+        if count >= ObjectBytes.mappedOwnedThreshold,
+           let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0), p != MAP_FAILED {
+            self.owned = UnsafeMutableRawBufferPointer(start: p, count: count)
+            self.ownedIsMapped = true
+            return
+        }
+        #endif
         self.owned = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        self.ownedIsMapped = false
     }
 
-    deinit { owned?.deallocate() }
+    static let mappedOwnedThreshold = 1 << 20
+    private let ownedIsMapped: Bool
+
+    deinit {
+        if ownedIsMapped, let owned { munmap(owned.baseAddress, owned.count) } else { owned?.deallocate() }
+    }
 
     /// True when the bytes are the store's file, mapped in place.
     public var isMapped: Bool { map != nil }

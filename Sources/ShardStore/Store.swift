@@ -35,14 +35,19 @@ public struct StoreConfig: Equatable, Sendable {
     /// The codec for full copies of float tensors: raw (memory-mapped in place) or shuffle-lz4.
     public var floatCompression: CodecPolicy = .raw
     /// The longest delta chain a writer makes; the next write against its end is a full copy (0: no deltas).
-    public var deltaMaxDepth: Int = 8
+    /// A read of an object not in the decode cache decodes its whole chain, so this bounds its cost.
+    public var deltaMaxDepth: Int = 4
+    /// A delta is written only when a read of it, decoding its chain from the full copy, handles at
+    /// most this many logical bytes ((depth + 1) × length): large tensors get shorter chains (a
+    /// 256 MiB chunk at most one delta, above 512 MiB none), so that no read decodes more than this.
+    public var deltaMaxChainBytes: Int = 1 << 30
     /// A delta is kept only when it saves at least this fraction of the logical bytes.
     public var deltaMinSaving: Double = 0.2
 
     public init() {}
 
     static let keys: Set<String> = ["format", "version", "chunk_bytes", "compression", "gc_grace_seconds",
-                                    "float_compression", "delta_max_depth", "delta_min_saving"]
+                                    "float_compression", "delta_max_depth", "delta_min_saving", "delta_max_chain_bytes"]
 
     /// Keys added after version 1's first release are written only when they differ from the default,
     /// so that an older bridge still opens a store that does not use them.
@@ -53,6 +58,7 @@ public struct StoreConfig: Equatable, Sendable {
         if floatCompression != d.floatCompression { o["float_compression"] = .string(floatCompression.rawValue) }
         if deltaMaxDepth != d.deltaMaxDepth { o["delta_max_depth"] = .int(deltaMaxDepth) }
         if deltaMinSaving != d.deltaMinSaving { o["delta_min_saving"] = .double(deltaMinSaving) }
+        if deltaMaxChainBytes != d.deltaMaxChainBytes { o["delta_max_chain_bytes"] = .int(deltaMaxChainBytes) }
         return .object(o)
     }
 
@@ -80,6 +86,10 @@ public struct StoreConfig: Equatable, Sendable {
         if let v = o["delta_max_depth"] {
             guard let n = v.intValue, n >= 0, n <= GroupedCodec.maxDepth else { throw bad("'delta_max_depth' must be an integer in 0...\(GroupedCodec.maxDepth)") }
             deltaMaxDepth = n
+        }
+        if let v = o["delta_max_chain_bytes"] {
+            guard let n = v.intValue, n >= 0 else { throw bad("'delta_max_chain_bytes' must be an integer >= 0") }
+            deltaMaxChainBytes = n
         }
         if let v = o["delta_min_saving"] {
             guard let x = v.doubleValue, x >= 0, x < 1 else { throw bad("'delta_min_saving' must be a number in [0, 1)") }

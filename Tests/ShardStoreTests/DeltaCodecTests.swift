@@ -76,15 +76,39 @@ import TestSupport
     }
 
     @Test func groupingIsTheNaiveTransposition() {
-        let src = pseudoRandomBytes(4 * 64, seed: 3), base = pseudoRandomBytes(4 * 64, seed: 4)
-        for width in [1, 2, 4, 8] {
-            var planes = [UInt8](repeating: 0, count: src.count), back = planes
-            src.withUnsafeBytes { s in base.withUnsafeBytes { b in planes.withUnsafeMutableBytes { GroupedCodec.group(s, width: width, base: b, into: $0) } } }
-            let n = src.count / width
-            for i in 0..<n { for k in 0..<width { #expect(planes[k * n + i] == src[i * width + k] ^ base[i * width + k]) } }
-            planes.withUnsafeBytes { p in base.withUnsafeBytes { b in back.withUnsafeMutableBytes { GroupedCodec.ungroup(p, width: width, base: b, into: $0) } } }
-            #expect(back == src)
+        // 8 × 67 bytes: element counts that are not multiples of a vector's lanes.
+        let src = pseudoRandomBytes(8 * 67, seed: 3), base = pseudoRandomBytes(8 * 67, seed: 4), zero = [UInt8](repeating: 0, count: 8 * 67)
+        for width in [1, 2, 3, 4, 8] where src.count % width == 0 {
+            for withBase in [true, false] {
+                let b = withBase ? base : zero
+                var planes = [UInt8](repeating: 0, count: src.count), back = planes
+                src.withUnsafeBytes { s in b.withUnsafeBytes { bb in planes.withUnsafeMutableBytes { GroupedCodec.group(s, width: width, base: withBase ? bb : nil, into: $0) } } }
+                let n = src.count / width
+                for i in 0..<n { for k in 0..<width { #expect(planes[k * n + i] == src[i * width + k] ^ b[i * width + k], "width \(width)") } }
+                planes.withUnsafeBytes { p in b.withUnsafeBytes { bb in back.withUnsafeMutableBytes { GroupedCodec.ungroup(p, width: width, base: withBase ? bb : nil, into: $0) } } }
+                #expect(back == src, "width \(width), base \(withBase)")
+            }
         }
+    }
+
+    @Test func largeTensorsGetShorterChains() throws {
+        // delta_max_chain_bytes 12 000: a read of a 4000-byte object decodes at most 3 of them, so
+        // its chain is at most 2 deltas long even though delta_max_depth allows 8.
+        var config = StoreConfig()
+        config.deltaMinSaving = 0
+        config.deltaMaxChainBytes = 12_000
+        let store = try Store.create(at: scratch.file("bounded"), config: config)
+        #expect(try Store(at: store.root).config.deltaMaxChainBytes == 12_000)
+        var bytes = pseudoRandomBytes(4000, seed: 9)
+        var ids: [ObjectID] = []
+        for v in 0..<7 {
+            bytes[v * 4] ^= 1
+            let r = try bytes.withUnsafeBytes { try store.put($0, kind: .tensor, tag: 2, base: ids.last) }
+            ids.append(r.id)
+            #expect(try store.chainDepth(r.id) == v % 3, "version \(v)")
+        }
+        // The default bounds: depth 4, and 1 GiB decoded per read.
+        #expect(StoreConfig().deltaMaxDepth == 4 && StoreConfig().deltaMaxChainBytes == 1 << 30)
     }
 
     @Test func chainsAreBoundedAndReanchor() throws {
