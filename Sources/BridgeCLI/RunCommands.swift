@@ -31,7 +31,7 @@ struct Run: ParsableCommand {
         let name = runName ?? URL(fileURLWithPath: pipeline).deletingPathExtension().lastPathComponent
         let store = try storeOptions.open()
         let display = ProgressDisplay(run: name, live: isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb")
-        let log: (String) -> Void = { display.print($0) }
+        let log: (String) -> Void = { display.line($0) }
         var runner = try PipelineRunner(store: store, config: config, run: name, log: log, stageLog: verbose ? log : { _ in })
         runner.progress = { display.update($0) }
         signal(SIGINT) { _ in
@@ -75,7 +75,7 @@ final class ProgressDisplay: @unchecked Sendable {
     }
 
     /// A line that stays (above the live line on a terminal).
-    func print(_ line: String) {
+    func line(_ line: String) {
         write((live && shown ? "\r\u{1B}[K" : "") + line + "\n")
         shown = false
     }
@@ -89,7 +89,7 @@ final class ProgressDisplay: @unchecked Sendable {
             stepsDone += 1
             last = state.metrics
             let hasEval = state.metrics.keys.contains { $0.hasPrefix("eval/") }
-            if !live || hasEval || state.step == p.target { print(PipelineRunner.summary(state, target: p.target)) }
+            if !live || hasEval || state.step == p.target { line(PipelineRunner.summary(state, target: p.target)) }
         }
     }
 

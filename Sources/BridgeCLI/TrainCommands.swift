@@ -41,17 +41,15 @@ struct Train: ParsableCommand {
         @Option(help: "Optimizer steps.") var steps: Int
         @Option(help: "Windows per step.") var batch = 16
         @Option(name: .customLong("seq-len"), help: "Tokens per window.") var seqLen = 128
-        @Option(help: "Learning rate (constant).") var lr: Float = 1e-3
-        @Option(name: .customLong("weight-decay"), help: "AdamW weight decay.") var weightDecay: Float = 0.01
-        @Option(help: "Max global gradient norm; 0 disables clipping.") var clip: Float = 1.0
+        @OptionGroup var adam: AdamWOptions
         @Option(help: "Seed of the initial weights and the window order.") var seed: UInt64 = 0
         @Option(help: "Name of the output ref (models/NAME).") var name: String
         @Option(name: .customLong("run"), help: "The journal the stage is recorded in (default: pretrain).") var runName: String?
         @Flag(help: "Print a JSON object at the end instead of one line per step.") var json = false
 
         func validate() throws {
-            guard steps > 0, batch > 0, seqLen >= 2, lr > 0, lr.isFinite, weightDecay >= 0, clip >= 0, corpusLines > 0 else {
-                throw ValidationError("--steps, --batch, --lr, --corpus-lines must be positive, --seq-len ≥ 2, --weight-decay and --clip ≥ 0")
+            guard steps > 0, batch > 0, seqLen >= 2, corpusLines > 0 else {
+                throw ValidationError("--steps, --batch and --corpus-lines must be positive, --seq-len ≥ 2")
             }
         }
 
@@ -98,11 +96,10 @@ struct Train: ParsableCommand {
             do { try modelConfig.validate() } catch { throw UserError("the model config: \(error)") }
 
             let s = try store ?? storeOptions.open()
-            let stage0 = PretrainStage(tokenizer: try s.put(tokenizerBytes, kind: .blob, codec: .auto).id,
+            var stage = PretrainStage(tokenizer: try s.put(tokenizerBytes, kind: .blob, codec: .auto).id,
                                        corpus: try s.put(corpusBytes, kind: .blob, codec: .auto).id, config: modelConfig,
                                        steps: steps, batch: batch, sequenceLength: seqLen,
-                                       optimizer: AdamWConfig(lr: lr, weightDecay: weightDecay, clip: clip == 0 ? nil : clip), seed: seed)
-            var stage = stage0
+                                       optimizer: try adam.config(key: "--lr/--weight-decay/--max-grad-norm"), seed: seed)
             if !json { stage.onStep = { step, loss in if step == 0 || (step + 1) % 10 == 0 || step + 1 == steps { print("step \(step + 1)/\(steps)  loss \(String(format: "%.4f", loss))") } } }
             let start = Date()
             let outcome = try StageRunner(store: s, run: runName ?? "pretrain").execute(stage)

@@ -116,14 +116,10 @@ public struct TrainSFTStage: Stage {
             throw PipelineError.invalidInput("token shard \(data.hex.prefix(12)) is a \(shard.kind.rawValue) shard; SFT needs one made with --kind sft")
         }
         let examples = (0..<shard.count).map { SFTExample(tokens: shard.sequences[$0], lossFrom: shard.promptLengths[$0], line: $0 + 1) }
-        let trainer = try SFTTrainer(model: loaded.model, examples: examples, config: config, path: "token shard \(data.hex.prefix(12))")
-        let start = Date()
-        let losses = try trainer.run(progress: onStep)
-        let seconds = Date().timeIntervalSince(start)
+        var metrics = try trainInPlace(loaded.model, examples: examples, config: config, path: "token shard \(data.hex.prefix(12))", onStep: onStep)
+        metrics["examples"] = .int(examples.count)
         let theta = try store.putModel(params: loaded.model.params, layout: loaded.model.layout, like: set, recordParent: false)
-        return StageResult(outputs: ["theta": .string(theta.id!.hex)],
-                           metrics: ["losses": .array(losses.map { .double(Double($0)) }), "final_loss": .double(Double(losses.last ?? 0)),
-                                     "examples": .int(examples.count), "seconds": .double(seconds)])
+        return StageResult(outputs: ["theta": .string(theta.id!.hex)], metrics: metrics)
     }
 }
 
@@ -194,18 +190,24 @@ public struct PretrainStage: Stage {
             SFTExample(tokens: Array(stream[(i * sequenceLength)..<((i + 1) * sequenceLength)]), lossFrom: 1, line: i + 1)
         }
         let model = try Transformer(randomWeights: config, seed: Philox.derive(seed: seed, purpose: "pretrain-init"))
-        let trainer = try SFTTrainer(model: model, examples: examples,
-                                     config: SFTConfig(steps: steps, batch: batch, optimizer: optimizer,
-                                                       seed: Philox.derive(seed: seed, purpose: "pretrain-order")),
-                                     path: "corpus \(corpus.hex.prefix(12))")
-        let start = Date()
-        let losses = try trainer.run(progress: onStep)
-        let seconds = Date().timeIntervalSince(start)
-        let set = try store.putNewModel(params: model.params, config: config,
-                                        tokenizerFile: (tokenizerBytes.first == UInt8(ascii: "{") ? "tokenizer.json" : "tokenizer.bin", tokenizerBytes))
-        return StageResult(outputs: ["model": .string(set.id!.hex)],
-                           metrics: ["losses": .array(losses.map { .double(Double($0)) }), "final_loss": .double(Double(losses.last ?? 0)),
-                                     "corpus_tokens": .int(stream.count), "windows": .int(windows), "parameters": .int(model.layout.totalCount),
-                                     "seconds": .double(seconds)])
+        var metrics = try trainInPlace(model, examples: examples,
+                                       config: SFTConfig(steps: steps, batch: batch, optimizer: optimizer, seed: Philox.derive(seed: seed, purpose: "pretrain-order")),
+                                       path: "corpus \(corpus.hex.prefix(12))", onStep: onStep)
+        metrics["corpus_tokens"] = .int(stream.count)
+        metrics["windows"] = .int(windows)
+        metrics["parameters"] = .int(model.layout.totalCount)
+        let fileName = TokenizerLoader.format(of: tokenizerBytes) == .huggingFaceJSON ? "tokenizer.json" : "tokenizer.bin"
+        let set = try store.putNewModel(params: model.params, config: config, tokenizerFile: (fileName, tokenizerBytes))
+        return StageResult(outputs: ["model": .string(set.id!.hex)], metrics: metrics)
     }
+}
+
+/// Trains `model` in place with SFTTrainer; the losses, the final loss and the seconds as metrics.
+private func trainInPlace(_ model: Transformer, examples: [SFTExample], config: SFTConfig, path: String,
+                          onStep: (Int, Float) -> Void) throws -> [String: JSONValue] {
+    let trainer = try SFTTrainer(model: model, examples: examples, config: config, path: path)
+    let start = Date()
+    let losses = try trainer.run(progress: onStep)
+    return ["losses": .array(losses.map { .double(Double($0)) }), "final_loss": .double(Double(losses.last ?? 0)),
+            "seconds": .double(Date().timeIntervalSince(start))]
 }
