@@ -62,10 +62,7 @@ import Training
     /// J_RL(θ, w) − J_RL(θ̂, w) on fixed rollouts, by ε·‖Gw‖² to first order.
     @Test func aStepOfWAlongItsUpdateRaisesTheCooperativeGain() throws {
         let f = try BridgeFixture()
-        let layout = ParameterLayout(config: f.config)
-        func golden(_ prefix: String, _ entries: [ParameterLayout.Entry]) -> FloatBuffer { FloatBuffer(f.expected(prefix, entries)) }
-        let thetaP = golden("const_separate.step2.theta.", layout.entries), hatP = golden("const_separate.step2.theta_hat.", layout.entries)
-        let w0 = golden("const_separate.step2.lora.", LoRALayout(config: f.config, lora: f.loraConfig).entries)
+        let (thetaP, hatP, w0) = f.iterates("const_separate", step: 2)
         let rl = f.rl(2)
         let theta = try f.model(thetaP), hat = try f.model(hatP)
         let old = try PolicyGradient.logProbs(model: theta, lora: f.adapter(w0), batch: rl.batch, temperature: f.grpo.temperature)
@@ -99,10 +96,7 @@ import Training
     /// while θ̂ ≡ θ.
     @Test func theReportedCooperativeGainIsTheAdvantageWeightedLogProbGap() throws {
         let f = try BridgeFixture()
-        let layout = ParameterLayout(config: f.config)
-        func golden(_ prefix: String, _ entries: [ParameterLayout.Entry]) -> FloatBuffer { FloatBuffer(f.expected(prefix, entries)) }
-        let thetaP = golden("const_shared.step2.theta.", layout.entries), hatP = golden("const_shared.step2.theta_hat.", layout.entries)
-        let w0 = golden("const_shared.step2.lora.", LoRALayout(config: f.config, lora: f.loraConfig).entries)
+        let (thetaP, hatP, w0) = f.iterates("const_shared", step: 2)
         let rl = f.rl(2)
         let lp = try PolicyGradient.logProbs(model: try f.model(thetaP), lora: f.adapter(w0), batch: rl.batch, temperature: f.grpo.temperature)
         let lpHat = try PolicyGradient.logProbs(model: try f.model(hatP), lora: f.adapter(w0), batch: rl.batch, temperature: f.grpo.temperature)
@@ -128,5 +122,15 @@ import Training
                                      loraGrads: FloatBuffer(count: w0.count), data: LowerStepData(sft: f.sft(2), rl: rl), lambda: 0.5,
                                      config: f.grpo, chunk: 4, threads: 2)
         #expect(same.cooperativeGain == 0)
+    }
+}
+
+extension BridgeFixture {
+    /// The reference's θ, θ̂ and w after `step` iterations of a scenario (golden.safetensors).
+    func iterates(_ scenario: String, step: Int) -> (theta: FloatBuffer, thetaHat: FloatBuffer, lora: FloatBuffer) {
+        let base = ParameterLayout(config: config).entries, adapter = LoRALayout(config: config, lora: loraConfig).entries
+        let prefix = "\(scenario).step\(step)."
+        return (FloatBuffer(expected(prefix + "theta.", base)), FloatBuffer(expected(prefix + "theta_hat.", base)),
+                FloatBuffer(expected(prefix + "lora.", adapter)))
     }
 }
