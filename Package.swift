@@ -23,6 +23,7 @@ let package = Package(
     products: [
         .executable(name: "bridge", targets: ["BridgeCLI"]),
         .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "IO", targets: ["IO"]),
         .library(name: "ShardStore", targets: ["ShardStore"]),
         .library(name: "Checkpoint", targets: ["Checkpoint"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
@@ -45,7 +46,8 @@ let package = Package(
         // Kernels use SIMD16<Float>: let the compiler emit AVX2/FMA for them (haswell and later).
         .target(name: "CIntrinsics"),
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CIntrinsics"], swiftSettings: tensorsSettings),
-        .target(name: "ShardStore", dependencies: ["Tensors", "CXXHash", "CLZ4"], swiftSettings: numericSettings),
+        .target(name: "IO", dependencies: ["Tensors"]),
+        .target(name: "ShardStore", dependencies: ["IO", "Tensors", "CXXHash", "CLZ4"], swiftSettings: numericSettings),
         .target(name: "Checkpoint", dependencies: ["ShardStore", "Tensors", "LanguageModel", "Tokenizers"], swiftSettings: numericSettings),
         .target(name: "Tokenizers", dependencies: ["Tensors"], swiftSettings: numericSettings),
         .target(name: "LanguageModel", dependencies: ["Tensors"], swiftSettings: numericSettings),

@@ -87,13 +87,7 @@ struct Eval: ParsableCommand {
         if let (i, p) = prompts.enumerated().first(where: { $0.element.count + maxTokens > context }) {
             throw UserError("problem \(records[i].id): \(p.count) prompt tokens + --max-tokens \(maxTokens) exceed the context length \(context)\nhint: lower --max-tokens")
         }
-        let sink = try out.map { path -> FileHandle in
-            guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-                throw UserError("\(path): cannot create the output file")
-            }
-            return h
-        }
-        defer { try? sink?.close() }
+        var lines: [UInt8]? = out.map { _ in [] }  // written whole at the end, through the export funnel
 
         // the tokenize and eval stages, journaled in run "eval" (an unchanged evaluation is not recomputed)
         let tokenizerID = try store.put(tokenizerBytes, kind: .blob, codec: .auto).id
@@ -118,15 +112,16 @@ struct Eval: ParsableCommand {
             responseTokens += ids.count
             if !finished { cut += 1 }
             if let level = r.level { byLevel[level, default: (0, 0)].total += 1; if ok { byLevel[level]!.correct += 1 } }
-            if let sink {
+            if lines != nil {
                 let line = JSONValue.object([
                     "id": .string(r.id), "response": .string(text), "answer": .string(r.answer),
                     "extracted": scores.extracted[i].isEmpty ? .null : .string(scores.extracted[i]), "correct": .bool(ok),
                     "tokens": .int(ids.count), "finished": .bool(finished),
                 ]).canonical + "\n"
-                sink.write(Data(line.utf8))
+                lines!.append(contentsOf: line.utf8)
             }
         }
+        if let out, let lines { try ExportFile.write(path: out, bytes: lines) }
         let total = records.count, accuracy = Double(correct) / Double(total)
         if json {
             var summary: [String: JSONValue] = [

@@ -73,15 +73,6 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible,
     }
 }
 
-func hexValue(_ c: UInt8) -> UInt8? {
-    switch c {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-    default: nil
-    }
-}
-
 /// True for a string of hex digits (any length).
 public func isHex(_ s: String) -> Bool {
     !s.isEmpty && s.utf8.allSatisfy { hexValue($0) != nil }

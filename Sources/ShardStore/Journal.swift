@@ -29,7 +29,7 @@ extension Store {
                 if tail.last != UInt8(ascii: "\n") {
                     let keep = tail.lastIndex(of: UInt8(ascii: "\n")).map { size - tailLength + $0 + 1 } ?? 0
                     CrashPoint.tick()
-                    guard ftruncate(h.fd, off_t(keep)) == 0 else { throw StoreError.io(operation: "truncate", path: path, errno: errno) }
+                    guard ftruncate(h.fd, off_t(keep)) == 0 else { throw IOError(operation: "truncate", path: path, errno: errno) }
                 }
             }
             let end = try h.size()

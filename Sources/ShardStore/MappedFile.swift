@@ -28,7 +28,7 @@ public final class MappedFile: @unchecked Sendable {
         let flags = MAP_PRIVATE
         #endif
         let p = mmap(nil, count, PROT_READ, flags, h.fd, 0)
-        guard let p, p != MAP_FAILED else { throw StoreError.io(operation: "mmap", path: path, errno: errno) }
+        guard let p, p != MAP_FAILED else { throw IOError(operation: "mmap", path: path, errno: errno) }
         base = p
     }
 

@@ -510,7 +510,7 @@ extension Store {
                 let n = Glibc.pread(h.fd, buffer.baseAddress! + got, want - got, off_t(ObjectHeader.size + done + got))
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw StoreError.io(operation: "read", path: path, errno: errno)
+                    throw IOError(operation: "read", path: path, errno: errno)
                 }
                 guard n > 0 else { throw StoreError.corruptObject(id, path: path, reason: "file ends early") }
                 got += n

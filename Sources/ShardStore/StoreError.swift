@@ -14,13 +14,7 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case corruptObject(ObjectID, path: String, reason: String)
     case refConflict(String, expected: String, found: String)
     case invalidJSON(what: String, reason: String)
-    case io(operation: String, path: String, errno: Int32)
 
-    /// True when the fault is in the environment or the program rather than the user's input.
-    public var isInternal: Bool {
-        if case .io = self { return true }
-        return false
-    }
 
     public var description: String {
         switch self {
@@ -46,12 +40,10 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "ref '\(name)' changed concurrently: expected \(expected), found \(found)"
         case let .invalidJSON(what, reason):
             return "invalid JSON in \(what): \(reason)"
-        case let .io(operation, path, errno):
-            return "\(operation) failed for '\(path)': \(errnoString(errno))"
         }
     }
 }
 
 extension StoreError: ClassifiedError {
-    public var errorClass: ErrorClass { isInternal ? .internal : .input }
+    public var errorClass: ErrorClass { .input }
 }

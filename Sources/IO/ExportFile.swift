@@ -19,7 +19,7 @@ public enum ExportFile {
 
         public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
             guard offset >= 0, offset + bytes.count <= size else {
-                throw StoreError.io(operation: "write past the declared size of", path: path, errno: EINVAL)
+                throw IOError(operation: "write past the declared size of", path: path, errno: EINVAL)
             }
             try handle.pwriteAll(bytes, at: offset)
         }
@@ -35,7 +35,7 @@ public enum ExportFile {
         defer { if !done { try? Posix.unlinkIfExists(tmp) } }
         do {
             let h = try FileHandle.open(tmp, flags: O_WRONLY | O_CREAT | O_TRUNC)
-            guard ftruncate(h.fd, off_t(size)) == 0 else { throw StoreError.io(operation: "truncate", path: tmp, errno: errno) }
+            guard ftruncate(h.fd, off_t(size)) == 0 else { throw IOError(operation: "truncate", path: tmp, errno: errno) }
             try body(Writer(handle: h, size: size, path: path))
             try h.sync()
         }

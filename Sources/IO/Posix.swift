@@ -13,57 +13,57 @@ import Synchronization
 /// process kills itself (SIGKILL, as `kill -9` would) just before its N-th mutating file-system
 /// operation of the store (a write, fsync, link, rename, unlink, mkdir or truncate), so a test
 /// can place a crash at an exact point of a store action instead of guessing with a clock.
-enum CrashPoint {
-    static let limit: Int? = {
+package enum CrashPoint {
+    package static let limit: Int? = {
         guard let p = getenv("BRIDGE_CRASH_AFTER_WRITES"), let n = Int(String(cString: p)), n > 0 else { return nil }
         return n
     }()
-    static let done = Atomic<Int>(0)
+    package static let done = Atomic<Int>(0)
 
     /// Counts one mutating operation; dies first when it is the one named by the environment.
-    @inline(__always) static func tick() {
+    @inline(__always) package static func tick() {
         guard let limit else { return }
         if done.wrappingAdd(1, ordering: .relaxed).newValue >= limit { kill(getpid(), SIGKILL) }
     }
 }
 
-func errnoString(_ code: Int32) -> String {
+package func errnoString(_ code: Int32) -> String {
     String(cString: strerror(code))
 }
 
 /// An open file descriptor, closed when the value is dropped.
-final class FileHandle {
-    let fd: Int32
-    let path: String
+package final class FileHandle {
+    package let fd: Int32
+    package let path: String
 
-    init(fd: Int32, path: String) {
+    package init(fd: Int32, path: String) {
         self.fd = fd
         self.path = path
     }
 
     deinit { close(fd) }
 
-    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> FileHandle {
+    package static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> FileHandle {
         while true {
             let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return FileHandle(fd: fd, path: path) }
             if errno == EINTR { continue }
-            throw StoreError.io(operation: "open", path: path, errno: errno)
+            throw IOError(operation: "open", path: path, errno: errno)
         }
     }
 
     /// nil when the file does not exist.
-    static func openIfExists(_ path: String, flags: Int32 = O_RDONLY) throws -> FileHandle? {
+    package static func openIfExists(_ path: String, flags: Int32 = O_RDONLY) throws -> FileHandle? {
         while true {
             let fd = Glibc.open(path, flags | O_CLOEXEC)
             if fd >= 0 { return FileHandle(fd: fd, path: path) }
             if errno == EINTR { continue }
             if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw StoreError.io(operation: "open", path: path, errno: errno)
+            throw IOError(operation: "open", path: path, errno: errno)
         }
     }
 
-    func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+    package func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
             let chunk = min(bytes.count - offset, 1 << 30)
@@ -71,17 +71,17 @@ final class FileHandle {
             let n = Glibc.write(fd, bytes.baseAddress! + offset, chunk)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw StoreError.io(operation: "write", path: path, errno: errno)
+                throw IOError(operation: "write", path: path, errno: errno)
             }
             offset += n
         }
     }
 
-    func writeAll(_ bytes: [UInt8]) throws {
+    package func writeAll(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try writeAll($0) }
     }
 
-    func pwriteAll(_ bytes: UnsafeRawBufferPointer, at start: Int) throws {
+    package func pwriteAll(_ bytes: UnsafeRawBufferPointer, at start: Int) throws {
         var offset = 0
         while offset < bytes.count {
             let chunk = min(bytes.count - offset, 1 << 30)
@@ -89,14 +89,14 @@ final class FileHandle {
             let n = Glibc.pwrite(fd, bytes.baseAddress! + offset, chunk, off_t(start + offset))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw StoreError.io(operation: "write", path: path, errno: errno)
+                throw IOError(operation: "write", path: path, errno: errno)
             }
             offset += n
         }
     }
 
     /// Reads exactly `count` bytes at `offset`, or fewer at end of file.
-    func pread(count: Int, at offset: Int) throws -> [UInt8] {
+    package func pread(count: Int, at offset: Int) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         var done = 0
         try out.withUnsafeMutableBytes { buf in
@@ -104,7 +104,7 @@ final class FileHandle {
                 let n = Glibc.pread(fd, buf.baseAddress! + done, count - done, off_t(offset + done))
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw StoreError.io(operation: "read", path: path, errno: errno)
+                    throw IOError(operation: "read", path: path, errno: errno)
                 }
                 if n == 0 { break }
                 done += n
@@ -113,117 +113,117 @@ final class FileHandle {
         return Array(out[0..<done])
     }
 
-    func readToEnd() throws -> [UInt8] {
+    package func readToEnd() throws -> [UInt8] {
         let size = try self.size()
         return try pread(count: size, at: 0)
     }
 
-    func size() throws -> Int {
+    package func size() throws -> Int {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw StoreError.io(operation: "stat", path: path, errno: errno) }
+        guard fstat(fd, &st) == 0 else { throw IOError(operation: "stat", path: path, errno: errno) }
         return Int(st.st_size)
     }
 
-    func sync() throws {
+    package func sync() throws {
         CrashPoint.tick()
-        guard fsync(fd) == 0 else { throw StoreError.io(operation: "fsync", path: path, errno: errno) }
+        guard fsync(fd) == 0 else { throw IOError(operation: "fsync", path: path, errno: errno) }
     }
 
-    func lock(exclusive: Bool, wait: Bool = true) throws -> Bool {
+    package func lock(exclusive: Bool, wait: Bool = true) throws -> Bool {
         let op = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB)
         while true {
             if flock(fd, op) == 0 { return true }
             if errno == EINTR { continue }
             if errno == EWOULDBLOCK { return false }
-            throw StoreError.io(operation: "flock", path: path, errno: errno)
+            throw IOError(operation: "flock", path: path, errno: errno)
         }
     }
 
-    func unlock() {
+    package func unlock() {
         _ = flock(fd, LOCK_UN)
     }
 }
 
-enum Posix {
-    static func fileExists(_ path: String) -> Bool {
+package enum Posix {
+    package static func fileExists(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0
     }
 
-    static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// (size, modification time in seconds since the epoch), nil if absent.
-    static func status(_ path: String) -> (size: Int, mtime: Double, mode: mode_t)? {
+    package static func status(_ path: String) -> (size: Int, mtime: Double, mode: mode_t)? {
         var st = stat()
         guard lstat(path, &st) == 0 else { return nil }
         return (Int(st.st_size), Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) * 1e-9, st.st_mode)
     }
 
     /// What identifies one version of a file: device, inode, size and modification time (ns).
-    struct FileIdentity: Equatable, Sendable {
-        var device: UInt64, inode: UInt64, size: Int, mtime: Int64
+    package struct FileIdentity: Equatable, Sendable {
+        package var device: UInt64, inode: UInt64, size: Int, mtime: Int64
     }
 
-    static func identity(_ path: String) -> FileIdentity? {
+    package static func identity(_ path: String) -> FileIdentity? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int(st.st_size),
                             mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
     }
 
-    static func makeDirectory(_ path: String) throws {
+    package static func makeDirectory(_ path: String) throws {
         CrashPoint.tick()
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
-            throw StoreError.io(operation: "mkdir", path: path, errno: errno)
+            throw IOError(operation: "mkdir", path: path, errno: errno)
         }
     }
 
-    static func syncDirectory(_ path: String) throws {
+    package static func syncDirectory(_ path: String) throws {
         let h = try FileHandle.open(path, flags: O_RDONLY | O_DIRECTORY)
         try h.sync()
     }
 
     /// Makes `target` name the file at `source` unless `target` exists. Returns false if it did.
-    static func linkNoReplace(_ source: String, _ target: String) throws -> Bool {
+    package static func linkNoReplace(_ source: String, _ target: String) throws -> Bool {
         CrashPoint.tick()
         if link(source, target) == 0 { return true }
         if errno == EEXIST { return false }
-        throw StoreError.io(operation: "link", path: target, errno: errno)
+        throw IOError(operation: "link", path: target, errno: errno)
     }
 
-    static func rename(_ source: String, _ target: String) throws {
+    package static func rename(_ source: String, _ target: String) throws {
         CrashPoint.tick()
         guard Glibc.rename(source, target) == 0 else {
-            throw StoreError.io(operation: "rename", path: target, errno: errno)
+            throw IOError(operation: "rename", path: target, errno: errno)
         }
     }
 
-    static func unlinkIfExists(_ path: String) throws {
+    package static func unlinkIfExists(_ path: String) throws {
         CrashPoint.tick()
         if unlink(path) != 0 && errno != ENOENT {
-            throw StoreError.io(operation: "unlink", path: path, errno: errno)
+            throw IOError(operation: "unlink", path: path, errno: errno)
         }
     }
 
-    static func removeDirectory(_ path: String) throws {
+    package static func removeDirectory(_ path: String) throws {
         if rmdir(path) != 0 && errno != ENOENT {
-            throw StoreError.io(operation: "rmdir", path: path, errno: errno)
+            throw IOError(operation: "rmdir", path: path, errno: errno)
         }
     }
 
     /// Sets the modification time to now (keeps a deduplicated object young for gc's grace period).
-    static func touch(_ path: String) {
+    package static func touch(_ path: String) {
         _ = utimensat(AT_FDCWD, path, nil, 0)
     }
 
     /// Entries of a directory (without "." and ".."), empty if it does not exist.
-    static func listDirectory(_ path: String) throws -> [String] {
+    package static func listDirectory(_ path: String) throws -> [String] {
         guard let dir = opendir(path) else {
             if errno == ENOENT || errno == ENOTDIR { return [] }
-            throw StoreError.io(operation: "opendir", path: path, errno: errno)
+            throw IOError(operation: "opendir", path: path, errno: errno)
         }
         defer { closedir(dir) }
         var names: [String] = []
@@ -237,7 +237,7 @@ enum Posix {
     }
 
     /// Removes a directory tree (used for dead writers' tmp directories only).
-    static func removeTree(_ path: String) throws {
+    package static func removeTree(_ path: String) throws {
         if let st = status(path), (st.mode & S_IFMT) == S_IFDIR {
             for name in try listDirectory(path) { try removeTree(path + "/" + name) }
             try removeDirectory(path)
@@ -246,13 +246,13 @@ enum Posix {
         }
     }
 
-    static func readFile(_ path: String) throws -> [UInt8]? {
+    package static func readFile(_ path: String) throws -> [UInt8]? {
         guard let h = try FileHandle.openIfExists(path) else { return nil }
         return try h.readToEnd()
     }
 
     /// Writes a small file atomically and durably: write `tmp`, fsync, rename over `path`, fsync its directory.
-    static func writeFileAtomically(_ path: String, bytes: [UInt8], temporary tmp: String) throws {
+    package static func writeFileAtomically(_ path: String, bytes: [UInt8], temporary tmp: String) throws {
         do {
             let h = try FileHandle.open(tmp, flags: O_WRONLY | O_CREAT | O_EXCL)
             try h.writeAll(bytes)
@@ -262,10 +262,10 @@ enum Posix {
         try syncDirectory(parent(of: path))
     }
 
-    static func parent(of path: String) -> String {
+    package static func parent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    static func processID() -> Int32 { getpid() }
+    package static func processID() -> Int32 { getpid() }
 }
