@@ -60,7 +60,7 @@ let package = Package(
                 "Pipeline", "Training", "Checkpoint", "ShardStore", "Tensors", "Tokenizers", "LanguageModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .target(name: "TestSupport", dependencies: ["Tensors", "ShardStore"]),
+        .target(name: "TestSupport", dependencies: ["Tensors", "IO", "ShardStore"]),
 
         // Each test target lists every module it imports (a transitive one may not be built yet).
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),

@@ -35,7 +35,7 @@ public enum ExportFile {
         defer { if !done { try? Posix.unlinkIfExists(tmp) } }
         do {
             let h = try FileHandle.open(tmp, flags: O_WRONLY | O_CREAT | O_TRUNC)
-            guard ftruncate(h.fd, off_t(size)) == 0 else { throw IOError(operation: "truncate", path: tmp, errno: errno) }
+            try h.truncate(to: size)
             try body(Writer(handle: h, size: size, path: path))
             try h.sync()
         }

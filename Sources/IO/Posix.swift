@@ -27,6 +27,60 @@ package enum CrashPoint {
     }
 }
 
+/// One mutating file-system operation, as the funnel's trace records it: what a model of crash
+/// states needs to replay it (the inode a write went to, its offset and bytes; the names a
+/// directory operation changes).
+package enum FSOp: Sendable, Equatable {
+    case create(path: String, inode: UInt64)
+    case truncate(path: String, inode: UInt64, length: Int)
+    case write(path: String, inode: UInt64, offset: Int, bytes: [UInt8])
+    /// fsync of a file (its data) or of a directory (its entries).
+    case sync(path: String, inode: UInt64, directory: Bool)
+    case link(from: String, to: String)
+    case rename(from: String, to: String)
+    case unlink(path: String)
+    case mkdir(path: String)
+    case rmdir(path: String)
+}
+
+/// Test mode of the funnel: while a trace is open for a directory, every mutating operation on a
+/// path under it is recorded in the order it returned (TestSupport/CrashStates.swift replays
+/// every prefix of the sequence). Several traces of disjoint directories may be open at once.
+package enum FSTrace {
+    private static let open = Atomic<Int>(0)
+    private static let traces = Mutex<[String: [FSOp]]>([:])
+
+    /// Starts recording operations under `root` (an absolute path without a trailing slash).
+    package static func begin(root: String) {
+        traces.withLock { $0[root] = [] }
+        open.wrappingAdd(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Stops recording under `root` and returns what was recorded.
+    package static func end(root: String) -> [FSOp] {
+        open.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        return traces.withLock { $0.removeValue(forKey: root) ?? [] }
+    }
+
+    @inline(__always) static var active: Bool { open.load(ordering: .relaxed) > 0 }
+
+    static func record(_ path: String, _ op: () -> FSOp) {
+        guard active else { return }
+        traces.withLock { t in
+            for root in t.keys where path == root || path.hasPrefix(root + "/") {
+                t[root]!.append(op())
+                return
+            }
+        }
+    }
+
+    /// The inode of an open descriptor (for the trace only).
+    static func inode(_ fd: Int32) -> UInt64 {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? UInt64(st.st_ino) : 0
+    }
+}
+
 package func errnoString(_ code: Int32) -> String {
     String(cString: strerror(code))
 }
@@ -44,9 +98,22 @@ package final class FileHandle {
     deinit { close(fd) }
 
     package static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> FileHandle {
+        let creates = flags & O_CREAT != 0
+        if creates { CrashPoint.tick() }
+        let existed = creates && FSTrace.active && Posix.fileExists(path)
         while true {
             let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
-            if fd >= 0 { return FileHandle(fd: fd, path: path) }
+            if fd >= 0 {
+                if creates && FSTrace.active {
+                    let inode = FSTrace.inode(fd)
+                    if !existed {
+                        FSTrace.record(path) { .create(path: path, inode: inode) }
+                    } else if flags & O_TRUNC != 0 {
+                        FSTrace.record(path) { .truncate(path: path, inode: inode, length: 0) }
+                    }
+                }
+                return FileHandle(fd: fd, path: path)
+            }
             if errno == EINTR { continue }
             throw IOError(operation: "open", path: path, errno: errno)
         }
@@ -73,6 +140,11 @@ package final class FileHandle {
                 if errno == EINTR { continue }
                 throw IOError(operation: "write", path: path, errno: errno)
             }
+            if FSTrace.active {
+                let end = Int(lseek(fd, 0, SEEK_CUR))
+                let written = Array(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
+                FSTrace.record(path) { .write(path: path, inode: FSTrace.inode(fd), offset: end - n, bytes: written) }
+            }
             offset += n
         }
     }
@@ -91,6 +163,10 @@ package final class FileHandle {
                 if errno == EINTR { continue }
                 throw IOError(operation: "write", path: path, errno: errno)
             }
+            if FSTrace.active {
+                let written = Array(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
+                FSTrace.record(path) { .write(path: path, inode: FSTrace.inode(fd), offset: start + offset, bytes: written) }
+            }
             offset += n
         }
     }
@@ -98,19 +174,30 @@ package final class FileHandle {
     /// Reads exactly `count` bytes at `offset`, or fewer at end of file.
     package func pread(count: Int, at offset: Int) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
-        var done = 0
-        try out.withUnsafeMutableBytes { buf in
-            while done < count {
-                let n = Glibc.pread(fd, buf.baseAddress! + done, count - done, off_t(offset + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw IOError(operation: "read", path: path, errno: errno)
-                }
-                if n == 0 { break }
-                done += n
-            }
-        }
+        let done = try out.withUnsafeMutableBytes { try pread(into: $0, at: offset) }
         return Array(out[0..<done])
+    }
+
+    /// Fills `buffer` from `offset`; returns the bytes read (fewer only at end of file).
+    package func pread(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IOError(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Sets the file's length (cutting or zero-extending it).
+    package func truncate(to length: Int) throws {
+        CrashPoint.tick()
+        guard ftruncate(fd, off_t(length)) == 0 else { throw IOError(operation: "truncate", path: path, errno: errno) }
+        FSTrace.record(path) { .truncate(path: path, inode: FSTrace.inode(fd), length: length) }
     }
 
     package func readToEnd() throws -> [UInt8] {
@@ -127,6 +214,11 @@ package final class FileHandle {
     package func sync() throws {
         CrashPoint.tick()
         guard fsync(fd) == 0 else { throw IOError(operation: "fsync", path: path, errno: errno) }
+        if FSTrace.active {
+            var st = stat()
+            let isDirectory = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+            FSTrace.record(path) { .sync(path: path, inode: UInt64(st.st_ino), directory: isDirectory) }
+        }
     }
 
     package func lock(exclusive: Bool, wait: Bool = true) throws -> Bool {
@@ -176,7 +268,9 @@ package enum Posix {
 
     package static func makeDirectory(_ path: String) throws {
         CrashPoint.tick()
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        if mkdir(path, 0o755) == 0 {
+            FSTrace.record(path) { .mkdir(path: path) }
+        } else if errno != EEXIST {
             throw IOError(operation: "mkdir", path: path, errno: errno)
         }
     }
@@ -189,7 +283,10 @@ package enum Posix {
     /// Makes `target` name the file at `source` unless `target` exists. Returns false if it did.
     package static func linkNoReplace(_ source: String, _ target: String) throws -> Bool {
         CrashPoint.tick()
-        if link(source, target) == 0 { return true }
+        if link(source, target) == 0 {
+            FSTrace.record(target) { .link(from: source, to: target) }
+            return true
+        }
         if errno == EEXIST { return false }
         throw IOError(operation: "link", path: target, errno: errno)
     }
@@ -199,17 +296,23 @@ package enum Posix {
         guard Glibc.rename(source, target) == 0 else {
             throw IOError(operation: "rename", path: target, errno: errno)
         }
+        FSTrace.record(target) { .rename(from: source, to: target) }
     }
 
     package static func unlinkIfExists(_ path: String) throws {
         CrashPoint.tick()
-        if unlink(path) != 0 && errno != ENOENT {
+        if unlink(path) == 0 {
+            FSTrace.record(path) { .unlink(path: path) }
+        } else if errno != ENOENT {
             throw IOError(operation: "unlink", path: path, errno: errno)
         }
     }
 
     package static func removeDirectory(_ path: String) throws {
-        if rmdir(path) != 0 && errno != ENOENT {
+        CrashPoint.tick()
+        if rmdir(path) == 0 {
+            FSTrace.record(path) { .rmdir(path: path) }
+        } else if errno != ENOENT {
             throw IOError(operation: "rmdir", path: path, errno: errno)
         }
     }

@@ -28,8 +28,7 @@ extension Store {
                 let tail = try h.pread(count: tailLength, at: size - tailLength)
                 if tail.last != UInt8(ascii: "\n") {
                     let keep = tail.lastIndex(of: UInt8(ascii: "\n")).map { size - tailLength + $0 + 1 } ?? 0
-                    CrashPoint.tick()
-                    guard ftruncate(h.fd, off_t(keep)) == 0 else { throw IOError(operation: "truncate", path: path, errno: errno) }
+                    try h.truncate(to: keep)
                 }
             }
             let end = try h.size()

@@ -505,16 +505,8 @@ extension Store {
         var done = 0
         while done < header.logicalLength {
             let want = min(blockSize, header.logicalLength - done)
-            var got = 0
-            while got < want {
-                let n = Glibc.pread(h.fd, buffer.baseAddress! + got, want - got, off_t(ObjectHeader.size + done + got))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw IOError(operation: "read", path: path, errno: errno)
-                }
-                guard n > 0 else { throw StoreError.corruptObject(id, path: path, reason: "file ends early") }
-                got += n
-            }
+            let got = try h.pread(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: ObjectHeader.size + done)
+            guard got == want else { throw StoreError.corruptObject(id, path: path, reason: "file ends early") }
             let block = UnsafeRawBufferPointer(rebasing: buffer[0..<want])
             if verify { hasher.update(block) }
             try sink(block)
