@@ -49,6 +49,9 @@ struct StoreOptions: ParsableArguments {
 @main
 enum Main {
     static func main() {
+        // A file-size limit (ulimit -f) makes a write fail with EFBIG, reported like a full disk,
+        // instead of killing the process halfway through.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try Bridge.parseAsRoot()
             try command.run()

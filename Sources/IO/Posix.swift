@@ -9,10 +9,18 @@ import Darwin
 
 import Synchronization
 
-/// Deterministic crash points for tests: with BRIDGE_CRASH_AFTER_WRITES=N in the environment, the
-/// process kills itself (SIGKILL, as `kill -9` would) just before its N-th mutating file-system
-/// operation of the store (a write, fsync, link, rename, unlink, mkdir or truncate), so a test
-/// can place a crash at an exact point of a store action instead of guessing with a clock.
+/// Deterministic crash points and injected faults for tests.
+///
+/// With BRIDGE_CRASH_AFTER_WRITES=N in the environment, the process kills itself (SIGKILL, as
+/// `kill -9` would) just before its N-th mutating file-system operation (a create, write, fsync,
+/// link, rename, unlink, mkdir, rmdir or truncate), so a test can place a crash at an exact point
+/// of an action instead of guessing with a clock.
+///
+/// With BRIDGE_FAIL_AFTER_WRITES=N (and BRIDGE_FAIL_ERRNO=ENOSPC, EFBIG, EROFS, EACCES or EIO;
+/// ENOSPC by default), the N-th mutating operation and every later one fails with that error, as
+/// on a disk that filled up and stays full (removing files still works on a full disk, so unlink
+/// and rmdir fail only for the other errors). In-process tests inject the same faults for one
+/// directory with `injectFault(root:after:errno:)`.
 package enum CrashPoint {
     package static let limit: Int? = {
         guard let p = getenv("BRIDGE_CRASH_AFTER_WRITES"), let n = Int(String(cString: p)), n > 0 else { return nil }
@@ -20,11 +28,56 @@ package enum CrashPoint {
     }()
     package static let done = Atomic<Int>(0)
 
-    /// Counts one mutating operation; dies first when it is the one named by the environment.
-    @inline(__always) package static func tick() {
-        guard let limit else { return }
-        if done.wrappingAdd(1, ordering: .relaxed).newValue >= limit { kill(getpid(), SIGKILL) }
+    struct Fault {
+        var after: Int
+        var errno: Int32
+        var seen = 0
     }
+
+    static let environmentFault: Fault? = {
+        guard let p = getenv("BRIDGE_FAIL_AFTER_WRITES"), let n = Int(String(cString: p)), n > 0 else { return nil }
+        let name = getenv("BRIDGE_FAIL_ERRNO").map { String(cString: $0) } ?? "ENOSPC"
+        let codes: [String: Int32] = ["ENOSPC": ENOSPC, "EFBIG": EFBIG, "EROFS": EROFS, "EACCES": EACCES, "EIO": EIO, "EDQUOT": EDQUOT]
+        return Fault(after: n, errno: codes[name] ?? ENOSPC)
+    }()
+    static let environmentSeen = Atomic<Int>(0)
+    private static let faultsOpen = Atomic<Int>(0)
+    private static let faults = Mutex<[String: Fault]>([:])
+
+    /// Makes the `after`-th mutating operation under `root`, and every later one, fail with `errno`.
+    package static func injectFault(root: String, after: Int, errno: Int32) {
+        faults.withLock { $0[root] = Fault(after: after, errno: errno) }
+        faultsOpen.wrappingAdd(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Ends the fault under `root`; returns how many mutating operations it counted.
+    @discardableResult
+    package static func removeFault(root: String) -> Int {
+        faultsOpen.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        return faults.withLock { $0.removeValue(forKey: root)?.seen ?? 0 }
+    }
+
+    /// Counts one mutating operation on `path`: dies first when it is the environment's crash
+    /// point, throws the injected error when a fault is due. `frees` marks unlink and rmdir.
+    @inline(__always) package static func tick(_ operation: String, _ path: String, frees: Bool = false) throws {
+        if let limit, done.wrappingAdd(1, ordering: .relaxed).newValue >= limit { kill(getpid(), SIGKILL) }
+        if let f = environmentFault, environmentSeen.wrappingAdd(1, ordering: .relaxed).newValue >= f.after {
+            if !(frees && spaceOnly(f.errno)) { throw IOError(operation: operation, path: path, errno: f.errno) }
+        }
+        if faultsOpen.load(ordering: .relaxed) > 0 {
+            let due: Int32? = faults.withLock { t in
+                for (root, var f) in t where path == root || path.hasPrefix(root + "/") {
+                    f.seen += 1
+                    t[root] = f
+                    return f.seen >= f.after && !(frees && spaceOnly(f.errno)) ? f.errno : nil
+                }
+                return nil
+            }
+            if let due { throw IOError(operation: operation, path: path, errno: due) }
+        }
+    }
+
+    private static func spaceOnly(_ code: Int32) -> Bool { code == ENOSPC || code == EFBIG || code == EDQUOT }
 }
 
 /// One mutating file-system operation, as the funnel's trace records it: what a model of crash
@@ -99,7 +152,7 @@ package final class FileHandle {
 
     package static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> FileHandle {
         let creates = flags & O_CREAT != 0
-        if creates { CrashPoint.tick() }
+        if creates { try CrashPoint.tick("create", path) }
         let existed = creates && FSTrace.active && Posix.fileExists(path)
         while true {
             let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
@@ -134,7 +187,7 @@ package final class FileHandle {
         var offset = 0
         while offset < bytes.count {
             let chunk = min(bytes.count - offset, 1 << 30)
-            CrashPoint.tick()
+            try CrashPoint.tick("write", path)
             let n = Glibc.write(fd, bytes.baseAddress! + offset, chunk)
             if n < 0 {
                 if errno == EINTR { continue }
@@ -157,7 +210,7 @@ package final class FileHandle {
         var offset = 0
         while offset < bytes.count {
             let chunk = min(bytes.count - offset, 1 << 30)
-            CrashPoint.tick()
+            try CrashPoint.tick("write", path)
             let n = Glibc.pwrite(fd, bytes.baseAddress! + offset, chunk, off_t(start + offset))
             if n < 0 {
                 if errno == EINTR { continue }
@@ -195,7 +248,7 @@ package final class FileHandle {
 
     /// Sets the file's length (cutting or zero-extending it).
     package func truncate(to length: Int) throws {
-        CrashPoint.tick()
+        try CrashPoint.tick("truncate", path)
         guard ftruncate(fd, off_t(length)) == 0 else { throw IOError(operation: "truncate", path: path, errno: errno) }
         FSTrace.record(path) { .truncate(path: path, inode: FSTrace.inode(fd), length: length) }
     }
@@ -212,7 +265,7 @@ package final class FileHandle {
     }
 
     package func sync() throws {
-        CrashPoint.tick()
+        try CrashPoint.tick("fsync", path)
         guard fsync(fd) == 0 else { throw IOError(operation: "fsync", path: path, errno: errno) }
         if FSTrace.active {
             var st = stat()
@@ -267,7 +320,7 @@ package enum Posix {
     }
 
     package static func makeDirectory(_ path: String) throws {
-        CrashPoint.tick()
+        try CrashPoint.tick("mkdir", path)
         if mkdir(path, 0o755) == 0 {
             FSTrace.record(path) { .mkdir(path: path) }
         } else if errno != EEXIST {
@@ -282,7 +335,7 @@ package enum Posix {
 
     /// Makes `target` name the file at `source` unless `target` exists. Returns false if it did.
     package static func linkNoReplace(_ source: String, _ target: String) throws -> Bool {
-        CrashPoint.tick()
+        try CrashPoint.tick("link", target)
         if link(source, target) == 0 {
             FSTrace.record(target) { .link(from: source, to: target) }
             return true
@@ -292,7 +345,7 @@ package enum Posix {
     }
 
     package static func rename(_ source: String, _ target: String) throws {
-        CrashPoint.tick()
+        try CrashPoint.tick("rename", target)
         guard Glibc.rename(source, target) == 0 else {
             throw IOError(operation: "rename", path: target, errno: errno)
         }
@@ -300,7 +353,7 @@ package enum Posix {
     }
 
     package static func unlinkIfExists(_ path: String) throws {
-        CrashPoint.tick()
+        try CrashPoint.tick("unlink", path, frees: true)
         if unlink(path) == 0 {
             FSTrace.record(path) { .unlink(path: path) }
         } else if errno != ENOENT {
@@ -309,7 +362,7 @@ package enum Posix {
     }
 
     package static func removeDirectory(_ path: String) throws {
-        CrashPoint.tick()
+        try CrashPoint.tick("rmdir", path, frees: true)
         if rmdir(path) == 0 {
             FSTrace.record(path) { .rmdir(path: path) }
         } else if errno != ENOENT {

@@ -9,7 +9,8 @@
 //   truncations once the file is fsynced; a name created, linked, renamed or removed once its
 //   directory, for a rename the target's, is fsynced), and then each operation not yet durable alone on top of that, and
 //   each one alone missing from the whole prefix: operations no fsync orders may reach the
-//   disk in any order;
+//   disk in any order (names in writers' temporary directories, which nothing reads, are kept
+//   or dropped together);
 // - the last write is torn: only its first half is there.
 //
 // States that come out the same are checked once. A state is `complete` when the action had
@@ -49,13 +50,20 @@ public struct CrashStateReport: Sendable {
     public var prefixes = 0
     /// Distinct states materialised and checked.
     public var states = 0
+    /// States in which the action ran again (CrashStates.check).
+    public var resumed = 0
 }
 
 public enum CrashStates {
     /// Runs `action` on the store at `root` (absolute) with the trace open, then checks every crash
     /// state of its operations: each is written to a directory under `scratch` and passed to
     /// `check`, which throws (or records an issue) if the state is not acceptable.
-    public static func enumerate(root: String, scratch: String, action: () throws -> Void,
+    ///
+    /// With `sample` k > 1, only every k-th crash point among those inside object writes (under
+    /// objects/ and tmp/) is checked; every point after an operation on anything else (refs,
+    /// journals, the config) still is. The suite samples long actions; tools/crash-states.sh
+    /// checks them whole.
+    public static func enumerate(root: String, scratch: String, sample: Int = 1, action: () throws -> Void,
                                  check: (String, CrashState) throws -> Void) throws -> CrashStateReport {
         let initial = try Snapshot(root: root)
         FSTrace.begin(root: root)
@@ -73,11 +81,22 @@ public enum CrashStates {
 
         var report = CrashStateReport(operations: ops.count)
         var seen = Set<[UInt8]>()
+        // Files of the store before the action, written once: unchanged objects in a state are
+        // hard links to them (objects are never written in place, by the store or the checks).
+        let base = scratch + "/base"
+        try model.initialTree.materialise(at: base)
+        var tree = model.initialTree
+        tree.base = base
+        let initialTree = tree
+        defer { try? FileManager.default.removeItem(atPath: base) }
         for k in 0...ops.count {
+            if sample > 1 && k % sample != 0 && k != ops.count && k > 0 && ops[k - 1].touchesObjectsOnly { continue }
             report.prefixes += 1
             let all = Array(0..<k)
             let durable = all.filter { durableAt[$0] < k }
-            let pending = all.filter { durableAt[$0] >= k }
+            // Names in writers' temporary directories are never read (gc removes a dead writer's
+            // directory whole): whether each reached the disk is not varied one by one.
+            let pending = all.filter { durableAt[$0] >= k && !ops[$0].namesTemporaryOnly }
             var variants: [(String, [Int], torn: Int?)] = [("kill", all, nil), ("power", durable, nil)]
             for i in pending {
                 variants.append(("power+op \(i)", (durable + [i]).sorted(), nil))
@@ -88,7 +107,7 @@ public enum CrashStates {
             }
             for (kind, chosen, torn) in variants {
                 let state = CrashState(prefix: k, total: ops.count, kind: kind, last: k > 0 ? ops[k - 1].summary(root: root) : nil)
-                var tree = model.initialTree
+                var tree = initialTree
                 for i in chosen { tree.apply(ops[i], tornHalf: i == torn) }
                 var key = tree.fingerprint()
                 key.append(state.complete ? 1 : 0)
@@ -150,6 +169,25 @@ public enum CrashStates {
         case mkdir(String)
         case rmdir(String)
 
+        /// True for a name made or removed in a writer's temporary directory.
+        var namesTemporaryOnly: Bool {
+            switch self {
+            case let .create(p, _), let .unlink(p), let .mkdir(p), let .rmdir(p): return p.hasPrefix("tmp/")
+            case let .rename(a, b, _): return a.hasPrefix("tmp/") && b.hasPrefix("tmp/")
+            default: return false
+            }
+        }
+
+        /// True for operations on object files and writers' temporary files only.
+        var touchesObjectsOnly: Bool {
+            func inside(_ p: String) -> Bool { p.hasPrefix("objects/") || p.hasPrefix("tmp/") || p == "objects" || p == "tmp" }
+            switch self {
+            case let .create(p, _), let .syncDirectory(p), let .unlink(p), let .mkdir(p), let .rmdir(p): return inside(p)
+            case let .link(a, b, _), let .rename(a, b, _): return inside(a) && inside(b)
+            case .write, .truncate, .syncFile: return true  // data of a file, not its name
+            }
+        }
+
         func summary(root: String) -> String {
             switch self {
             case let .create(p, _): "create \(p)"
@@ -198,6 +236,11 @@ public enum CrashStates {
         var contents: [Int: [UInt8]] = [:]
         var names: [String: Int] = [:]
         var directories: Set<String> = []
+        /// Where the files of the initial tree were written, and which of them changed since.
+        var base: String?
+        var initialPaths: [Int: String] = [:]
+        var initialHashes: [Int: Int] = [:]
+        var changed: Set<Int> = []
 
         mutating func apply(_ op: Op, tornHalf: Bool = false) {
             switch op {
@@ -206,10 +249,12 @@ public enum CrashStates {
                 if contents[inode] == nil { contents[inode] = [] }
                 names[path] = inode
             case let .truncate(inode, length):
+                changed.insert(inode)
                 var c = contents[inode] ?? []
                 if c.count > length { c.removeLast(c.count - length) } else { c += [UInt8](repeating: 0, count: length - c.count) }
                 contents[inode] = c
             case let .write(inode, offset, bytes):
+                changed.insert(inode)
                 var c = contents[inode] ?? []
                 let b = tornHalf ? Array(bytes.prefix(bytes.count / 2)) : bytes
                 if c.count < offset + b.count { c += [UInt8](repeating: 0, count: offset + b.count - c.count) }
@@ -238,9 +283,13 @@ public enum CrashStates {
             for d in directories.sorted() { out += Array("d \(d)\n".utf8) }
             for (name, inode) in names.sorted(by: { $0.key < $1.key }) {
                 let c = contents[inode] ?? []
-                var h = Hasher()
-                h.combine(c)
-                out += Array("f \(name) \(c.count) \(h.finalize())\n".utf8)
+                var hash = changed.contains(inode) ? nil : initialHashes[inode]
+                if hash == nil {
+                    var h = Hasher()
+                    h.combine(c)
+                    hash = h.finalize()
+                }
+                out += Array("f \(name) \(c.count) \(hash!)\n".utf8)
             }
             return out
         }
@@ -257,6 +306,10 @@ public enum CrashStates {
             for (name, inode) in names {
                 let p = CrashStates.parent(name)
                 guard made.contains(p) else { continue }
+                if let base, name.hasPrefix("objects/"), !changed.contains(inode), let from = initialPaths[inode] {
+                    try fm.linkItem(atPath: base + "/" + from, toPath: dir + "/" + name)
+                    continue
+                }
                 guard fm.createFile(atPath: dir + "/" + name, contents: Data(contents[inode] ?? [])) else {
                     throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: dir + "/" + name])
                 }
@@ -278,6 +331,10 @@ public enum CrashStates {
                 let n = current[f.inode] ?? fresh(f.inode)
                 initialTree.contents[n] = f.bytes
                 initialTree.names[f.path] = n
+                initialTree.initialPaths[n] = f.path
+                var h = Hasher()
+                h.combine(f.bytes)
+                initialTree.initialHashes[n] = h.finalize()
             }
         }
 
@@ -339,14 +396,16 @@ extension CrashStates {
     /// by the caller): the store opens; each ref committed before the action is intact, a ref the
     /// action moves is its old or its new value (the new one once the action returned); journals
     /// lose no committed line; `verify` finds every object whole. Then the next run continues: the
-    /// action runs again and leaves the refs an uninterrupted run leaves, and `after` checks more.
+    /// action runs again and leaves the refs an uninterrupted run leaves, and `after` checks more
+    /// (in every state, or with `resumeEvery` k in every k-th and in the complete ones).
     /// Prints the counts for the reliability table (tools/crash-states.sh collects the lines).
-    public static func check(_ label: String, store: Store, scratch: String,
+    public static func check(_ label: String, store: Store, scratch: String, sample: Int = 1, resumeEvery: Int = 1,
                              action: (Store) throws -> Void,
                              after: (Store, CrashState) throws -> Void = { _, _ in }) throws -> CrashStateReport {
         let before = try CommittedState(store)
         var afterState: CommittedState?
-        let report = try CrashStates.enumerate(root: store.root, scratch: scratch) {
+        var resumed = 0, index = 0
+        var report = try CrashStates.enumerate(root: store.root, scratch: scratch, sample: sample) {
             try action(store)
         } check: { path, state in
             if afterState == nil { afterState = try CommittedState(store) }
@@ -373,13 +432,82 @@ extension CrashStates {
             guard verified.ok else {
                 throw fail("verify: \(verified.corrupt.map { "\($0.id) \($0.reason)" } + verified.missing.map { "missing \($0.id)" })")
             }
+            index += 1
+            guard state.complete || index % resumeEvery == 1 || resumeEvery == 1 else { return }
+            resumed += 1
             try action(crashed)
             let again = try CommittedState(crashed)
             guard again.refs == afterState.refs else { throw fail("after running again the refs differ from an uninterrupted run's") }
             guard try crashed.verify().ok else { throw fail("verify after running again") }
             try after(crashed, state)
         }
-        print("crash states: \(label): \(report.operations) operations, \(report.prefixes) crash points, \(report.states) states checked")
+        report.resumed = resumed
+        print("crash states: \(label): \(report.operations) operations, \(report.prefixes) crash points, \(report.states) states checked, \(resumed) resumed")
+        return report
+    }
+}
+
+/// Faults at every point of an action: the N-th mutating operation and all later ones fail with
+/// `errno` (a disk that fills up and stays full, a file-size limit, a file system that turns
+/// read-only), for N = 1, 2, ... until the action no longer reaches the fault. After each: the
+/// error is a clear IOError naming the path (or the action still succeeded), the committed state
+/// is intact, `verify` is clean, and once the fault is gone the action runs again to the state an
+/// uninterrupted one leaves.
+public enum InjectedFaults {
+    public struct Report: Sendable {
+        public var points = 0
+        public var failed = 0
+    }
+
+    public static func check(_ label: String, store prepared: Store, scratch: String, errno code: Int32, every: Int = 1,
+                             action: (Store) throws -> Void) throws -> Report {
+        let before = try CommittedState(prepared)
+        let reference = scratch + "/reference"
+        try FileManager.default.copyItem(atPath: prepared.root, toPath: reference)
+        let uninterrupted = try Store(at: reference)
+        try action(uninterrupted)
+        let after = try CommittedState(uninterrupted)
+        var report = Report()
+        var n = 1
+        while true {
+            let dir = scratch + "/fault-\(n)"
+            try FileManager.default.copyItem(atPath: prepared.root, toPath: dir)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            func fail(_ what: String) -> CrashCheckFailure { CrashCheckFailure(description: "\(label): fault at operation \(n): \(what)") }
+            let store = try Store(at: dir)
+            CrashPoint.injectFault(root: dir, after: n, errno: code)
+            var thrown: (any Error)?
+            do { try action(store) } catch { thrown = error }
+            let seen = CrashPoint.removeFault(root: dir)
+            report.points += 1
+            if seen < n {
+                // The action finished before the n-th operation: every point has been tried.
+                if let thrown { throw fail("the action failed without a fault: \(thrown)") }
+                break
+            }
+            guard let thrown else { throw fail("the action succeeded although its operations failed") }
+            report.failed += 1
+            let text = "\(thrown)"
+            guard text.contains(dir), text.contains(String(cString: strerror(code))) else {
+                throw fail("the error does not name the path and the reason: \(text)")
+            }
+            let now = try CommittedState(Store(at: dir))
+            for (name, id) in now.refs where before.refs[name] != id && after.refs[name] != id {
+                throw fail("ref \(name) is \(id.hex), neither its old nor its new value")
+            }
+            for (name, id) in before.refs where now.refs[name] != id && after.refs[name] == id {
+                throw fail("ref \(name) lost its committed value")
+            }
+            let fresh = try Store(at: dir)
+            let verified = try fresh.verify()
+            guard verified.ok else { throw fail("verify: \(verified.corrupt.map(\.reason)) \(verified.missing.map(\.id))") }
+            if n % every == 0 {
+                try action(fresh)
+                guard try CommittedState(fresh).refs == after.refs else { throw fail("run again, the refs differ from an uninterrupted run's") }
+            }
+            n += 1
+        }
+        print("injected faults: \(label) (\(String(cString: strerror(code)))): \(report.points) points, \(report.failed) failed cleanly")
         return report
     }
 }
