@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["ShardStore", "Tensors", "LanguageModel", "Tokenizers"], swiftSettings: numericSettings),
         .target(name: "Tokenizers", dependencies: ["IO", "Tensors"], swiftSettings: numericSettings),
         .target(name: "LanguageModel", dependencies: ["Tensors"], swiftSettings: numericSettings),
-        .target(name: "Training", dependencies: ["LanguageModel", "Tensors", "Tokenizers"], swiftSettings: numericSettings),
+        .target(name: "Training", dependencies: ["IO", "LanguageModel", "Tensors", "Tokenizers"], swiftSettings: numericSettings),
         .target(name: "Pipeline", dependencies: ["Training", "Checkpoint", "LanguageModel", "ShardStore", "Tokenizers",
                                                  .product(name: "Yams", package: "Yams")]),
         .executableTarget(
