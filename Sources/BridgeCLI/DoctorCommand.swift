@@ -123,7 +123,8 @@ struct Doctor: ParsableCommand {
     static func memory() -> (total: Int, available: Int) {
         let page = sysconf(Int32(_SC_PAGESIZE))
         var total = sysconf(Int32(_SC_PHYS_PAGES)) * page, available = sysconf(Int32(_SC_AVPHYS_PAGES)) * page
-        if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) {
+        if let bytes = try? InputFile.read("/proc/meminfo") {
+            let text = String(decoding: bytes, as: UTF8.self)
             for line in text.split(separator: "\n") {
                 let parts = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard parts.count >= 2, let kib = Int(parts[1]) else { continue }
@@ -142,7 +143,7 @@ struct Doctor: ParsableCommand {
 
     func storeHealth() throws -> StoreHealth {
         let location = storeOptions.location
-        guard FileManager.default.fileExists(atPath: location + "/config.json") else {
+        guard InputFile.exists(location + "/config.json") else {
             return StoreHealth(lines: ["store      \(location): none yet ('bridge init' creates it)"],
                                json: .object(["path": .string(location), "exists": .bool(false)]))
         }

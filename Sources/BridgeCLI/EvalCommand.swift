@@ -62,9 +62,7 @@ struct Eval: ParsableCommand {
             records = try readDataset(data, format: format, synthetic: (syntheticSeed, level, count, split))
         } else {
             if let format { _ = try parseDatasetFormat(format) }
-            do { datasetBytes = Array(try Data(contentsOf: URL(fileURLWithPath: data))) } catch {
-                throw DatasetError.unreadable(file: data, reason: (error as NSError).localizedDescription)
-            }
+            do { datasetBytes = try InputFile.read(data) } catch { throw DatasetError.unreadable(file: data, reason: error.reason) }
             records = try TokenizeStage.records(bytes: datasetBytes!, file: data, format: format)
         }
         if let limit { records = Array(records.prefix(limit)) }

@@ -45,13 +45,12 @@ struct TokenizerArgument {
     let tokenizer: any Tokenizer
 
     init(_ argument: String, store: @autoclosure () throws -> Store) throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) {
-            let path = isDirectory.boolValue ? argument + "/tokenizer.json" : argument
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw UserError("cannot read tokenizer '\(path)'\nhint: give a tokenizer.json, a llama2.c tokenizer .bin, or a directory holding tokenizer.json")
+        if let kind = InputFile.kind(argument) {
+            let path = kind == .directory ? argument + "/tokenizer.json" : argument
+            do { bytes = try InputFile.read(path) } catch {
+                throw UserError("cannot read tokenizer '\(path)': \(error.reason)\nhint: give a tokenizer.json, a llama2.c tokenizer .bin, or a directory holding tokenizer.json")
             }
-            (bytes, name) = (Array(data), path)
+            name = path
         } else {
             let store = try store()
             guard let resolved = try? store.resolve(argument) else {
@@ -119,9 +118,7 @@ struct TokenizeCommand: ParsableCommand {
         } else {
             if let format { _ = try parseDatasetFormat(format) }
             let bytes: [UInt8]
-            do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: data))) } catch {
-                throw DatasetError.unreadable(file: data, reason: (error as NSError).localizedDescription)
-            }
+            do { bytes = try InputFile.read(data) } catch { throw DatasetError.unreadable(file: data, reason: error.reason) }
             _ = try TokenizeStage.records(bytes: bytes, file: data, format: format)   // read once, checked as the stage reads it
             datasetBytes = bytes
         }
@@ -158,7 +155,7 @@ struct ScoreCommand: ParsableCommand {
         let shard = try TokenShard.load(from: store, id: promptsID)
         let tokenizerArgument = try TokenizerArgument(tokenizer, store: store)
         let responsesID: ObjectID
-        if FileManager.default.fileExists(atPath: responses) {
+        if InputFile.exists(responses) {
             guard let groupSize, groupSize > 0 else { throw UserError("--group-size is required with a JSONL responses file") }
             let tok = tokenizerArgument.tokenizer
             let lines = try JSONLines.read(contentsOf: URL(fileURLWithPath: responses))

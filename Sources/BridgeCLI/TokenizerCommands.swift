@@ -27,16 +27,12 @@ struct TokenizerOptions: ParsableArguments {
 
     /// The input's lines as raw bytes (a final newline ends the last line rather than starting one).
     func lines() throws -> [ArraySlice<UInt8>] {
-        let data: Data
+        let bytes: [UInt8]
         if input == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
+            bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
         } else {
-            guard let d = FileManager.default.contents(atPath: input) else {
-                throw UserError("cannot read input '\(input)'")
-            }
-            data = d
+            do { bytes = try InputFile.read(input) } catch { throw UserError("cannot read input '\(input)': \(error.reason)") }
         }
-        let bytes = [UInt8](data)
         var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
         if bytes.last == 0x0A { lines.removeLast() }
         return lines

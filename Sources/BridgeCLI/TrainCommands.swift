@@ -64,8 +64,8 @@ struct Train: ParsableCommand {
             // every input read and checked before anything is stored
             let tokenizerBytes: [UInt8]
             var store: Store? = nil
-            if let data = FileManager.default.contents(atPath: tokenizer) {
-                tokenizerBytes = Array(data)
+            if InputFile.kind(tokenizer) == .file {
+                tokenizerBytes = try InputFile.read(tokenizer)
             } else {
                 let s = try storeOptions.open()
                 store = s
@@ -78,13 +78,15 @@ struct Train: ParsableCommand {
             if corpus == "arithmetic" {
                 corpusBytes = Array((try ArithmeticCorpus.lines(seed: corpusSeed, count: corpusLines, levels: lo...hi).joined(separator: "\n") + "\n").utf8)
             } else {
-                guard let data = FileManager.default.contents(atPath: corpus) else { throw UserError("--corpus '\(corpus)': no readable file (or 'arithmetic')") }
-                corpusBytes = Array(data)
+                do { corpusBytes = try InputFile.read(corpus) } catch {
+                    throw UserError("--corpus '\(corpus)': no readable file (or 'arithmetic'): \(error.reason)")
+                }
             }
             var modelConfig: ModelConfig
             if let config {
-                guard let data = FileManager.default.contents(atPath: config) else { throw UserError("--config '\(config)': no readable file") }
-                modelConfig = try ModelConfig(json: data)
+                let bytes: [UInt8]
+                do { bytes = try InputFile.read(config) } catch { throw UserError("--config '\(config)': no readable file: \(error.reason)") }
+                modelConfig = try ModelConfig(json: Data(bytes))
             } else {
                 guard let family = ModelConfig.Family(rawValue: modelType) else { throw UserError("--model-type '\(modelType)': one of qwen2, llama, qwen3") }
                 let eos = tok.tokenID("<|endoftext|>") ?? tok.tokenID("</s>") ?? (tok.vocabularySize > 2 ? 2 : nil)
@@ -148,8 +150,8 @@ struct Train: ParsableCommand {
             let model = try store.resolve(ref).id
             // the data as an SFT token shard: pre-tokenized JSONL becomes one, a shard is used as is
             let shard: ObjectID
-            if let bytes = FileManager.default.contents(atPath: data) {
-                let examples = try SFTData.parse(jsonl: bytes, path: data)
+            if InputFile.kind(data) == .file {
+                let examples = try SFTData.parse(jsonl: Data(try InputFile.read(data)), path: data)
                 // the loss starts where the targets do (SFTExample: targets[t] = tokens[t+1] from lossFrom − 1)
                 let promptLengths = examples.map { ($0.targets.firstIndex { $0 != -100 } ?? max($0.tokens.count - 1, 0)) + 1 }
                 shard = try TokenShard(kind: .sft, sequences: examples.map(\.tokens), promptLengths: promptLengths,

@@ -90,7 +90,7 @@ extension Store {
         guard set.metadata["format"]?.stringValue == AdapterMetadata.format, let lc = set.metadata[ModelMetadata.lora] else {
             throw AdapterError.notAnAdapter("tensor set \(set.id?.hex.prefix(12) ?? "")")
         }
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+        do { try ExportFile.makeDirectories(dir) } catch {
             throw CheckpointError.io(path: dir, reason: "\(error)")
         }
         try writePEFTAdapter(set.tensors, config: lc, to: dir)

@@ -24,9 +24,8 @@ extension Store {
 
         // Which file holds each tensor.
         var files: [(SafetensorsFile, [SafetensorsEntry])] = []
-        let fm = FileManager.default
         let indexPath = dir + "/model.safetensors.index.json"
-        if fm.fileExists(atPath: indexPath) {
+        if InputFile.exists(indexPath) {
             let index: JSONValue
             do { index = try JSONValue(parsing: try readFileBytes(indexPath)) } catch let e as JSONValue.ParseError {
                 throw ModelCheckpointError.badFile(path: indexPath, reason: "not valid JSON: \(e)")
@@ -56,7 +55,7 @@ extension Store {
                 }
                 files.append((file, chosen))
             }
-        } else if fm.fileExists(atPath: dir + "/model.safetensors") {
+        } else if InputFile.exists(dir + "/model.safetensors") {
             let file = try SafetensorsFile(path: dir + "/model.safetensors")
             files.append((file, file.entries))
         } else {
@@ -80,7 +79,7 @@ extension Store {
         }
 
         var tokenizer: [(String, [UInt8])] = []
-        for name in Store.tokenizerFileNames where fm.fileExists(atPath: dir + "/" + name) {
+        for name in Store.tokenizerFileNames where InputFile.exists(dir + "/" + name) {
             tokenizer.append((name, try readFileBytes(dir + "/" + name)))
         }
         var entries: [TensorEntry] = []
@@ -101,8 +100,7 @@ extension Store {
         guard var configJSON = set.metadata[ModelMetadata.config]?.objectValue else {
             throw ModelCheckpointError.notAModel("tensor set \(set.id?.hex.prefix(12) ?? "")")
         }
-        let fm = FileManager.default
-        do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+        do { try ExportFile.makeDirectories(dir) } catch {
             throw CheckpointError.io(path: dir, reason: "\(error)")
         }
         let hasLoRA = set.metadata[ModelMetadata.lora] != nil || adapter != nil

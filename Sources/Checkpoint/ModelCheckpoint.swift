@@ -136,10 +136,7 @@ extension Store {
 }
 
 func readFileBytes(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw ModelCheckpointError.badFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
-    }
-    return [UInt8](data)
+    do { return try InputFile.read(path) } catch { throw ModelCheckpointError.badFile(path: path, reason: error.reason) }
 }
 
 extension ModelCheckpointError: ClassifiedError {

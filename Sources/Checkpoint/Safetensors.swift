@@ -41,7 +41,7 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        do { map = try MappedFile(path: path, populate: true) } catch let e as StoreError {
+        do { map = try MappedFile(path: path, populate: true) } catch let e as IOError {
             throw CheckpointError.badSafetensors(path: path, reason: e.description)
         }
         (entries, metadata, dataOffset) = try map.withUnsafeBytes { try SafetensorsFile.parse($0, path: path) }

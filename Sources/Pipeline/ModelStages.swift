@@ -39,20 +39,18 @@ public struct ImportStage: Stage {
         case let .llama2c(file, tokenizer): files = [("model.bin", file), ("tokenizer.bin", tokenizer)]
         case let .huggingFace(dir):
             let names: [String]
-            do { names = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
-                throw ModelCheckpointError.badFile(path: dir, reason: "not a readable directory")
+            do { names = try InputFile.list(dir) } catch {
+                throw ModelCheckpointError.badFile(path: dir, reason: "not a readable directory (\(error.reason))")
             }
-            for name in names.sorted() where !name.hasPrefix(".") {
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: dir + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue {
-                    files.append((name, dir + "/" + name))
-                }
+            for name in names where !name.hasPrefix(".") && InputFile.kind(dir + "/" + name) == .file {
+                files.append((name, dir + "/" + name))
             }
         }
         var digests: [String: JSONValue] = [:]
         for (name, path) in files {
+            do { try InputFile.checkReadable(path) } catch { throw ModelCheckpointError.badFile(path: path, reason: error.reason) }
             do { digests[name] = .string(try store.fileDigest(path: path).hex) } catch {
-                throw ModelCheckpointError.badFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+                throw ModelCheckpointError.badFile(path: path, reason: "cannot be read: \(error)")
             }
         }
         self.digests = digests

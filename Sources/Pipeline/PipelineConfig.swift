@@ -116,8 +116,12 @@ public struct PipelineConfig: Sendable, Equatable {
     }
 
     public static func load(path: String, overrides: [String] = []) throws -> PipelineConfig {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw PipelineConfigError(description: "\(path): cannot read the pipeline file")
+        let bytes: [UInt8]
+        do { bytes = try InputFile.read(path) } catch {
+            throw PipelineConfigError(description: "\(path): cannot read the pipeline file: \(error.reason)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw PipelineConfigError(description: "\(path): cannot read the pipeline file: not UTF-8 text")
         }
         return try parse(yaml: text, file: path, overrides: overrides)
     }

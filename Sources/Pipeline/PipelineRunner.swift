@@ -59,10 +59,8 @@ public struct PipelineRunner {
             }
         }
         func readable(_ path: String, _ key: String) throws {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                  FileManager.default.isReadableFile(atPath: path) else {
-                throw config.error(at: key, "no readable file '\(path)'")
+            do { try InputFile.checkReadable(path) } catch {
+                throw config.error(at: key, "no readable file '\(path)' (\(error.reason))")
             }
         }
         switch config.model {
@@ -75,7 +73,7 @@ public struct PipelineRunner {
                 throw config.error(at: "model.ref", "'\(r)' is not a tensor set")
             }
         case let .hf(dir):
-            guard FileManager.default.isReadableFile(atPath: dir + "/config.json") else {
+            guard (try? InputFile.checkReadable(dir + "/config.json")) != nil else {
                 throw config.error(at: "model.hf", "no Hugging Face model directory '\(dir)' (no readable config.json in it)\nhint: name yours with --set model.hf=DIR")
             }
         case let .llama2c(file, tok):
@@ -120,8 +118,9 @@ public struct PipelineRunner {
                 // several files are read as one JSONL text, in the order given
                 var bytes: [UInt8] = []
                 for path in paths {
-                    guard let data = FileManager.default.contents(atPath: path) else {
-                        throw config.error(at: "data.\(spec.name).file", "cannot read '\(path)'")
+                    let data: [UInt8]
+                    do { data = try InputFile.read(path) } catch {
+                        throw config.error(at: "data.\(spec.name).file", "cannot read '\(path)': \(error.reason)")
                     }
                     if let last = bytes.last, last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
                     bytes += data

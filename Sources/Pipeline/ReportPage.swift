@@ -43,8 +43,8 @@ public struct Report: Sendable {
     /// Writes DIR/index.html and DIR/<metric>.svg (creating DIR); returns the paths written.
     @discardableResult
     public func write(to dir: String) throws -> [String] {
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw ReportError("cannot create '\(dir)': \(error.localizedDescription)")
+        do { try ExportFile.makeDirectories(dir) } catch {
+            throw ReportError("cannot create '\(dir)': \(error)")
         }
         var files: [(String, String)] = [("index.html", html())]
         for c in charts().charts { files.append((c.metric.id + ".svg", c.chart.svg(standalone: true))) }

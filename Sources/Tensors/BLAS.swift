@@ -10,6 +10,7 @@
 // OPENBLAS_CORETYPE always wins. `BLAS.kernel` says what happened.
 
 import COpenBLAS
+import Synchronization
 
 /// Which OpenBLAS kernel is in use, and how it came to be.
 public struct BLASKernel: Sendable {
@@ -97,17 +98,17 @@ public enum BLAS {
     /// across threads: the count is restored when the last one ends.
     public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
         ensureLoaded()
-        lock.withLock {
-            if singleSections == 0 {
-                savedThreads = bridge_openblas_get_num_threads()
-                if savedThreads != 1 { bridge_openblas_set_num_threads(1) }
+        threadState.withLock { s in
+            if s.singleSections == 0 {
+                s.savedThreads = bridge_openblas_get_num_threads()
+                if s.savedThreads != 1 { bridge_openblas_set_num_threads(1) }
             }
-            singleSections += 1
+            s.singleSections += 1
         }
         defer {
-            lock.withLock {
-                singleSections -= 1
-                if singleSections == 0 && savedThreads != 1 { bridge_openblas_set_num_threads(savedThreads) }
+            threadState.withLock { s in
+                s.singleSections -= 1
+                if s.singleSections == 0 && s.savedThreads != 1 { bridge_openblas_set_num_threads(s.savedThreads) }
             }
         }
         return try body()
@@ -117,19 +118,22 @@ public enum BLAS {
     public static var threads: Int {
         get {
             ensureLoaded()
-            return lock.withLock { Int(singleSections > 0 ? savedThreads : bridge_openblas_get_num_threads()) }
+            return threadState.withLock { s in Int(s.singleSections > 0 ? s.savedThreads : bridge_openblas_get_num_threads()) }
         }
         set {
             ensureLoaded()
-            lock.withLock {
-                if singleSections > 0 { savedThreads = Int32(newValue) } else { bridge_openblas_set_num_threads(Int32(newValue)) }
+            threadState.withLock { s in
+                if s.singleSections > 0 { s.savedThreads = Int32(newValue) } else { bridge_openblas_set_num_threads(Int32(newValue)) }
             }
         }
     }
 
-    private static let lock = NSLockLite()
-    nonisolated(unsafe) private static var singleSections = 0
-    nonisolated(unsafe) private static var savedThreads: Int32 = 1
+    /// Single-threaded sections open, and the thread count to restore when the last one ends.
+    private struct ThreadState {
+        var singleSections = 0
+        var savedThreads: Int32 = 1
+    }
+    private static let threadState = Mutex(ThreadState())
 
     @usableFromInline static func ensureLoaded() {
         if case .failure(let error) = loaded { fatalError("\(error)") }

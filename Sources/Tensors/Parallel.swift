@@ -24,11 +24,11 @@ public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
 
 /// `parallelFor` whose iterations may throw; rethrows the error of the lowest failing index.
 public func parallelForThrowing(_ count: Int, _ body: (Int) throws -> Void) throws {
-    let errors = UncheckedSendableBox(ErrorSlots(count: count))
+    let errors = ErrorSlots(count: count)
     parallelFor(count) { i in
-        do { try body(i) } catch { errors.value.set(i, error) }
+        do { try body(i) } catch { errors.set(i, error) }
     }
-    if let e = errors.value.first() { throw e }
+    if let e = errors.first() { throw e }
 }
 
 /// Runs `body(item)` for every item in 0..<items on min(threads, items) workers. Workers claim
@@ -91,24 +91,11 @@ final class AtomicCounter: @unchecked Sendable {
     let value = Atomic<Int>(0)
 }
 
-final class ErrorSlots: @unchecked Sendable {
-    private var slots: [Error?]
-    private let lock = NSLockLite()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ e: Error) { lock.withLock { slots[i] = e } }
-    func first() -> Error? { lock.withLock { slots.first { $0 != nil } ?? nil } }
-}
-
-/// A tiny pthread mutex (Tensors avoids Foundation).
-final class NSLockLite: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
-    }
+final class ErrorSlots: Sendable {
+    private let slots: Mutex<[Error?]>
+    init(count: Int) { slots = Mutex(Array(repeating: nil, count: count)) }
+    func set(_ i: Int, _ e: Error) { slots.withLock { $0[i] = e } }
+    func first() -> Error? { slots.withLock { $0.first { $0 != nil } ?? nil } }
 }
 
 struct UncheckedSendableBox<T>: @unchecked Sendable {

@@ -2,6 +2,7 @@
 // themselves, and running the `bridge` executable as a child process.
 
 import Foundation
+import Synchronization
 
 /// A fresh directory under the system temp directory, removed when the value goes away.
 public final class ScratchDirectory: @unchecked Sendable {
@@ -99,11 +100,10 @@ public func runBridge(_ args: [String], environment: [String: String] = [:], std
                          signalled: p.terminationReason == .uncaughtSignal)
 }
 
-final class LockedData: @unchecked Sendable {
-    private var data = Data()
-    private let lock = NSLock()
-    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
-    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+final class LockedData: Sendable {
+    private let data = Mutex(Data())
+    func set(_ d: Data) { data.withLock { $0 = d } }
+    func get() -> Data { data.withLock { $0 } }
 }
 
 /// A listing of every file under `root` with its size and content digest, to show that a failed

@@ -2,7 +2,7 @@
 // a Hugging Face tokenizer.json (byte-level BPE) or a llama2.c tokenizer .bin (tok512.bin).
 // Token ids are Int32, the dtype of token shards.
 
-import Foundation
+import IO
 
 public protocol Tokenizer: Sendable {
     /// What the tokenizer was loaded from (a path or a store name), for messages.
@@ -46,14 +46,9 @@ public enum TokenizerLoader {
 
     /// Loads the tokenizer at `path` (a tokenizer.json or a llama2.c .bin, told apart by content).
     public static func load(path: String) throws -> any Tokenizer {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? "\(error.localizedDescription)" : "no such file"
-            throw TokenizerError.unreadable(file: path, reason: reason)
-        }
-        return try load(bytes: [UInt8](data), name: path)
+        let bytes: [UInt8]
+        do { bytes = try InputFile.read(path) } catch { throw TokenizerError.unreadable(file: path, reason: error.reason) }
+        return try load(bytes: bytes, name: path)
     }
 
     /// Builds a tokenizer from the bytes of a tokenizer file; `name` (a path, or a store object

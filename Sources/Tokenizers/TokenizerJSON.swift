@@ -3,6 +3,8 @@
 // anything else is an error naming the file and the key. `truncation` and `padding` are ignored
 // (they are per-call options in transformers too).
 
+import IO
+
 /// The pieces of a byte-level BPE tokenizer.json.
 struct TokenizerJSONConfig {
     var vocabulary: [String: Int32] = [:]
@@ -21,7 +23,7 @@ struct TokenizerJSONConfig {
 
 /// A JSON value with the dotted path it was found at, for errors (nil value: missing or null).
 private struct Node {
-    let value: JSON?
+    let value: JSONValue?
     let path: String
     let file: String
 
@@ -35,13 +37,13 @@ private struct Node {
 
     func invalid(_ reason: String) -> TokenizerError { .invalidValue(file: file, key: path, reason: reason) }
 
-    func object() throws -> [(key: String, value: JSON)] {
+    func object() throws -> [String: JSONValue] {
         guard let value else { throw TokenizerError.missingKey(file: file, key: path) }
         guard case let .object(o) = value else { throw invalid("expected an object") }
         return o
     }
 
-    func array() throws -> [JSON] {
+    func array() throws -> [JSONValue] {
         guard let value else { throw TokenizerError.missingKey(file: file, key: path) }
         guard case let .array(a) = value else { throw invalid("expected an array") }
         return a
@@ -61,13 +63,13 @@ private struct Node {
 
     func int() throws -> Int {
         guard let value else { throw TokenizerError.missingKey(file: file, key: path) }
-        guard case let .number(n) = value, let i = Int(exactly: n) else { throw invalid("expected an integer") }
+        guard let i = value.intValue else { throw invalid("expected an integer") }
         return i
     }
 
     func element(_ i: Int) throws -> Node {
         let a = try array()
-        var v: JSON? = a[i]
+        var v: JSONValue? = a[i]
         if case .null? = v { v = nil }
         return Node(value: v, path: "\(path)[\(i)]", file: file)
     }
@@ -81,9 +83,9 @@ extension TokenizerJSONConfig {
         "ByteLevel, or Sequence[Split(regex of Qwen2 or Llama-3, Isolated), ByteLevel(use_regex: false)]"
 
     init(json bytes: [UInt8], file: String) throws {
-        let parsed: JSON
+        let parsed: JSONValue
         do {
-            parsed = try JSON.parse(bytes)
+            parsed = try JSONValue(parsing: bytes)
         } catch {
             throw TokenizerError.invalidJSON(file: file, reason: error.description)
         }
@@ -103,7 +105,7 @@ extension TokenizerJSONConfig {
         guard type == "BPE" else {
             throw TokenizerError.unsupported(file: file, key: "model.type", value: type, supported: Self.supportedModels)
         }
-        if case let .number(d)? = model["dropout"].value, d != 0 {
+        if let d = model["dropout"].value?.doubleValue, d != 0 {
             throw TokenizerError.unsupported(file: file, key: "model.dropout", value: "\(d)", supported: "no BPE dropout (null or 0)")
         }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] where !model[key].isNull {
@@ -121,13 +123,12 @@ extension TokenizerJSONConfig {
         unknownToken = model["unk_token"].isNull ? nil : try model["unk_token"].string()
 
         let vocab = model["vocab"]
-        let entries = try vocab.object()
-        vocabulary.reserveCapacity(entries.count)
-        for (token, value) in entries {
-            guard case let .number(n) = value, let id = Int32(exactly: n), id >= 0 else {
-                throw vocab.invalid("id of '\(token)' is not a non-negative integer")
-            }
-            vocabulary[token] = id
+        // mapValues keeps the parsed object's hash table: the 150k tokens of a Qwen vocabulary are
+        // not hashed a second time. An invalid id becomes -1, and the error names the first such
+        // token in sorted order (the same one on every run).
+        vocabulary = try vocab.object().mapValues { $0.intValue.flatMap { Int32(exactly: $0) }.flatMap { $0 >= 0 ? $0 : nil } ?? -1 }
+        if vocabulary.values.contains(-1), let token = vocabulary.filter({ $0.value < 0 }).keys.min() {
+            throw vocab.invalid("id of '\(token)' is not a non-negative integer")
         }
         if let unk = unknownToken, vocabulary[unk] == nil {
             throw model["unk_token"].invalid("'\(unk)' is not in model.vocab")
@@ -263,7 +264,7 @@ extension TokenizerJSONConfig {
                     let name = try item["SpecialToken"]["id"].string()
                     let entry = specials[name]
                     let ids = try entry["ids"].array().enumerated().map { k, v -> Int32 in
-                        guard case let .number(n) = v, let id = Int32(exactly: n) else {
+                        guard let n = v.intValue, let id = Int32(exactly: n) else {
                             throw entry["ids"].invalid("entry \(k) is not a token id")
                         }
                         return id

@@ -182,15 +182,47 @@ import TestSupport
         #expect(try JSONValue(parsing: v.pretty) == v)
     }
 
-    @Test(arguments: ["", "{", "[1,]", "{\"a\":1,}", "01", "1.", "\"\\x\"", "{\"a\":1,\"a\":2}", "[1] 2", "\"\\ud800\"", "nul"])
+    @Test(arguments: ["", "{", "[1,]", "{\"a\":1,}", "01", "-01", "1.", "1e", "-", "\"\\x\"", "{\"a\":1,\"a\":2}", "[1] 2", "\"\\ud800\"",
+                      "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\u12\"", "\"\\u12g4\"", "nul", "tru", "[", "{\"a\":}", "{\"a\" 1}", "{1:2}",
+                      "\"\u{01}\"", "\"abc", "[1 2]", "+1", ".5", "NaN"])
     func rejectsMalformedJSON(text: String) {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: text) }
+    }
+
+    @Test func rejectsInvalidUTF8InStrings() throws {
+        for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0x5C, 0x6E, 0xF0, 0x9F, 0x98, 0x22]] {
+            let error = #expect(throws: JSONValue.ParseError.self, "\(bytes)") { try JSONValue(parsing: bytes) }
+            #expect(error?.message == "invalid UTF-8 in string")
+        }
+        #expect(try JSONValue(parsing: [0x22, 0xC3, 0xA9, 0x5C, 0x6E, 0xC3, 0xA9, 0x22]) == .string("é\né"))
+    }
+
+    /// Hostile nesting is an error at the depth limit, not a stack overflow.
+    @Test func limitsNestingDepth() throws {
+        for open in ["[", "{\"a\":"] {
+            let error = #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: String(repeating: open, count: 100_000)) }
+            #expect(error?.message == "nesting deeper than 512")
+        }
+        let deepest = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
+        #expect(try JSONValue(parsing: deepest).canonical == deepest)
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: "[" + deepest + "]") }
+    }
+
+    @Test func errorsGiveLineAndColumn() {
+        let error = #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: "{\"é\": 1,\n  \"b\": 2,\n  \"é\": 3}") }
+        #expect(error?.description == "line 3, column 3: duplicate key 'é'")
+        let trailing = #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: "[1, 2] x") }
+        #expect(trailing?.description == "line 1, column 8: unexpected text after the JSON value")
     }
 
     @Test func parsesNumbersAndEscapes() throws {
         #expect(try JSONValue(parsing: "9007199254740993") == .int(9007199254740993))
         #expect(try JSONValue(parsing: "-1.5e-3") == .double(-0.0015))
         #expect(try JSONValue(parsing: #""\u00e9\ud83d\ude00\/""#) == .string("é😀/"))
+        #expect(try JSONValue(parsing: "[0, -0, -12, 3.5, 1e3, -0.25E-2, 123456789012345678, -9223372036854775808, 1e400]")
+            == [0, 0, -12, 3.5, 1000.0, -0.0025, 123456789012345678, .int(Int.min), .double(.infinity)])
+        #expect(try JSONValue(parsing: "92233720368547758070") == .double(92233720368547758070.0))
+        #expect(try JSONValue(parsing: #" {"s": "a\u00e9\n\t\"\\\/\b\fé"} "#) == ["s": "aé\n\t\"\\/\u{08}\u{0C}é"])
         let error = #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: "{\n  \"a\": tru\n}") }
         #expect(error?.line == 2)
     }

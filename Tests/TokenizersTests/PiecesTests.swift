@@ -4,6 +4,7 @@
 // the JSON reader against JSONSerialization; and encoding from many threads at once.
 
 import Foundation
+import IO
 import Synchronization
 import Testing
 @testable import Tokenizers
@@ -127,40 +128,30 @@ struct SplitMix: RandomNumberGenerator {
 }
 
 @Suite struct JSONReaderTests {
+    /// The project's JSON reader (IO's JSONValue; its strictness is tested in ShardStoreTests)
+    /// reads the tokenizer fixtures as JSONSerialization does.
     @Test(arguments: Fixtures.byteLevelStyles)
     func readsTokenizerFilesLikeJSONSerialization(style: String) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("\(style)/tokenizer.json")))
         let reference = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let parsed = try JSON.parse([UInt8](data))
+        let parsed = try JSONValue(parsing: [UInt8](data))
         let vocab = try #require((reference["model"] as? [String: Any])?["vocab"] as? [String: Any])
-        guard case let .object(pairs)? = parsed["model"]?["vocab"] else {
-            Issue.record("no model.vocab")
-            return
-        }
-        #expect(pairs.count == vocab.count)
-        for (key, value) in pairs {
-            guard case let .number(n) = value else { Issue.record("\(key) is not a number"); continue }
-            #expect((vocab[key] as? NSNumber)?.intValue == Int(n), "\(key)")
+        let entries = try #require(parsed["model"]?["vocab"]?.objectValue, "no model.vocab")
+        #expect(entries.count == vocab.count)
+        for (key, value) in entries {
+            #expect((vocab[key] as? NSNumber)?.intValue == value.intValue, "\(key)")
         }
     }
 
-    @Test func stringsEscapesAndNumbers() throws {
-        let doc = #"{"s": "a\u00e9\ud83d\ude00\n\t\"\\\/é", "n": [0, -12, 3.5, 1e3, -0.25E-2], "b": [true, false, null]}"#
-        let v = try JSON.parse(Array(doc.utf8))
-        guard case let .string(s)? = v["s"], case let .array(n)? = v["n"] else {
-            Issue.record("unexpected shape")
-            return
+    /// Invalid JSON in a tokenizer.json is an invalidJSON error naming the line and column.
+    @Test func duplicateKeysAreInvalidJSON() throws {
+        do {
+            _ = try TokenizerLoader.load(bytes: Array("{\"model\": {},\n \"model\": {}}".utf8), name: "t.json")
+            Issue.record("loaded a tokenizer.json with a duplicate key")
+        } catch let TokenizerError.invalidJSON(file, reason) {
+            #expect(file == "t.json")
+            #expect(reason == "line 2, column 2: duplicate key 'model'")
         }
-        #expect(s == "aé😀\n\t\"\\/é")
-        let numbers = n.compactMap { if case let .number(x) = $0 { x } else { nil } }
-        #expect(numbers == [0, -12, 3.5, 1000, -0.0025])
-    }
-
-    @Test func rejectsInvalidDocuments() {
-        for bad in [#"{"a":}"#, "[1,]", #""\ud800""#, "01", "\"\u{01}\"", "[1] x", "{\"a\" 1}", "tru", "[", #""\x""#, "-"] {
-            #expect(throws: JSON.ParseError.self, "\(bad)") { _ = try JSON.parse(Array(bad.utf8)) }
-        }
-        #expect(throws: JSON.ParseError.self) { _ = try JSON.parse([0x22, 0xFF, 0x22]) }  // invalid UTF-8 in a string
     }
 }
 

@@ -3,6 +3,7 @@
 // unless given.
 
 import Foundation
+import IO
 
 public enum DatasetFormat: String, CaseIterable, Sendable {
     /// MathRecord's own JSONL (`id`, `prompt`, `answer`, optional `target`…): the synthetic task's output.
@@ -48,11 +49,7 @@ public enum DatasetReader {
     /// and `test_*.jsonl` of `mathDirectory`) except MATH-500's, which are kept for evaluation.
     public static func math12k(mathDirectory: URL, math500: URL) throws(DatasetError) -> [MathRecord] {
         let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: mathDirectory.path)
-        } catch {
-            throw .unreadable(file: mathDirectory.path, reason: (error as NSError).localizedDescription)
-        }
+        do { names = try InputFile.list(mathDirectory.path) } catch { throw .unreadable(file: mathDirectory.path, reason: error.reason) }
         let files = names.filter { ($0.hasPrefix("train_") || $0.hasPrefix("test_")) && $0.hasSuffix(".jsonl") }.sorted()
         guard !files.isEmpty else {
             throw .unreadable(file: mathDirectory.path, reason: "no train_*.jsonl or test_*.jsonl files")

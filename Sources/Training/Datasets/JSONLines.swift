@@ -2,6 +2,7 @@
 // 1-based line (and the key, for a missing or mistyped field); blank lines are skipped.
 
 import Foundation
+import IO
 import Tensors
 
 /// A problem with a dataset or JSONL input file.
@@ -122,13 +123,9 @@ public struct JSONLine: Sendable {
 public enum JSONLines {
     /// Reads every object of a JSONL file.
     public static func read(contentsOf url: URL) throws(DatasetError) -> [JSONLine] {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw .unreadable(file: url.path, reason: (error as NSError).localizedDescription)
-        }
-        return try parse(Array(data), file: url.path)
+        let bytes: [UInt8]
+        do { bytes = try InputFile.read(url.path) } catch { throw .unreadable(file: url.path, reason: error.reason) }
+        return try parse(bytes, file: url.path)
     }
 
     /// Parses JSONL bytes; `file` is the name used in errors.
