@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Storage of a BRIDGE run that keeps every step (θ, θ̂, w and optimizer states), under two store
-# policies side by side: deltas (the default: delta-xor against the base hints, chains ≤ 8) and
-# plain copies (delta_max_depth 0), each against one safetensors file per step and those files
-# under zstd -3 (`bridge bench codecs`). Also the wall time of each run.
+# policies side by side: deltas (the default: delta-xor against the base hints, chains ≤ 4) and
+# no deltas (delta_max_depth 0), against plain copies (the logical bytes of the distinct tensors),
+# one safetensors file per step and part and those files under zstd -3 (`bridge bench codecs`).
+# Also the wall time of each run.
 #
 #   tools/bench_codecs.sh [PIPELINE] [extra `bridge run` args...]
 #   MODEL25M=1 tools/bench_codecs.sh     # a random ~25M-parameter llama2.c model instead ($STEPS steps, default 25;
@@ -67,12 +68,12 @@ mib = lambda n: f"{n / 2**20:9.2f} MiB"
 print(f"\nsteps kept: {d['steps']}")
 print(f"{'part':22} {'plain copies':>14} {'deltas':>14} {'ratio':>6} {'safetensors':>14} {'zstd -3':>14} {'ratio':>6}")
 for part in sorted(d["parts"]):
-    a, b = p["parts"].get(part, {}).get("disk_bytes", 0), d["parts"][part]["disk_bytes"]
+    a, b = d["parts"][part]["plain_bytes"], d["parts"][part]["disk_bytes"]
     st, z = d["parts"][part].get("safetensors_bytes", 0), d["parts"][part].get("safetensors_zstd3_bytes", 0)
     print(f"{part:22} {mib(a):>14} {mib(b):>14} {b / a if a else 0:6.3f} {mib(st):>14} {mib(z):>14} {z / a if a else 0:6.3f}")
 print("(ratios against plain copies; safetensors: one file per step and part)")
-allparts = lambda r: sum(v["disk_bytes"] for k, v in r["parts"].items() if k != "theta+theta_hat")
-print(f"all parts: deltas {mib(allparts(d))}, plain copies {mib(allparts(p))}, safetensors per step {mib(d['safetensors_bytes'])}, zstd -3 {mib(d['safetensors_zstd3_bytes'])}")
+allparts = lambda r, key="disk_bytes": sum(v[key] for k, v in r["parts"].items() if k != "theta+theta_hat")
+print(f"all parts: deltas {mib(allparts(d))}, plain copies {mib(allparts(d, 'plain_bytes'))}, safetensors per step {mib(d['safetensors_bytes'])}, zstd -3 {mib(d['safetensors_zstd3_bytes'])}")
 print(f"whole store on disk: deltas {mib(ds['disk_bytes'])}, plain {mib(ps['disk_bytes'])}")
 print(f"per codec (delta store): " + ", ".join(f"{k} {v['objects']} objects {mib(v['disk_bytes'])}" for k, v in sorted(d["codecs"].items())))
 s = d["shuffle_lz4"]

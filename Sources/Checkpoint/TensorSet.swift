@@ -124,7 +124,9 @@ extension Store {
     /// Stores one tensor's bytes (chunked above the store's chunk size) and returns its entry.
     /// `base`: a delta base hint, e.g. the same tensor one step earlier; its chunks are the bases
     /// of this tensor's chunks when dtype and chunking agree (the store decides whether a delta pays).
-    public func putTensor(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, base: TensorEntry? = nil) throws -> TensorEntry {
+    /// `floatCodec`: the codec of float full copies instead of the store's `float_compression`.
+    public func putTensor(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, base: TensorEntry? = nil,
+                          floatCodec: CodecPolicy? = nil) throws -> TensorEntry {
         guard let n = shapeElementCount(shape), n * dtype.size == bytes.count else {
             throw CheckpointError.badSafetensors(path: name, reason: "tensor '\(name)': \(bytes.count) bytes do not hold \(dtype.rawValue)\(shape)")
         }
@@ -138,23 +140,23 @@ extension Store {
             let n = min(chunkSize, bytes.count - offset)
             let part = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
             let hint = bases.flatMap { $0.count > chunks.count && $0[chunks.count].bytes == n ? $0[chunks.count].id : nil }
-            let r = try put(part, kind: .tensor, tag: dtype.code, codec: codec(for: dtype), base: hint)
+            let r = try put(part, kind: .tensor, tag: dtype.code, codec: dtype.isFloatingPoint ? floatCodec ?? codec(for: dtype) : codec(for: dtype), base: hint)
             chunks.append(TensorChunk(id: r.id, bytes: n))
             offset += n
         } while offset < bytes.count
         return TensorEntry(name: name, dtype: dtype, shape: shape, chunks: chunks)
     }
 
-    public func putTensor(name: String, _ tensor: Tensor, base: TensorEntry? = nil) throws -> TensorEntry {
-        try tensor.buffer.withUnsafeBytes { try putTensor(name: name, dtype: tensor.dtype, shape: tensor.shape, bytes: $0, base: base) }
+    public func putTensor(name: String, _ tensor: Tensor, base: TensorEntry? = nil, floatCodec: CodecPolicy? = nil) throws -> TensorEntry {
+        try tensor.buffer.withUnsafeBytes { try putTensor(name: name, dtype: tensor.dtype, shape: tensor.shape, bytes: $0, base: base, floatCodec: floatCodec) }
     }
 
     /// Stores many tensors in parallel (both cores hash and write). `bases`: a delta base hint,
     /// the set whose same-named tensors are each tensor's base.
-    public func putTensors(_ items: [(name: String, tensor: Tensor)], bases: TensorSet? = nil) throws -> [TensorEntry] {
+    public func putTensors(_ items: [(name: String, tensor: Tensor)], bases: TensorSet? = nil, floatCodec: CodecPolicy? = nil) throws -> [TensorEntry] {
         let results = Mutex<[Int: TensorEntry]>([:])
         try parallelForThrowing(items.count) { i in
-            let entry = try putTensor(name: items[i].name, items[i].tensor, base: bases?.entry(items[i].name))
+            let entry = try putTensor(name: items[i].name, items[i].tensor, base: bases?.entry(items[i].name), floatCodec: floatCodec)
             results.withLock { $0[i] = entry }
         }
         let all = results.withLock { $0 }
