@@ -33,11 +33,12 @@ public struct IOError: ClassifiedError, Equatable {
         case EFBIG: return "a file-size limit (ulimit -f) stopped the write; raise it and run the command again"
         case EROFS: return "the file system is mounted read-only"
         case EACCES, EPERM: return "no permission; check the owner and mode of '\(path)' and its directory"
+        case ELOOP: return "'\(path)' is a symbolic link, and a store holds none: someone put it there; remove it, then run 'bridge ckpt verify'"
         default: return nil
         }
     }
 
-    /// A full disk, a size limit, a read-only file system or missing permission: the user's to fix
+    /// A full disk, a size limit, a read-only file system, missing permission or a planted link: the user's to fix
     /// (exit 1). Anything else is an internal failure (exit 2).
     public var errorClass: ErrorClass { hint == nil ? .internal : .input }
 }

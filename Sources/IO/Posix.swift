@@ -295,6 +295,18 @@ package enum Posix {
         return lstat(path, &st) == 0
     }
 
+    /// True for a directory, false for nothing there or a file; a symbolic link (to anything)
+    /// throws ELOOP: the store's own directories are never links, so one is planted.
+    package static func isRealDirectory(_ path: String) throws -> Bool {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return false }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR: return true
+        case S_IFLNK: throw IOError(operation: "use", path: path, errno: ELOOP)
+        default: return false
+        }
+    }
+
     package static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
@@ -402,8 +414,8 @@ package enum Posix {
         }
     }
 
-    package static func readFile(_ path: String) throws -> [UInt8]? {
-        guard let h = try FileHandle.openIfExists(path) else { return nil }
+    package static func readFile(_ path: String, flags: Int32 = O_RDONLY) throws -> [UInt8]? {
+        guard let h = try FileHandle.openIfExists(path, flags: flags) else { return nil }
         return try h.readToEnd()
     }
 

@@ -143,10 +143,14 @@ public struct PipelineRunner {
         let runner = try StageRunner(store: store, run: run, log: stageLog)
         var headID = try store.readRef(try headRef)
         let inputs = try prepare(runner)
-        try store.updateRef(try RefName("runs/\(run)/base"), to: inputs.model)
+        try point("runs/\(run)/base", at: inputs.model)
         var state: RunState
         if let headID {
             state = try store.runState(headID)
+            // A crash after the head moved but before the refs that follow it did leaves them a
+            // step behind (found by the crash-state enumeration): bring them up to the head.
+            try followHead(state)
+            if state.step > 0 { try retain(step: state.step, id: headID) }
         } else {
             var lora: ObjectID? = nil
             if config.method == .bridge {
@@ -177,14 +181,20 @@ public struct PipelineRunner {
 
     /// The refs that follow the head.
     func followHead(_ s: RunState) throws {
-        try store.updateRef(try RefName("runs/\(run)/theta"), to: s.theta)
-        if let h = s.thetaHat { try store.updateRef(try RefName("runs/\(run)/theta_hat"), to: h) }
-        if let w = s.lora { try store.updateRef(try RefName("runs/\(run)/lora"), to: w) }
+        try point("runs/\(run)/theta", at: s.theta)
+        if let h = s.thetaHat { try point("runs/\(run)/theta_hat", at: h) }
+        if let w = s.lora { try point("runs/\(run)/lora", at: w) }
+    }
+
+    /// Moves a ref unless it already holds `id` (then nothing is written).
+    func point(_ name: String, at id: ObjectID) throws {
+        let ref = try RefName(name)
+        if try store.readRef(ref) != id { try store.updateRef(ref, to: id) }
     }
 
     /// refs/runs/R/steps/K for the last `keep_last` steps and every `keep_every`-th.
     func retain(step k: Int, id: ObjectID) throws {
-        try store.updateRef(try RefName("runs/\(run)/steps/\(k)"), to: id)
+        try point("runs/\(run)/steps/\(k)", at: id)
         let old = k - config.keepLast
         if old >= 1, !(config.keepEvery > 0 && old % config.keepEvery == 0) {
             try store.deleteRef(try RefName("runs/\(run)/steps/\(old)"))

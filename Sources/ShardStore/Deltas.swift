@@ -201,7 +201,7 @@ extension Store {
     public func chainDepth(_ id: ObjectID) throws -> Int {
         let h = try header(id)
         guard h.codec == .deltaXOR || h.codec == .shuffleLZ4 else { return 0 }
-        guard let f = try FileHandle.openIfExists(objectPath(id)) else { throw StoreError.missingObject(id, neededBy: nil) }
+        guard let f = try FileHandle.openIfExists(objectPath(id), flags: O_RDONLY | O_NOFOLLOW) else { throw StoreError.missingObject(id, neededBy: nil) }
         let prefix = try f.pread(count: 2, at: ObjectHeader.size)
         guard prefix.count == 2 else { throw StoreError.corruptObject(id, path: objectPath(id), reason: "payload prefix is cut short") }
         return Int(prefix[1])

@@ -20,7 +20,7 @@ extension Store {
         try withLock {
             let path = journalPath(run)
             let existed = Posix.fileExists(path)
-            let h = try FileHandle.open(path, flags: O_RDWR | O_CREAT)
+            let h = try FileHandle.open(path, flags: O_RDWR | O_CREAT | O_NOFOLLOW)
             let size = try h.size()
             if size > 0 {
                 // Cut a torn tail (a line a crash left without its newline).
@@ -42,7 +42,7 @@ extension Store {
     public func readJournal(run: String) throws -> [JSONValue] {
         try validateRunName(run)
         let path = journalPath(run)
-        guard let bytes = try Posix.readFile(path) else { return [] }
+        guard let bytes = try Posix.readFile(path, flags: O_RDONLY | O_NOFOLLOW) else { return [] }
         var lines: [JSONValue] = []
         var start = 0
         var number = 0

@@ -15,7 +15,7 @@ public final class MappedFile: @unchecked Sendable {
     /// With `populate`, the kernel maps every page up front (one call instead of a fault per 4 KiB
     /// page), which pays off when the whole file will be read.
     public init(path: String, populate: Bool = false) throws {
-        let h = try FileHandle.open(path, flags: O_RDONLY)
+        let h = try FileHandle.open(path, flags: O_RDONLY | O_NOFOLLOW)
         self.path = path
         count = try h.size()
         if count == 0 {

@@ -53,11 +53,23 @@ public func validateRunName(_ run: String) throws {
 extension Store {
     func refPath(_ name: RefName) -> String { root + "/refs/" + name.path }
 
+    /// Throws (ELOOP, naming it) when a directory on the way to the ref is a symbolic link, which
+    /// would lead reads and writes out of the store; the ref file itself is opened without
+    /// following one.
+    func refuseLinks(_ name: RefName) throws {
+        var dir = root + "/refs"
+        for c in name.path.split(separator: "/").dropLast() {
+            dir += "/" + c
+            guard try Posix.isRealDirectory(dir) else { return }
+        }
+    }
+
     /// The id a ref holds, nil if the ref does not exist.
     public func readRef(_ name: RefName) throws -> ObjectID? {
         let path = refPath(name)
-        if Posix.isDirectory(path) { return nil }
-        guard let bytes = try Posix.readFile(path) else { return nil }
+        try refuseLinks(name)
+        if try Posix.isRealDirectory(path) { return nil }
+        guard let bytes = try Posix.readFile(path, flags: O_RDONLY | O_NOFOLLOW) else { return nil }
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.hasSuffix("\n"), let id = ObjectID(hex: String(text.dropLast())) else {
             throw StoreError.corruptObject(.zero, path: path, reason: "ref file does not hold one object id")
@@ -81,16 +93,17 @@ extension Store {
             var dir = root + "/refs"
             for c in components.dropLast() {
                 dir += "/" + c
-                if Posix.fileExists(dir) && !Posix.isDirectory(dir) {
+                let isDirectory = try Posix.isRealDirectory(dir)
+                if Posix.fileExists(dir) && !isDirectory {
                     throw StoreError.invalidRefName(name.path, reason: "'\(dir.dropFirst(root.count + 6))' is already a ref")
                 }
-                if !Posix.isDirectory(dir) {
+                if !isDirectory {
                     try Posix.makeDirectory(dir)
                     try Posix.syncDirectory(Posix.parent(of: dir))
                 }
             }
             let path = refPath(name)
-            if Posix.isDirectory(path) {
+            if try Posix.isRealDirectory(path) {
                 throw StoreError.invalidRefName(name.path, reason: "refs under '\(name.path)/' exist")
             }
             try Posix.writeFileAtomically(path, bytes: Array((id.hex + "\n").utf8), temporary: try temporaryPath("ref"))
@@ -102,7 +115,8 @@ extension Store {
     public func deleteRef(_ name: RefName) throws -> Bool {
         try withLock {
             let path = refPath(name)
-            guard Posix.fileExists(path), !Posix.isDirectory(path) else { return false }
+            try refuseLinks(name)
+            guard Posix.fileExists(path), !(try Posix.isRealDirectory(path)) else { return false }
             try Posix.unlinkIfExists(path)
             try Posix.syncDirectory(Posix.parent(of: path))
             // Prune now-empty parent directories.
@@ -122,7 +136,7 @@ extension Store {
             for entry in try Posix.listDirectory(dir) {
                 let path = dir + "/" + entry
                 let name = rel.isEmpty ? entry : rel + "/" + entry
-                if Posix.isDirectory(path) {
+                if try Posix.isRealDirectory(path) {
                     try walk(path, name)
                 } else if let ref = try? RefName(name), let id = try readRef(ref) {
                     out.append((ref, id))

@@ -158,7 +158,7 @@ public final class Store: @unchecked Sendable {
             throw StoreError.notAStore(path: root, reason: "config.json is not valid JSON: \(error)")
         }
         config = try StoreConfig(json: json, path: root)
-        for sub in ["objects", "refs", "journal", "tmp"] where !Posix.isDirectory(root + "/" + sub) {
+        for sub in ["objects", "refs", "journal", "tmp"] where !(try Posix.isRealDirectory(root + "/" + sub)) {
             throw StoreError.notAStore(path: root, reason: "missing directory '\(sub)/'")
         }
     }
@@ -312,7 +312,7 @@ public final class Store: @unchecked Sendable {
             try h.sync()
         }
         let dir = objectDirectory(id)
-        if !Posix.isDirectory(dir) {
+        if !(try Posix.isRealDirectory(dir)) {
             try Posix.makeDirectory(dir)
             try Posix.syncDirectory(root + "/objects")
         }
@@ -349,7 +349,7 @@ public final class Store: @unchecked Sendable {
     /// The checked header of an object (reads 64 bytes).
     public func header(_ id: ObjectID) throws -> ObjectHeader {
         let path = objectPath(id)
-        guard let h = try FileHandle.openIfExists(path) else { throw StoreError.missingObject(id, neededBy: nil) }
+        guard let h = try FileHandle.openIfExists(path, flags: O_RDONLY | O_NOFOLLOW) else { throw StoreError.missingObject(id, neededBy: nil) }
         let size = try h.size()
         let raw = try h.pread(count: ObjectHeader.size, at: 0)
         return try raw.withUnsafeBytes { try ObjectHeader.parse($0, expectedID: id, fileLength: size, path: path) }
@@ -488,7 +488,7 @@ extension Store {
     /// (the sink has then seen bad bytes, so callers write to a temporary they discard on error).
     public func stream(_ id: ObjectID, verify: Bool = true, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let path = objectPath(id)
-        guard let h = try FileHandle.openIfExists(path) else { throw StoreError.missingObject(id, neededBy: nil) }
+        guard let h = try FileHandle.openIfExists(path, flags: O_RDONLY | O_NOFOLLOW) else { throw StoreError.missingObject(id, neededBy: nil) }
         let size = try h.size()
         let header = try h.pread(count: ObjectHeader.size, at: 0).withUnsafeBytes {
             try ObjectHeader.parse($0, expectedID: id, fileLength: size, path: path)

@@ -63,9 +63,10 @@ public func startBridge(_ args: [String], environment: [String: String] = [:]) t
 
 /// Runs `bridge args...` to completion.
 /// `environment` adds variables to the test's own; an empty value removes one.
-public func runBridge(_ args: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> ProcessResult {
+/// `executable` runs another program instead (a shell that sets a limit, then runs bridge).
+public func runBridge(_ args: [String], environment: [String: String] = [:], stdin: String? = nil, executable: String? = nil) throws -> ProcessResult {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: try bridgeExecutable())
+    p.executableURL = URL(fileURLWithPath: try executable ?? bridgeExecutable())
     p.arguments = args
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "BRIDGE_STORE")
