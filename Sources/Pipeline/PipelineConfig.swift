@@ -99,7 +99,7 @@ public struct PipelineConfig: Sendable, Equatable {
         do { node = try Yams.compose(yaml: text) } catch {
             // Yams quotes the offending line; a hostile file's line can be megabytes long.
             let message = "\(error)".split(separator: "\n", omittingEmptySubsequences: false)
-                .map { $0.count > 200 ? $0.prefix(200) + "…" : $0 }.joined(separator: "\n")
+                .map { line -> String in line.count > 200 ? String(line.prefix(200)) + "…" : String(line) }.joined(separator: "\n")
             throw PipelineConfigError(description: "\(file): not valid YAML: \(message)")
         }
         var tree = try node.map { try toJSON($0, path: "", lines: &lines, file: file) } ?? .object([:])

@@ -68,6 +68,7 @@ import Testing
             let message = try #require(refusal(yaml))
             #expect(message.hasPrefix("hostile.yaml:"), "\(message)")
             #expect(message.contains("nest more than 64 deep") || message.contains("not valid YAML"), "\(message)")
+            #expect(message.split(separator: "\n").allSatisfy { $0.count < 300 }, "\(message.prefix(400))")
         }
     }
 
