@@ -15,11 +15,13 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# The whole suite on the kernel bridge picks, then the numeric targets under every OpenBLAS
-# kernel this CPU runs (tools/test-kernels.sh), then the format checks.
+# The whole suite on the kernel bridge picks, a short fuzzing pass over every parser of outside
+# bytes (tools/fuzz.sh --quick: a few seconds per target; fails on any crash), then the numeric
+# targets under every OpenBLAS kernel this CPU runs (tools/test-kernels.sh), then the format checks.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	@SWIFT=$(SWIFT) tools/fuzz.sh --quick
 	@SWIFT=$(SWIFT) tools/test-kernels.sh
 	@tools/check-schemas.sh
 

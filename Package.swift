@@ -62,6 +62,14 @@ let package = Package(
             ]),
         .target(name: "TestSupport", dependencies: ["Tensors", "IO", "ShardStore"]),
 
+        // Fuzzing (tools/fuzz.sh): one entry per parser of outside bytes, shared by the libFuzzer
+        // driver and the corpus regression tests; corpora under Tests/Fuzz/<target>/. A plain build
+        // makes BridgeFuzz a replayer; tools/fuzz.sh builds it with -sanitize=fuzzer,address and
+        // -DBRIDGE_LIBFUZZER in its own scratch directory.
+        .target(name: "FuzzTargets", dependencies: ["Checkpoint", "LanguageModel", "Pipeline", "ShardStore", "Tensors", "Tokenizers"]),
+        .target(name: "CFuzzerDriver"),
+        .executableTarget(name: "BridgeFuzz", dependencies: ["FuzzTargets", "CFuzzerDriver"]),
+
         // Each test target lists every module it imports (a transitive one may not be built yet).
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore", "TestSupport"]),
@@ -69,7 +77,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["IO", "Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LanguageModel", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checkpoint", "LanguageModel", "ShardStore", "Tensors", "Tokenizers", "Training", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checkpoint", "LanguageModel", "ShardStore", "Tensors", "Tokenizers", "Training", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "BridgeCLITests", dependencies: ["Checkpoint", "ShardStore", "Tensors", "TestSupport"]),
     ]
 )

@@ -17,6 +17,11 @@ import Tensors
 public struct TensorChunk: Sendable, Equatable {
     public let id: ObjectID
     public let bytes: Int
+
+    public init(id: ObjectID, bytes: Int) {
+        self.id = id
+        self.bytes = bytes
+    }
 }
 
 public struct TensorEntry: Sendable, Equatable {
@@ -88,23 +93,38 @@ public struct TensorSet: Sendable {
         guard o["version"]?.intValue == 1 else { throw bad("unsupported version \(o["version"] ?? .null)") }
         guard let list = o["tensors"]?.arrayValue else { throw bad("missing 'tensors'") }
         var entries: [TensorEntry] = []
+        // Sizes are summed with overflow checks (a manifest is outside input): a tensor's bytes
+        // must be what its shape needs, and the set's total must be a number of bytes at all.
+        var total = 0
         for (i, t) in list.enumerated() {
             guard let name = t["name"]?.stringValue else { throw bad("tensor \(i) has no name") }
             guard let dtype = t["dtype"]?.stringValue.flatMap(DType.init(rawValue:)) else { throw bad("tensor '\(name)': bad dtype") }
             guard let shape = t["shape"]?.arrayValue?.compactMap(\.intValue), shape.count == t["shape"]?.arrayValue?.count,
                   let n = shapeElementCount(shape) else { throw bad("tensor '\(name)': bad shape") }
             guard let chunkList = t["chunks"]?.arrayValue, !chunkList.isEmpty else { throw bad("tensor '\(name)': no chunks") }
+            guard case let (needed, false) = n.multipliedReportingOverflow(by: dtype.size) else {
+                throw bad("tensor '\(name)': \(dtype.rawValue)\(shape) has more bytes than a 64-bit size can count")
+            }
             var chunks: [TensorChunk] = []
+            var bytes = 0
             for c in chunkList {
                 guard let cid = c["id"]?.stringValue.flatMap(ObjectID.init(hex:)), let b = c["bytes"]?.intValue, b >= 0 else {
                     throw bad("tensor '\(name)': bad chunk")
                 }
+                guard case let (sum, false) = bytes.addingReportingOverflow(b) else {
+                    throw bad("tensor '\(name)': chunk sizes overflow a 64-bit size")
+                }
+                bytes = sum
                 chunks.append(TensorChunk(id: cid, bytes: b))
             }
             let entry = TensorEntry(name: name, dtype: dtype, shape: shape, chunks: chunks)
-            guard entry.byteCount == n * dtype.size, t["bytes"]?.intValue == entry.byteCount else {
+            guard bytes == needed, t["bytes"]?.intValue == bytes else {
                 throw bad("tensor '\(name)': chunk sizes do not add up to \(dtype.rawValue)\(shape)")
             }
+            guard case let (sum, false) = total.addingReportingOverflow(bytes) else {
+                throw bad("tensor '\(name)': the tensors' sizes add up to more bytes than a 64-bit size can count")
+            }
+            total = sum
             if let last = entries.last, last.name >= name { throw bad("tensors are not sorted by unique name at '\(name)'") }
             entries.append(entry)
         }
@@ -191,6 +211,17 @@ extension Store {
     /// it, so only the deltas are read.
     public func loadTensor(_ entry: TensorEntry, verify: Bool = true, deltaBase: (entry: TensorEntry, tensor: Tensor)? = nil) throws -> Tensor {
         do {
+            // A manifest's sizes are checked against the objects' headers before any buffer of
+            // that size is allocated: a few bytes of manifest must not ask for gigabytes.
+            if entry.chunks.count > 1 {
+                for chunk in entry.chunks {
+                    let h = try header(chunk.id)
+                    guard h.logicalLength == chunk.bytes else {
+                        throw StoreError.corruptObject(chunk.id, path: objectPath(chunk.id),
+                                                       reason: "holds \(h.logicalLength) bytes, the manifest says \(chunk.bytes)")
+                    }
+                }
+            }
             if let (baseEntry, baseTensor) = deltaBase, baseEntry.chunks.map(\.bytes) == entry.chunks.map(\.bytes),
                baseTensor.buffer.count == entry.byteCount,
                try entry.chunks.indices.allSatisfy({ try header(entry.chunks[$0].id).base == baseEntry.chunks[$0].id }) {

@@ -68,6 +68,14 @@ public struct ModelConfig: Sendable, Equatable {
                        ("max_position_embeddings", maxPositionEmbeddings)] where v <= 0 {
             throw .badValue(key: k, value: String(v), expected: "a positive integer")
         }
+        // Bounds far above any published model: a config.json is outside input, and the shapes it
+        // implies drive loops and allocations (within these, no shape product overflows an Int).
+        for (k, v, limit) in [("vocab_size", vocabSize, 1 << 24), ("hidden_size", hiddenSize, 1 << 16),
+                              ("intermediate_size", intermediateSize, 1 << 20), ("num_hidden_layers", numHiddenLayers, 1 << 12),
+                              ("num_attention_heads", numAttentionHeads, 1 << 12), ("num_key_value_heads", numKeyValueHeads, 1 << 12),
+                              ("head_dim", headDim, 1 << 12), ("max_position_embeddings", maxPositionEmbeddings, 1 << 24)] where v > limit {
+            throw .badValue(key: k, value: String(v), expected: "at most \(limit)")
+        }
         if numAttentionHeads % numKeyValueHeads != 0 {
             throw .inconsistent("num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
         }
@@ -77,12 +85,18 @@ public struct ModelConfig: Sendable, Equatable {
         for id in eosTokenIds + (bosTokenId.map { [$0] } ?? []) where id < 0 || id >= vocabSize {
             throw .inconsistent("special token id \(id) is outside the vocabulary of \(vocabSize)")
         }
+        if parameterCount > ModelConfig.maxParameters {
+            throw .inconsistent("the config describes \(parameterCount) parameters, more than the \(ModelConfig.maxParameters) bridge loads")
+        }
     }
 
     /// The rotary inverse frequencies this config implies.
     public var inverseFrequencies: [Float] {
         RoPE.inverseFrequencies(headDim: headDim, theta: ropeTheta, llama3: ropeScaling)
     }
+
+    /// The largest model `validate` accepts (2^40 parameters, 4 TiB of f32).
+    public static let maxParameters = 1 << 40
 
     /// Parameters in the model (tied embeddings counted once).
     public var parameterCount: Int { ParameterLayout(config: self).totalCount }

@@ -95,8 +95,12 @@ public struct PipelineConfig: Sendable, Equatable {
     public static func parse(yaml text: String, file: String, overrides: [String] = []) throws -> PipelineConfig {
         var lines: [String: Int] = [:]
         let node: Node?
+        try YAMLBounds.check(text, file: file)
         do { node = try Yams.compose(yaml: text) } catch {
-            throw PipelineConfigError(description: "\(file): not valid YAML: \(error)")
+            // Yams quotes the offending line; a hostile file's line can be megabytes long.
+            let message = "\(error)".split(separator: "\n", omittingEmptySubsequences: false)
+                .map { line -> String in line.count > 200 ? String(line.prefix(200)) + "…" : String(line) }.joined(separator: "\n")
+            throw PipelineConfigError(description: "\(file): not valid YAML: \(message)")
         }
         var tree = try node.map { try toJSON($0, path: "", lines: &lines, file: file) } ?? .object([:])
         for o in overrides {
@@ -105,6 +109,7 @@ public struct PipelineConfig: Sendable, Equatable {
             }
             let path = String(o[..<eq]), valueText = String(o[o.index(after: eq)...])
             var scratch: [String: Int] = [:]
+            try YAMLBounds.check(valueText, file: "--set \(path)")
             let value = try (try? Yams.compose(yaml: valueText)).flatMap { $0 }.map { try toJSON($0, path: path, lines: &scratch, file: "--set") } ?? .string(valueText)
             guard Reader.knownPaths.contains(path) || Reader.knownPaths.contains(where: { path.hasPrefix($0 + ".") && Reader.openObjects.contains($0) }) else {
                 throw PipelineConfigError(description: "--set \(path): no such key in a pipeline file (see schemas/pipeline.schema.json)")
@@ -153,8 +158,12 @@ public struct PipelineConfig: Sendable, Equatable {
             if sc.style == .plain {
                 if sc.string == "null" || sc.string == "~" || sc.string.isEmpty { return .null }
                 if let b = node.bool { return .bool(b) }
-                if let i = node.int { return .int(i) }
-                if let d = node.float { return .double(d) }
+                // Yams reads a plain scalar with ':' as a base-60 number ("1:30" is 90) and traps
+                // when one overflows ("1:2:3:4:5:6:7:8:9:10:11"); pipeline files have none.
+                if !sc.string.contains(":") {
+                    if let i = node.int { return .int(i) }
+                    if let d = node.float { return .double(d) }
+                }
             }
             return .string(sc.string)
         case .alias:

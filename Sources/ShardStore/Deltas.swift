@@ -138,6 +138,10 @@ extension Store {
                                                                                 logicalLength: header.logicalLength, expectedWidth: width) }
             } catch let LZ4Codec.DecodeError.malformed(why) { throw corrupt(why) }
             depth = prefix.depth
+            // Before any base is read: each link of a chain must be one shallower than the last,
+            // so that objects naming each other as bases (a → b → a) end here, not in a recursion
+            // that never ends.
+            if let expectedDepth, depth != expectedDepth { throw corrupt("chain depth \(depth), but its delta needs depth \(expectedDepth)") }
             hasher = SharedObjectHasher(kind: header.kind, tag: header.tag, length: header.logicalLength)
             if header.codec == .shuffleLZ4, depth != 0 { throw corrupt("shuffle-lz4 object claims chain depth \(depth)") }
             if header.codec == .deltaXOR, depth < 1 { throw corrupt("delta-xor object claims chain depth 0") }

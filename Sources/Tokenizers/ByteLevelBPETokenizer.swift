@@ -29,6 +29,8 @@ public final class ByteLevelBPETokenizer: Tokenizer {
     let tokenStrings: [String?]
     let tokenIDs: [String: Int32]
     private let caches = Mutex<[WordCache]>([])
+    /// How many ids below the largest may be unassigned (real files have none or a few hundred).
+    public static let maxUnusedIDs = 1 << 16
 
     public convenience init(json: [UInt8], name: String) throws {
         try self.init(config: try TokenizerJSONConfig(json: json, file: name), name: name)
@@ -57,6 +59,10 @@ public final class ByteLevelBPETokenizer: Tokenizer {
                 throw TokenizerError.invalidValue(file: name, key: "model.merges",
                                                   reason: "entry \(rank) '\(a) \(b)' makes '\(a + b)', which is not in model.vocab")
             }
+            guard merged != ia, merged != ib else {
+                throw TokenizerError.invalidValue(file: name, key: "model.merges",
+                                                  reason: "entry \(rank) '\(a) \(b)' merges into one of its own parts (a cyclic merge)")
+            }
             merges.insert(UInt32(ia), UInt32(ib), value: UInt64(rank) << 32 | UInt64(merged))
         }
         model = BPEModel(byteIDs: byteIDs, merges: merges, vocabulary: vocabulary, ignoreMerges: c.ignoreMerges,
@@ -82,7 +88,15 @@ public final class ByteLevelBPETokenizer: Tokenizer {
         prefixIDs = c.prefixIDs
         suffixIDs = c.suffixIDs
 
-        let size = Int(strings.keys.max().map { $0 + 1 } ?? 0)
+        // Per-id tables are as long as the largest id: ids must be (nearly) dense, or a tiny file
+        // could ask for gigabytes (and Int32.max + 1 would not even be an Int32).
+        let largest = strings.keys.max().map(Int.init) ?? -1
+        if largest >= strings.count + ByteLevelBPETokenizer.maxUnusedIDs {
+            let key = c.addedTokens.contains { Int($0.id) == largest } ? "added_tokens" : "model.vocab"
+            throw TokenizerError.invalidValue(file: name, key: key, reason: "token id \(largest) is far beyond the \(strings.count) ids the file assigns "
+                                              + "(at most \(ByteLevelBPETokenizer.maxUnusedIDs) ids below the largest may be unused)")
+        }
+        let size = largest + 1
         vocabularySize = size
         var arena: [UInt8] = [], offsets = [0], kinds = [UInt8](repeating: 0, count: size)
         var table = [String?](repeating: nil, count: size)

@@ -1,0 +1,3 @@
+// Declarations only (include/CFuzzerDriver.h); the definition is in the toolchain's libFuzzer
+// runtime, linked by -sanitize=fuzzer.
+#include "CFuzzerDriver.h"
