@@ -169,7 +169,9 @@ public struct PipelineRunner {
             if pipelineInterrupted { log("interrupted: stopped after step \(state.step); run the same command to continue"); break }
             let next = try iterate(state, inputs: inputs, runner: runner, target: target)
             let id = try store.putRunState(next)
-            try store.updateRef(try headRef, to: id, expected: .some(headID))
+            do { try store.updateRef(try headRef, to: id, expected: .some(headID)) } catch StoreError.refConflict {
+                throw PipelineError.concurrentRun(run: run)
+            }
             headID = id
             state = next
             try followHead(state)

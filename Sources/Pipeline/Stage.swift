@@ -42,6 +42,8 @@ public struct StageResult: Sendable {
 public enum PipelineError: ClassifiedError {
     case missingOutput(String)
     case invalidInput(String)
+    /// Another process moved the run's head while this one worked on the same step.
+    case concurrentRun(run: String)
 
     public var errorClass: ErrorClass {
         if case .missingOutput = self { return .internal }
@@ -52,6 +54,7 @@ public enum PipelineError: ClassifiedError {
         switch self {
         case let .missingOutput(role): "stage produced no '\(role)' output"
         case let .invalidInput(why): why
+        case let .concurrentRun(run): "run '\(run)' was advanced by another process while this one worked on the same step; nothing of either was lost\nhint: run one process per run; the same command again continues from the new head"
         }
     }
 }

@@ -83,6 +83,25 @@ extension Store {
         return report
     }
 
+    /// When the longest-running live writer of the store started (its session lock's creation
+    /// time), nil with none. A session is live while its process holds the lock; this process's
+    /// own sessions do not count.
+    func oldestLiveWriter() throws -> Double? {
+        var oldest: Double?
+        let tmp = root + "/tmp"
+        let own = "w-\(Posix.processID())-"  // this process is running gc, not writing
+        for entry in try Posix.listDirectory(tmp) where entry.hasPrefix("w-") && !entry.hasPrefix(own) {
+            let lockPath = tmp + "/" + entry + "/.lock"
+            guard let lock = try FileHandle.openIfExists(lockPath, flags: O_RDONLY | O_NOFOLLOW), let st = Posix.status(lockPath) else { continue }
+            if try lock.lock(exclusive: true, wait: false) {
+                lock.unlock()  // dead: nobody holds it
+                continue
+            }
+            oldest = min(oldest ?? st.mtime, st.mtime)
+        }
+        return oldest
+    }
+
     /// Removes unreachable objects older than the grace period and dead writers' temporary files.
     /// Refuses to sweep when a reachable manifest cannot be read (its children would look unreachable).
     public func gc(dryRun: Bool, graceSeconds: Double? = nil) throws -> GCReport {
@@ -97,7 +116,10 @@ extension Store {
             let grace = graceSeconds ?? config.gcGraceSeconds
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
-            let cutoff = Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9 - grace
+            // Whatever a live writer wrote or reused since it started may be about to become
+            // reachable (its journal line or ref comes after the object): such objects stay
+            // whatever the grace period, so `gc --grace 0` beside a running pipeline is safe.
+            let cutoff = min(Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9 - grace, try oldestLiveWriter() ?? .infinity)
             var touchedDirectories: Set<String> = []
             // Young objects stay, and so does every delta base a kept object needs.
             let unreachable = try allObjectIDs().filter { !reach.reachable.contains($0) }

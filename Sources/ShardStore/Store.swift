@@ -196,16 +196,25 @@ public final class Store: @unchecked Sendable {
     /// gc can tell a live writer's files from a dead one's.
     func temporaryPath(_ stem: String) throws -> String {
         try session.withLock { s in
-            if s == nil {
-                let dir = root + "/tmp/w-\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-                try Posix.makeDirectory(dir)
-                let lock = try FileHandle.open(dir + "/.lock", flags: O_WRONLY | O_CREAT)
-                _ = try lock.lock(exclusive: true)
-                s = Session(directory: dir, lockHandle: lock, counter: 0)
-            }
+            try beginSession(&s)
             s!.counter += 1
             return s!.directory + "/\(stem).\(s!.counter)"
         }
+    }
+
+    /// Starts this process's writer session (its locked tmp directory) if it has none: gc keeps
+    /// whatever a live session wrote or reused since it began.
+    func beginSession() throws {
+        try session.withLock { try beginSession(&$0) }
+    }
+
+    private func beginSession(_ s: inout Session?) throws {
+        guard s == nil else { return }
+        let dir = root + "/tmp/w-\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        try Posix.makeDirectory(dir)
+        let lock = try FileHandle.open(dir + "/.lock", flags: O_WRONLY | O_CREAT)
+        _ = try lock.lock(exclusive: true)
+        s = Session(directory: dir, lockHandle: lock, counter: 0)
     }
 
     // MARK: the store lock
@@ -273,8 +282,14 @@ public final class Store: @unchecked Sendable {
     public func put(_ bytes: UnsafeRawBufferPointer, id: ObjectID, kind: ObjectKind, tag: UInt8, codec: CodecPolicy,
                     base: ObjectID? = nil) throws -> PutResult {
         let path = objectPath(id)
-        if Posix.fileExists(path) {
+        // Reusing an object: made young under the shared lock, so that gc (which holds it
+        // exclusively from mark to sweep) has either swept it already or will see it young.
+        try beginSession()
+        if try withSharedLock({ () -> Bool in
+            guard Posix.fileExists(path) else { return false }
             Posix.touch(path)
+            return true
+        }) {
             return PutResult(id: id, codec: (try? header(id).codec) ?? .raw, written: false)
         }
         var payloadOwner: [UInt8]? = nil
