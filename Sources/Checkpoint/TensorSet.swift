@@ -211,15 +211,19 @@ extension Store {
     /// it, so only the deltas are read.
     public func loadTensor(_ entry: TensorEntry, verify: Bool = true, deltaBase: (entry: TensorEntry, tensor: Tensor)? = nil) throws -> Tensor {
         do {
-            // A manifest's sizes are checked against the objects' headers before any buffer of
-            // that size is allocated: a few bytes of manifest must not ask for gigabytes.
-            if entry.chunks.count > 1 {
-                for chunk in entry.chunks {
-                    let h = try header(chunk.id)
-                    guard h.logicalLength == chunk.bytes else {
-                        throw StoreError.corruptObject(chunk.id, path: objectPath(chunk.id),
-                                                       reason: "holds \(h.logicalLength) bytes, the manifest says \(chunk.bytes)")
-                    }
+            // A manifest's sizes and dtype are checked against the objects' headers before any
+            // buffer of that size is allocated: a few bytes of manifest must not ask for
+            // gigabytes, nor read one dtype's bytes as another's.
+            for chunk in entry.chunks {
+                let h = try header(chunk.id)
+                guard h.logicalLength == chunk.bytes else {
+                    throw StoreError.corruptObject(chunk.id, path: objectPath(chunk.id),
+                                                   reason: "holds \(h.logicalLength) bytes, the manifest says \(chunk.bytes)")
+                }
+                guard h.kind == .tensor, h.tag == entry.dtype.code else {
+                    let held = h.kind == .tensor ? DType(code: h.tag)?.rawValue ?? "dtype code \(h.tag)" : "a \(h.kind.name) object"
+                    throw StoreError.corruptObject(chunk.id, path: objectPath(chunk.id),
+                                                   reason: "holds \(held), the manifest says \(entry.dtype.rawValue)")
                 }
             }
             if let (baseEntry, baseTensor) = deltaBase, baseEntry.chunks.map(\.bytes) == entry.chunks.map(\.bytes),
