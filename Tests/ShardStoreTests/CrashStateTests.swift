@@ -172,7 +172,7 @@ func checkCrashStates(_ label: String, scratch: ScratchDirectory, config: StoreC
 @Suite struct InjectedFaultTests {
     let scratch = ScratchDirectory("faults")
 
-    @Test(arguments: [ENOSPC, EROFS])
+    @Test(arguments: [ENOSPC, EROFS, EACCES])
     func everyPointOfAPutManifestAndRefMove(errno code: Int32) throws {
         let store = try Store.create(at: scratch.file("store-\(code)"))
         try store.updateRef(try RefName("runs/r/head"), to: try store.putManifest(["format": "test", "step": 0]))
