@@ -2,7 +2,7 @@
 # Every crash state of the store's actions and of a whole pipeline step (issue [reliability]
 # item 1), and faults injected at every operation (item 5), with the counts per action.
 #
-#   tools/crash-states.sh            # every crash point; the step run again in every 10th state
+#   tools/crash-states.sh            # every crash point; the step run again in every 20th state
 #   tools/crash-states.sh --quick    # what `swift test` checks (sampled inside object writes)
 #   tools/crash-states.sh --all      # the step run again in every state (hours)
 #
@@ -10,7 +10,7 @@
 # Tests/ShardStoreTests/CrashStateTests.swift and Tests/PipelineTests/CrashStatePipelineTests.swift.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SAMPLE=1 RESUME=10
+SAMPLE=1 RESUME=20
 case "${1:-}" in
     --quick) SAMPLE=150 RESUME=25 ;;
     --all) SAMPLE=1 RESUME=1 ;;

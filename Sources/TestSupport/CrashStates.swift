@@ -13,7 +13,8 @@
 //   or dropped together);
 // - the last write is torn: only its first half is there.
 //
-// States that come out the same are checked once. A state is `complete` when the action had
+// States that come out the same (outside writers' temporary directories, which nothing reads)
+// are checked once. A state is `complete` when the action had
 // returned (the whole sequence, by kill or by power loss): what the action committed must be
 // there.
 
@@ -277,11 +278,13 @@ public enum CrashStates {
             }
         }
 
-        /// The same bytes for the same tree, whatever the numbering of its files.
+        /// The same bytes for the same tree, whatever the numbering of its files. Writers'
+        /// temporary directories are left out: nothing reads them (gc removes a dead writer's
+        /// whole), so trees that differ only there are one state to the store.
         func fingerprint() -> [UInt8] {
             var out: [UInt8] = []
-            for d in directories.sorted() { out += Array("d \(d)\n".utf8) }
-            for (name, inode) in names.sorted(by: { $0.key < $1.key }) {
+            for d in directories.sorted() where !d.hasPrefix("tmp/") { out += Array("d \(d)\n".utf8) }
+            for (name, inode) in names.sorted(by: { $0.key < $1.key }) where !name.hasPrefix("tmp/") {
                 let c = contents[inode] ?? []
                 var hash = changed.contains(inode) ? nil : initialHashes[inode]
                 if hash == nil {
