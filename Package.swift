@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "ShardStore", dependencies: ["IO", "Tensors", "CXXHash", "CLZ4"], swiftSettings: numericSettings),
         .target(name: "Checkpoint", dependencies: ["ShardStore", "Tensors", "LanguageModel", "Tokenizers"], swiftSettings: numericSettings),
         .target(name: "Tokenizers", dependencies: ["IO", "Tensors"], swiftSettings: numericSettings),
-        .target(name: "LanguageModel", dependencies: ["Tensors"], swiftSettings: numericSettings),
+        .target(name: "LanguageModel", dependencies: ["IO", "Tensors"], swiftSettings: numericSettings),
         .target(name: "Training", dependencies: ["IO", "LanguageModel", "Tensors", "Tokenizers"], swiftSettings: numericSettings),
         .target(name: "Pipeline", dependencies: ["Training", "Checkpoint", "LanguageModel", "ShardStore", "Tokenizers",
                                                  .product(name: "Yams", package: "Yams")]),
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "LanguageModel", "ShardStore", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizersTests", dependencies: ["IO", "Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "LanguageModel", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "IO", "LanguageModel", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Checkpoint", "LanguageModel", "ShardStore", "Tensors", "Tokenizers", "Training", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "BridgeCLITests", dependencies: ["Checkpoint", "ShardStore", "Tensors", "TestSupport"]),
     ]

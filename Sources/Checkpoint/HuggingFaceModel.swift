@@ -19,7 +19,7 @@ extension Store {
             throw ModelCheckpointError.badFile(path: configPath, reason: "not valid JSON: \(error)")
         }
         let config: ModelConfig
-        do { config = try ModelConfig(json: Data(configBytes)) } catch { throw ModelCheckpointError.model(error, context: configPath) }
+        do { config = try ModelConfig(jsonValue: configJSON) } catch { throw ModelCheckpointError.model(error, context: configPath) }
         let layout = ParameterLayout(config: config)
 
         // Which file holds each tensor.

@@ -49,13 +49,6 @@ extension TensorSet {
     }
 }
 
-extension ModelConfig {
-    /// Decodes the config.json object kept in a set's metadata.
-    public init(jsonValue: JSONValue) throws(ModelError) {
-        try self.init(json: Data(jsonValue.canonicalBytes))
-    }
-}
-
 extension LoRAConfig {
     public var json: JSONValue {
         ["r": .int(r), "lora_alpha": .double(loraAlpha), "target_modules": .array(targetModules.map { .string($0.rawValue) }),

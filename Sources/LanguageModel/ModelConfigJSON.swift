@@ -1,25 +1,24 @@
 // config.json ⇄ ModelConfig. Decoding is strict: required keys must be present, every key must be
 // known, and keys that would change the model in ways bridge does not implement (sliding window,
-// other rope types, MLP biases, other activations) are errors naming the key.
+// other rope types, MLP biases, other activations) are errors naming the key. The text is read by
+// IO's JSONValue (errors give the line and column).
 
 import Foundation
+import IO
 import Tensors
 
 extension ModelConfig {
     /// Decodes a Hugging Face config.json.
     public init(json: Data) throws(ModelError) {
-        do {
-            self = try JSONDecoder().decode(HFConfig.self, from: json).config
-        } catch let e as ModelError {
-            throw e
-        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
-            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw .badValue(key: key, value: "of another type", expected: "\(type)")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw .invalidJSON(context.debugDescription)
-        } catch {
-            throw .invalidJSON("\(error)")
-        }
+        let value: JSONValue
+        do { value = try JSONValue(parsing: [UInt8](json)) } catch { throw .invalidJSON("\(error)") }
+        try self.init(jsonValue: value)
+    }
+
+    /// Decodes a parsed config.json (also the object kept in a model set's metadata).
+    public init(jsonValue: JSONValue) throws(ModelError) {
+        guard let fields = jsonValue.objectValue else { throw .invalidJSON("the top level is not an object") }
+        self = try HFConfig.decode(ConfigObject(fields: fields, path: ""))
         try validate()
     }
 
@@ -94,18 +93,96 @@ extension ModelConfig {
     }
 }
 
-struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ s: String) { stringValue = s }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
+/// One object of config.json with typed access to its keys. A null value is an absent key (as
+/// transformers writes `"rope_scaling": null`); a value of another type is an error naming the key.
+/// Numbers read as integers when their value is one (`8.0`, `1e3`), as doubles whichever way spelt.
+struct ConfigObject {
+    let fields: [String: JSONValue]
+    /// The dotted path of this object ("" at the top level) for errors.
+    let path: String
+
+    var keys: [String] { fields.keys.sorted() }
+
+    func name(_ k: String) -> String { path.isEmpty ? k : path + "." + k }
+
+    func value(_ k: String) -> JSONValue? {
+        guard let v = fields[k], v != .null else { return nil }
+        return v
+    }
+
+    func mismatch(_ k: String, _ expected: String) -> ModelError {
+        .badValue(key: name(k), value: "of another type", expected: expected)
+    }
+
+    static func integer(_ v: JSONValue) -> Int?? {
+        switch v {
+        case let .int(i): return i
+        case let .double(d): return .some(Int(exactly: d))
+        default: return nil
+        }
+    }
+
+    func int(_ k: String) throws(ModelError) -> Int? {
+        guard let v = value(k) else { return nil }
+        guard let number = Self.integer(v) else { throw mismatch(k, "Int") }
+        guard let i = number else { throw .badValue(key: name(k), value: v.canonical, expected: "Int") }
+        return i
+    }
+
+    func required(_ k: String) throws(ModelError) -> Int {
+        guard let v = try int(k) else { throw .missingKey(name(k)) }
+        return v
+    }
+
+    func double(_ k: String) throws(ModelError) -> Double? {
+        guard let v = value(k) else { return nil }
+        guard let d = v.doubleValue else { throw mismatch(k, "Double") }
+        return d
+    }
+
+    func bool(_ k: String) throws(ModelError) -> Bool? {
+        guard let v = value(k) else { return nil }
+        guard let b = v.boolValue else { throw mismatch(k, "Bool") }
+        return b
+    }
+
+    func string(_ k: String) throws(ModelError) -> String? {
+        guard let v = value(k) else { return nil }
+        guard let s = v.stringValue else { throw mismatch(k, "String") }
+        return s
+    }
+
+    func strings(_ k: String) throws(ModelError) -> [String]? {
+        guard let v = value(k) else { return nil }
+        guard let items = v.arrayValue else { throw mismatch(k, "Array<String>") }
+        var out: [String] = []
+        for item in items {
+            guard let s = item.stringValue else { throw mismatch(k, "Array<String>") }
+            out.append(s)
+        }
+        return out
+    }
+
+    func ints(_ k: String) throws(ModelError) -> [Int]? {
+        guard let v = value(k) else { return nil }
+        guard let items = v.arrayValue else { throw mismatch(k, "Array<Int>") }
+        var out: [Int] = []
+        for item in items {
+            guard let number = Self.integer(item), let i = number else { throw mismatch(k, "Array<Int>") }
+            out.append(i)
+        }
+        return out
+    }
+
+    func object(_ k: String) throws(ModelError) -> ConfigObject? {
+        guard let v = value(k) else { return nil }
+        guard let o = v.objectValue else { throw mismatch(k, "Dictionary<String, Any>") }
+        return ConfigObject(fields: o, path: name(k))
+    }
 }
 
 /// The decoding side of config.json.
-struct HFConfig: Decodable {
-    let config: ModelConfig
-
+enum HFConfig {
     static let modelKeys: Set<String> = [
         "model_type", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
         "num_key_value_heads", "head_dim", "hidden_act", "rms_norm_eps", "rope_theta", "rope_scaling",
@@ -113,41 +190,35 @@ struct HFConfig: Decodable {
         "bos_token_id", "eos_token_id", "use_sliding_window", "layer_types",
     ]
 
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        for key in c.allKeys where !HFConfig.modelKeys.contains(key.stringValue) && !ModelConfig.ignoredKeys.contains(key.stringValue) {
-            throw ModelError.unknownKey(key.stringValue)
+    static func decode(_ c: ConfigObject) throws(ModelError) -> ModelConfig {
+        for key in c.keys where !HFConfig.modelKeys.contains(key) && !ModelConfig.ignoredKeys.contains(key) {
+            throw ModelError.unknownKey(key)
         }
-        func required(_ k: String) throws -> Int {
-            guard let v = try c.decodeIfPresent(Int.self, forKey: AnyKey(k)) else { throw ModelError.missingKey(k) }
-            return v
-        }
-        func optional<T: Decodable>(_ t: T.Type, _ k: String) throws -> T? { try c.decodeIfPresent(t, forKey: AnyKey(k)) }
 
-        guard let typeName = try optional(String.self, "model_type") else { throw ModelError.missingKey("model_type") }
+        guard let typeName = try c.string("model_type") else { throw ModelError.missingKey("model_type") }
         guard let family = ModelConfig.Family(rawValue: typeName) else { throw ModelError.unknownModelType(typeName) }
 
-        if let act = try optional(String.self, "hidden_act"), act != "silu" {
+        if let act = try c.string("hidden_act"), act != "silu" {
             throw ModelError.unsupported(key: "hidden_act", value: "\"\(act)\"", hint: "only silu (SwiGLU) MLPs are implemented")
         }
-        if try optional(Bool.self, "mlp_bias") == true {
+        if try c.bool("mlp_bias") == true {
             throw ModelError.unsupported(key: "mlp_bias", value: "true", hint: "MLP projections without biases only")
         }
-        if try optional(Bool.self, "use_sliding_window") == true {
+        if try c.bool("use_sliding_window") == true {
             throw ModelError.unsupported(key: "use_sliding_window", value: "true", hint: "full causal attention only")
         }
-        if let types = try optional([String].self, "layer_types"), let bad = types.first(where: { $0 != "full_attention" }) {
+        if let types = try c.strings("layer_types"), let bad = types.first(where: { $0 != "full_attention" }) {
             throw ModelError.unsupported(key: "layer_types", value: "\"\(bad)\"", hint: "full_attention layers only")
         }
-        let attentionBias = try optional(Bool.self, "attention_bias")
+        let attentionBias = try c.bool("attention_bias")
         if family == .qwen2, attentionBias != nil {
             throw ModelError.unknownKey("attention_bias")   // Qwen2 has fixed q/k/v biases
         }
 
         // Rope: classic rope_theta + rope_scaling, or transformers-5 rope_parameters.
-        var theta = try optional(Double.self, "rope_theta")
-        var scaling: RopeParameters? = try optional(RopeParameters.self, "rope_scaling")
-        if let p = try optional(RopeParameters.self, "rope_parameters") {
+        var theta = try c.double("rope_theta")
+        var scaling: RopeParameters? = try c.object("rope_scaling").map { (o) throws(ModelError) in try RopeParameters(o) }
+        if let p = try c.object("rope_parameters").map({ (o) throws(ModelError) in try RopeParameters(o) }) {
             if scaling != nil { throw ModelError.inconsistent("config.json has both rope_scaling and rope_parameters") }
             if let t = p.ropeTheta {
                 if let theta, theta != t { throw ModelError.inconsistent("rope_theta \(theta) differs from rope_parameters.rope_theta \(t)") }
@@ -157,38 +228,40 @@ struct HFConfig: Decodable {
         }
         let llama3 = try scaling?.llama3()
 
-        let heads = try required("num_attention_heads")
-        let hidden = try required("hidden_size")
+        let heads = try c.required("num_attention_heads")
+        let hidden = try c.required("hidden_size")
         let eos: [Int]
-        if let one = try? c.decodeIfPresent(Int.self, forKey: AnyKey("eos_token_id")) {
+        if let v = c.value("eos_token_id"), let number = ConfigObject.integer(v), let one = number {
             eos = [one]
         } else {
-            eos = try optional([Int].self, "eos_token_id") ?? []
+            eos = try c.ints("eos_token_id") ?? []
         }
-        config = ModelConfig(
+        var dtype = try c.string("dtype")
+        if dtype == nil { dtype = try c.string("torch_dtype") }
+        return ModelConfig(
             modelType: family,
-            vocabSize: try required("vocab_size"),
+            vocabSize: try c.required("vocab_size"),
             hiddenSize: hidden,
-            intermediateSize: try required("intermediate_size"),
-            numHiddenLayers: try required("num_hidden_layers"),
+            intermediateSize: try c.required("intermediate_size"),
+            numHiddenLayers: try c.required("num_hidden_layers"),
             numAttentionHeads: heads,
-            numKeyValueHeads: try optional(Int.self, "num_key_value_heads") ?? heads,
-            headDim: try optional(Int.self, "head_dim") ?? (family == .qwen3 ? 128 : hidden / max(heads, 1)),
-            rmsNormEps: try optional(Double.self, "rms_norm_eps") ?? 1e-6,
+            numKeyValueHeads: try c.int("num_key_value_heads") ?? heads,
+            headDim: try c.int("head_dim") ?? (family == .qwen3 ? 128 : hidden / max(heads, 1)),
+            rmsNormEps: try c.double("rms_norm_eps") ?? 1e-6,
             ropeTheta: theta ?? 10000,
             ropeScaling: llama3,
-            maxPositionEmbeddings: try optional(Int.self, "max_position_embeddings") ?? (family == .llama ? 2048 : 32768),
-            tieWordEmbeddings: try optional(Bool.self, "tie_word_embeddings") ?? false,
+            maxPositionEmbeddings: try c.int("max_position_embeddings") ?? (family == .llama ? 2048 : 32768),
+            tieWordEmbeddings: try c.bool("tie_word_embeddings") ?? false,
             qkvBias: family == .qwen2 ? true : (attentionBias ?? false),
             outputBias: family == .qwen2 ? false : (attentionBias ?? false),
-            bosTokenId: try optional(Int.self, "bos_token_id"),
+            bosTokenId: try c.int("bos_token_id"),
             eosTokenIds: eos,
-            dtype: try optional(String.self, "dtype") ?? optional(String.self, "torch_dtype"))
+            dtype: dtype)
     }
 }
 
 /// rope_scaling / rope_parameters: "default" (no scaling) or "llama3".
-struct RopeParameters: Decodable {
+struct RopeParameters {
     var ropeType: String
     var ropeTheta: Double?
     var factor: Double?
@@ -199,26 +272,27 @@ struct RopeParameters: Decodable {
     static let known: Set<String> = ["rope_type", "type", "rope_theta", "factor", "low_freq_factor", "high_freq_factor",
                                      "original_max_position_embeddings", "partial_rotary_factor"]
 
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        for key in c.allKeys where !RopeParameters.known.contains(key.stringValue) {
-            throw ModelError.unknownKey("rope_scaling." + key.stringValue)
+    init(_ c: ConfigObject) throws(ModelError) {
+        for key in c.keys where !RopeParameters.known.contains(key) {
+            throw ModelError.unknownKey("rope_scaling." + key)
         }
-        guard let t = try c.decodeIfPresent(String.self, forKey: AnyKey("rope_type")) ?? c.decodeIfPresent(String.self, forKey: AnyKey("type")) else {
+        var typeName = try c.string("rope_type")
+        if typeName == nil { typeName = try c.string("type") }
+        guard let t = typeName else {
             throw ModelError.missingKey("rope_scaling.rope_type")
         }
-        if let p = try c.decodeIfPresent(Double.self, forKey: AnyKey("partial_rotary_factor")), p != 1 {
+        if let p = try c.double("partial_rotary_factor"), p != 1 {
             throw ModelError.unsupported(key: "partial_rotary_factor", value: "\(p)", hint: "rotary embedding over the whole head only")
         }
         ropeType = t
-        ropeTheta = try c.decodeIfPresent(Double.self, forKey: AnyKey("rope_theta"))
-        factor = try c.decodeIfPresent(Double.self, forKey: AnyKey("factor"))
-        lowFreqFactor = try c.decodeIfPresent(Double.self, forKey: AnyKey("low_freq_factor"))
-        highFreqFactor = try c.decodeIfPresent(Double.self, forKey: AnyKey("high_freq_factor"))
-        originalMaxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: AnyKey("original_max_position_embeddings"))
+        ropeTheta = try c.double("rope_theta")
+        factor = try c.double("factor")
+        lowFreqFactor = try c.double("low_freq_factor")
+        highFreqFactor = try c.double("high_freq_factor")
+        originalMaxPositionEmbeddings = try c.int("original_max_position_embeddings")
     }
 
-    func llama3() throws -> RoPE.Llama3Scaling? {
+    func llama3() throws(ModelError) -> RoPE.Llama3Scaling? {
         switch ropeType {
         case "default": return nil
         case "llama3":

@@ -4,6 +4,7 @@
 // Parsing is strict: unknown keys, non-integer ids and empty records are errors naming the line.
 
 import Foundation
+import IO
 import Tensors
 
 public enum SFTError: Error, CustomStringConvertible, Equatable {
@@ -50,15 +51,7 @@ public enum SFTData {
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             func bad(_ why: String) -> SFTError { .badRecord(path: path, line: lineNumber, reason: why) }
             let record: SFTRecord
-            do { record = try JSONDecoder().decode(SFTRecord.self, from: Data(line)) } catch let e as SFTRecord.Problem {
-                throw bad(e.reason)
-            } catch let DecodingError.typeMismatch(_, context) {
-                throw bad("\"\(context.codingPath.first?.stringValue ?? "?")\" must be an array of non-negative integer token ids")
-            } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
-                throw bad("\"\(context.codingPath.first?.stringValue ?? "?")\" must be an array of non-negative integer token ids")
-            } catch {
-                throw bad("not a JSON object")
-            }
+            do { record = try SFTRecord(line) } catch { throw bad(error.reason) }
             if let t = record.ids {
                 guard t.count >= 2 else { throw bad("\"ids\" needs at least 2 tokens to predict one") }
                 out.append(SFTExample(tokens: t, lossFrom: 1, line: lineNumber))
@@ -72,30 +65,38 @@ public enum SFTData {
     }
 }
 
-/// One JSONL record, decoded strictly.
-struct SFTRecord: Decodable {
+/// One JSONL record, read strictly.
+struct SFTRecord {
     struct Problem: Error { let reason: String }
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
 
     var ids: [Int32]?
     var promptIDs: [Int32]?
     var completionIDs: [Int32]?
 
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: Key.self)
-        let keys = Set(c.allKeys.map(\.stringValue))
+    init(_ line: Data) throws(Problem) {
+        let parsed = line.withUnsafeBytes { b in Result { () throws(JSONValue.ParseError) in try JSONValue(parsing: b) } }
+        guard case let .object(fields)? = try? parsed.get() else { throw Problem(reason: "not a JSON object") }
+        let keys = Set(fields.keys)
         guard keys == ["ids"] || keys == ["prompt_ids", "completion_ids"] else {
             throw Problem(reason: "expected keys {\"ids\"} or {\"prompt_ids\", \"completion_ids\"}, got \(keys.sorted())")
         }
-        func read(_ k: String) throws -> [Int32]? {
-            guard keys.contains(k) else { return nil }
-            let v = try c.decode([Int32].self, forKey: Key(k))
+        func read(_ k: String) throws(Problem) -> [Int32]? {
+            guard let value = fields[k] else { return nil }
+            // Token ids are integers that fit Int32 (`3.0` and `3e0` are 3); the array is checked whole
+            // before its signs.
+            guard let items = value.arrayValue else { throw Problem(reason: "\"\(k)\" must be an array of non-negative integer token ids") }
+            var v: [Int32] = []
+            v.reserveCapacity(items.count)
+            for item in items {
+                let id: Int32?
+                switch item {
+                case let .int(i): id = Int32(exactly: i)
+                case let .double(d): id = Int32(exactly: d)
+                default: id = nil
+                }
+                guard let id else { throw Problem(reason: "\"\(k)\" must be an array of non-negative integer token ids") }
+                v.append(id)
+            }
             if let bad = v.first(where: { $0 < 0 }) { throw Problem(reason: "\"\(k)\" holds \(bad), not a token id") }
             return v
         }

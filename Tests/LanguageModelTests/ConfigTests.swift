@@ -33,6 +33,20 @@ import TestSupport
         #expect(roundTrip == classic)
     }
 
+    @Test func numbersReadWhicheverWaySpelt() throws {
+        // Published configs write `1000000.0`, `1e-06`; integers may come as `4096.0` or `1e3`.
+        let a = try decode("{\(base), \"rope_theta\": 1000000.0, \"rms_norm_eps\": 1e-06, \"max_position_embeddings\": 4096.0, \"eos_token_id\": 2.0, \"head_dim\": 8}")
+        let b = try decode("{\(base), \"rope_theta\": 1e6, \"rms_norm_eps\": 0.000001, \"max_position_embeddings\": 4096, \"eos_token_id\": [2], \"head_dim\": 8e0}")
+        #expect(a == b)
+        #expect(a.ropeTheta == 1_000_000 && a.rmsNormEps == 1e-6 && a.maxPositionEmbeddings == 4096 && a.eosTokenIds == [2] && a.headDim == 8)
+        #expect(throws: ModelError.badValue(key: "head_dim", value: "8.5", expected: "Int")) { try decode("{\(base), \"head_dim\": 8.5}") }
+        #expect(throws: ModelError.badValue(key: "rope_scaling.factor", value: "of another type", expected: "Double")) {
+            try decode("{\(base), \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": \"2\"}}")
+        }
+        let bad = #expect(throws: ModelError.self) { try decode("{\(base),\n \"rope_theta\": 1e}") }
+        #expect(bad?.description.contains("line 2") == true, "\(String(describing: bad))")
+    }
+
     @Test func errorsNameTheKey() {
         #expect(throws: ModelError.unknownModelType("gpt2")) { try decode(#"{"model_type": "gpt2"}"#) }
         #expect(throws: ModelError.unknownKey("n_embd")) { try decode("{\(base), \"n_embd\": 3}") }

@@ -210,6 +210,21 @@ import TestSupport
         }
     }
 
+    @Test func integralNumbersReadAsIntegers() throws {
+        // `3.0`, `1e1` and `-0.0` are integers wherever a field wants one; answers keep their text.
+        let url = write("numbers.jsonl", "{\"id\": 7.0, \"prompt\": \"p\", \"answer\": 1e16, \"level\": 3.0}\n"
+            + "{\"id\": \"b\", \"prompt\": \"p\", \"answer\": 2.5, \"level\": 1e1, \"tolerance\": -0.0}\n")
+        let records = try DatasetReader.read(url, format: .bridge)
+        #expect(records.map(\.id) == ["7", "b"] && records.map(\.level) == [3, 10], "\(records)")
+        #expect(records.map(\.answer) == ["10000000000000000", "2.5"] && records[1].tolerance == 0)
+        let half = write("half.jsonl", "{\"id\": \"a\", \"prompt\": \"p\", \"answer\": \"1\", \"level\": 2.5}\n")
+        #expect(throws: DatasetError.wrongType(file: half.path, line: 1, key: "level", expected: "an integer")) {
+            try DatasetReader.read(half, format: .bridge)
+        }
+        let duplicate = write("duplicate.jsonl", "{\"id\": \"a\", \"id\": \"b\"}\n")
+        #expect { try DatasetReader.read(duplicate) } throws: { "\($0)".contains("line 1: malformed JSON: duplicate key 'id'") }
+    }
+
     @Test func blankLinesCRLFAndByteOrderMarkAreAccepted() throws {
         let url = write("crlf.jsonl", [0xEF, 0xBB, 0xBF] + Array("{\"question\": \"q\", \"answer\": \"#### 1\"}\r\n\r\n{\"question\": \"r\", \"answer\": \"#### 2\"}".utf8))
         let records = try DatasetReader.read(url)

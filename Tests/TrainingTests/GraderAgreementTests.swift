@@ -3,6 +3,7 @@
 // OlympiadBench judge examples, and GSM8K answers written with thousands separators.
 
 import Foundation
+import IO
 import Testing
 @testable import Training
 
@@ -59,7 +60,7 @@ let trainingFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
 
     @Test func olympiadBenchJudgeExamples() throws {
         let data = try Data(contentsOf: trainingFixtures.appendingPathComponent("olympiadbench_scoring_examples.json"))
-        let examples = try JSONDecoder().decode(JSONLineValue.self, from: data)
+        let examples = try JSONValue(parsing: [UInt8](data))
         guard case let .array(items) = examples else { Issue.record("not an array"); return }
         var pairs = 0
         var mismatches: [String] = []

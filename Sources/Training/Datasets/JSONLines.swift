@@ -42,28 +42,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// A JSON value as read from one line.
-public enum JSONLineValue: Equatable, Sendable, Decodable {
-    case null
-    case bool(Bool)
-    case int(Int)
-    case double(Double)
-    case string(String)
-    case array([JSONLineValue])
-    case object([String: JSONLineValue])
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        // Most values in these files are strings: try that first (each failed try throws).
-        if c.decodeNil() { self = .null }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let o = try? c.decode([String: JSONLineValue].self) { self = .object(o) }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int.self) { self = .int(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else { self = .array(try c.decode([JSONLineValue].self)) }
-    }
-
+extension JSONValue {
     /// A number or string as answer text (`27.0` → "27").
     var answerText: String? {
         switch self {
@@ -75,13 +54,24 @@ public enum JSONLineValue: Equatable, Sendable, Decodable {
         default: return nil
         }
     }
+
+    /// The value with every number that is exactly an integer as `.int` (`3.0`, `1e2`, `-0.0` →
+    /// 3, 100, 0): a dataset field holds an integer whichever way the number is spelt.
+    var integralNumbersAsInts: JSONValue {
+        switch self {
+        case let .double(d): if let i = Int(exactly: d) { return .int(i) } else { return self }
+        case let .array(a): return .array(a.map(\.integralNumbersAsInts))
+        case let .object(o): return .object(o.mapValues(\.integralNumbersAsInts))
+        default: return self
+        }
+    }
 }
 
 /// One object of a JSONL file with the location needed for error messages.
 public struct JSONLine: Sendable {
     public let file: String
     public let line: Int
-    public let fields: [String: JSONLineValue]
+    public let fields: [String: JSONValue]
 
     public func string(_ key: String) throws(DatasetError) -> String {
         guard let v = fields[key] else { throw .missingField(file: file, line: line, key: key) }
@@ -131,7 +121,6 @@ public enum JSONLines {
     /// Parses JSONL bytes; `file` is the name used in errors.
     public static func parse(_ bytes: [UInt8], file: String) throws(DatasetError) -> [JSONLine] {
         var out: [JSONLine] = []
-        let decoder = JSONDecoder()
         var start = 0
         var lineNumber = 0
         // A UTF-8 byte order mark is allowed at the very start.
@@ -147,27 +136,16 @@ public enum JSONLines {
                 throw .invalidUTF8(file: file, line: lineNumber)
             }
             if slice.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-            let value: JSONLineValue
+            let value: JSONValue
             do {
-                value = try decoder.decode(JSONLineValue.self, from: Data(slice))
+                value = try slice.withUnsafeBytes { b in Result { () throws(JSONValue.ParseError) in try JSONValue(parsing: b) } }.get()
             } catch {
-                throw .malformedJSON(file: file, line: lineNumber, detail: Self.describe(error))
+                throw .malformedJSON(file: file, line: lineNumber, detail: "\(error.message) (column \(error.column))")
             }
             guard case let .object(fields) = value else { throw .notAnObject(file: file, line: lineNumber) }
-            out.append(JSONLine(file: file, line: lineNumber, fields: fields))
+            out.append(JSONLine(file: file, line: lineNumber, fields: fields.mapValues(\.integralNumbersAsInts)))
         }
         return out
-    }
-
-    private static func describe(_ error: Error) -> String {
-        if case let DecodingError.dataCorrupted(context) = error {
-            if let underlying = context.underlyingError as NSError?,
-               let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String {
-                return detail
-            }
-            return context.debugDescription
-        }
-        return "\(error)"
     }
 }
 
