@@ -284,12 +284,12 @@ public final class Store: @unchecked Sendable {
         let path = objectPath(id)
         // Reusing an object: made young under the shared lock, so that gc (which holds it
         // exclusively from mark to sweep) has either swept it already or will see it young.
-        try beginSession()
-        if try withSharedLock({ () -> Bool in
+        // (A new object, the common case, takes no lock: only a reuse needs one.)
+        if Posix.fileExists(path), try { try beginSession(); return try withSharedLock { () -> Bool in
             guard Posix.fileExists(path) else { return false }
             Posix.touch(path)
             return true
-        }) {
+        } }() {
             return PutResult(id: id, codec: (try? header(id).codec) ?? .raw, written: false)
         }
         var payloadOwner: [UInt8]? = nil
