@@ -119,6 +119,9 @@ extension Store {
             // Whatever a live writer wrote or reused since it started may be about to become
             // reachable (its journal line or ref comes after the object): such objects stay
             // whatever the grace period, so `gc --grace 0` beside a running pipeline is safe.
+            // File times come from the kernel's coarse clock (a tick of a few milliseconds): an
+            // object written in the tick its writer's session began carries the session's very
+            // time, so an object exactly as old as the cutoff is kept.
             let cutoff = min(Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9 - grace, try oldestLiveWriter() ?? .infinity)
             var touchedDirectories: Set<String> = []
             // Young objects stay, and so does every delta base a kept object needs.
@@ -126,7 +129,7 @@ extension Store {
             var keep = reach.reachable
             var bases: [ObjectID] = []
             for id in unreachable {
-                guard let st = Posix.status(objectPath(id)), st.mtime > cutoff else { continue }
+                guard let st = Posix.status(objectPath(id)), st.mtime >= cutoff else { continue }
                 keep.insert(id)
                 report.keptYoung += 1
                 bases.append(id)

@@ -347,8 +347,21 @@ public final class Store: @unchecked Sendable {
         } else {
             linked = try Posix.linkNoReplace(tmp, path)
         }
+        if !linked {
+            // Another writer stored it first: keep theirs, made young under the shared lock as a
+            // reuse is (gc may have marked it unreachable before our link attempt).
+            let kept = try withSharedLock { () -> Bool in
+                guard Posix.fileExists(path) else { return false }
+                Posix.touch(path)
+                return true
+            }
+            if !kept {
+                try Posix.unlinkIfExists(tmp)
+                return try put(bytes, id: id, kind: kind, tag: tag, codec: codec, base: base)
+            }
+        }
         try Posix.unlinkIfExists(tmp)
-        if linked { try Posix.syncDirectory(dir) } else { Posix.touch(path) }
+        if linked { try Posix.syncDirectory(dir) }
         var result = PutResult(id: id, codec: chosen, written: linked)
         result.base = chosen == .deltaXOR ? baseID : nil
         result.payloadBytes = linked ? payloadCount : 0

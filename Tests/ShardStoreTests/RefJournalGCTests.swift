@@ -160,6 +160,33 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp) == live)
     }
 
+    /// A live writer (another process's locked session) keeps what it wrote since it began, even
+    /// an object whose time equals the session's to the nanosecond: file times come from a coarse
+    /// clock, so an object written in the tick the session began carries that very time.
+    @Test func keepsWhatALiveWriterWroteInTheTickItBegan() throws {
+        let store = try Store.create(at: scratch.file("s"))
+        let session = store.root + "/tmp/w-99998-live"
+        try FileManager.default.createDirectory(atPath: session, withIntermediateDirectories: true)
+        let lock = try FileHandle.open(session + "/.lock", flags: O_WRONLY | O_CREAT)
+        #expect(try lock.lock(exclusive: true))  // held: gc's own attempt on a new descriptor fails
+        defer { lock.unlock() }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let start = timespec(tv_sec: now.tv_sec - 600, tv_nsec: 123_456_789)  // began ten minutes ago
+        func setTime(_ path: String, _ t: timespec) {
+            var times = [t, t]
+            #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        }
+        setTime(session + "/.lock", start)
+        let sameTick = try store.put([1], kind: .blob).id
+        let before = try store.put([2], kind: .blob).id
+        setTime(store.objectPath(sameTick), start)
+        setTime(store.objectPath(before), timespec(tv_sec: start.tv_sec, tv_nsec: start.tv_nsec - 4_000_000))
+        let report = try store.gc(dryRun: false, graceSeconds: 0)
+        #expect(report.removed.map(\.id) == [before])
+        #expect(store.contains(sameTick) && !store.contains(before))
+    }
+
     @Test func verifyNamesWhatNeedsAMissingObject() throws {
         let store = try Store.create(at: scratch.file("s"))
         let child = try store.put([2, 3], kind: .tensor, tag: 2).id
