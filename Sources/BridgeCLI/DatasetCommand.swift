@@ -70,8 +70,11 @@ struct DatasetSynth: ParsableCommand {
     @Option(help: "Number of problems.")
     var count: Int = SyntheticArithmetic.defaultTestCount
 
-    @Option(help: "train or test (the splits never share a problem).")
+    @Option(help: "train, validation or test (the splits never share a problem).")
     var split: String = "train"
+
+    @Option(help: "arithmetic (expressions and word problems) or equations (find x; the out-of-distribution family).")
+    var family: String = "arithmetic"
 
     @Option(help: "Output file (JSONL); written atomically. Without it, lines go to standard output.")
     var out: String?
@@ -80,14 +83,15 @@ struct DatasetSynth: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard SyntheticArithmetic.Split(rawValue: split) != nil else { throw ValidationError("--split must be train or test") }
+        guard SyntheticArithmetic.Split(rawValue: split) != nil else { throw ValidationError("--split must be train, validation or test") }
+        guard SyntheticArithmetic.Family(rawValue: family) != nil else { throw ValidationError("--family must be arithmetic or equations") }
         guard count >= 0 else { throw ValidationError("--count must not be negative") }
     }
 
     func run() throws {
         let records: [MathRecord]
         do {
-            let task = try SyntheticArithmetic(seed: seed, level: level)
+            let task = try SyntheticArithmetic(seed: seed, level: level, family: SyntheticArithmetic.Family(rawValue: family)!)
             records = task.records(count: count, split: SyntheticArithmetic.Split(rawValue: split)!)
         } catch {
             throw UserError(error.description)
@@ -100,7 +104,7 @@ struct DatasetSynth: ParsableCommand {
         try ExportFile.write(path: out, bytes: Array(records.jsonl.utf8))
         if json {
             printJSON(["file": .string(out), "records": .int(records.count), "seed": .int(Int(truncatingIfNeeded: seed)),
-                       "level": .int(level), "split": .string(split)])
+                       "level": .int(level), "split": .string(split), "family": .string(family)])
         } else {
             print("wrote \(records.count) \(split) problems (level \(level), seed \(seed)) to \(out)")
         }
@@ -109,12 +113,15 @@ struct DatasetSynth: ParsableCommand {
 
 /// The records a `--data` option names: a JSONL dataset file (`format` detected from the first
 /// line unless given) or `synthetic`, the built-in task with the given seed, level, count, split.
-func readDataset(_ data: String, format: String?, synthetic: (seed: UInt64, level: Int, count: Int, split: String)) throws -> [MathRecord] {
+func readDataset(_ data: String, format: String?, synthetic: (seed: UInt64, level: Int, count: Int, split: String, family: String)) throws -> [MathRecord] {
     if data == "synthetic" {
         guard let split = SyntheticArithmetic.Split(rawValue: synthetic.split) else {
-            throw UserError("unknown --split '\(synthetic.split)' (train or test)")
+            throw UserError("unknown --split '\(synthetic.split)' (train, validation or test)")
         }
-        return try SyntheticArithmetic(seed: synthetic.seed, level: synthetic.level).records(count: synthetic.count, split: split)
+        guard let family = SyntheticArithmetic.Family(rawValue: synthetic.family) else {
+            throw UserError("unknown --family '\(synthetic.family)' (arithmetic or equations)")
+        }
+        return try SyntheticArithmetic(seed: synthetic.seed, level: synthetic.level, family: family).records(count: synthetic.count, split: split)
     }
     return try DatasetReader.read(URL(fileURLWithPath: data), format: try format.map(parseDatasetFormat))
 }

@@ -39,7 +39,8 @@ struct Eval: ParsableCommand {
     @Option(help: "Synthetic task: seed.") var syntheticSeed: UInt64 = SyntheticArithmetic.defaultSeed
     @Option(help: "Synthetic task: difficulty level (1-5).") var level = SyntheticArithmetic.defaultLevel
     @Option(help: "Synthetic task: number of problems.") var count = 200
-    @Option(help: "Synthetic task: train or test.") var split = "test"
+    @Option(help: "Synthetic task: train, validation or test.") var split = "test"
+    @Option(help: "Synthetic task: arithmetic or equations.") var family = "arithmetic"
     @Option(help: "Write one JSON line per problem to this file.") var out: String?
     @Flag(help: "Print a JSON summary object.") var json = false
 
@@ -59,7 +60,7 @@ struct Eval: ParsableCommand {
         var datasetBytes: [UInt8]? = nil
         var records: [MathRecord]
         if data == "synthetic" {
-            records = try readDataset(data, format: format, synthetic: (syntheticSeed, level, count, split))
+            records = try readDataset(data, format: format, synthetic: (syntheticSeed, level, count, split, family))
         } else {
             if let format { _ = try parseDatasetFormat(format) }
             do { datasetBytes = try InputFile.read(data) } catch { throw DatasetError.unreadable(file: data, reason: error.reason) }
@@ -90,7 +91,7 @@ struct Eval: ParsableCommand {
         // the tokenize and eval stages, journaled in run "eval" (an unchanged evaluation is not recomputed)
         let tokenizerID = try store.put(tokenizerBytes, kind: .blob, codec: .auto).id
         let source: DatasetSource = try datasetBytes.map { .blob(try store.put($0, kind: .blob, codec: .auto).id, format: format) }
-            ?? .synthetic(seed: syntheticSeed, level: level, count: count, split: split)
+            ?? .synthetic(seed: syntheticSeed, level: level, count: count, split: split, family: family)
         let runner = try StageRunner(store: store, run: "eval", log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         let shard = try runner.execute(TokenizeStage(tokenizer: tokenizerID, source: source, kind: .eval, template: template, systemPrompt: system,
                                                      promptStyle: promptStyle, limit: limit)).result.id("shard")

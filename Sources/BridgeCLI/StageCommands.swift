@@ -99,7 +99,8 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "Synthetic task: seed.") var seed: UInt64 = SyntheticArithmetic.defaultSeed
     @Option(help: "Synthetic task: difficulty level (1-5).") var level = SyntheticArithmetic.defaultLevel
     @Option(help: "Synthetic task: number of problems.") var count = SyntheticArithmetic.defaultTrainCount
-    @Option(help: "Synthetic task: train or test.") var split = "train"
+    @Option(help: "Synthetic task: train, validation or test.") var split = "train"
+    @Option(help: "Synthetic task: arithmetic or equations.") var family = "arithmetic"
     @Option(help: "Point the ref runs/RUN/data/NAME at the shard (default: the kind).") var name: String?
 
     func run() throws {
@@ -114,7 +115,7 @@ struct TokenizeCommand: ParsableCommand {
         let tokenizerArgument = try TokenizerArgument(tokenizer, store: store)
         var datasetBytes: [UInt8]? = nil
         if data == "synthetic" {
-            _ = try readDataset(data, format: format, synthetic: (seed, level, count, split))
+            _ = try readDataset(data, format: format, synthetic: (seed, level, count, split, family))
         } else {
             if let format { _ = try parseDatasetFormat(format) }
             let bytes: [UInt8]
@@ -123,7 +124,7 @@ struct TokenizeCommand: ParsableCommand {
             datasetBytes = bytes
         }
         let source: DatasetSource = try datasetBytes.map { .blob(try store.put($0, kind: .blob, codec: .auto).id, format: format) }
-            ?? .synthetic(seed: seed, level: level, count: count, split: split)
+            ?? .synthetic(seed: seed, level: level, count: count, split: split, family: family)
         let tokenizerID = try tokenizerArgument.store(in: store)
         let stage = TokenizeStage(tokenizer: tokenizerID, source: source, kind: shardKind, template: template, systemPrompt: system,
                                   promptStyle: promptStyle, limit: limit, maxPromptTokens: maxPromptTokens, maxTokens: maxTokens)

@@ -19,15 +19,18 @@ struct Train: ParsableCommand {
             commandName: "pretrain",
             abstract: "A base model from random weights: a config's architecture, then next-token training on a text corpus (the pretrain stage).",
             discussion: """
-                The corpus is a UTF-8 text file (one document per line) or 'arithmetic': generic \
-                arithmetic statements and results from the synthetic task's train problems (no \
-                questions, no answer format). Journaled in run 'pretrain' (or --run): the same \
-                pretraining again is read back, not redone.
+                The corpus is a UTF-8 text file (one document per line, or per paragraph with \
+                --documents paragraphs) or 'arithmetic': generic arithmetic text from the synthetic \
+                task's train problems — a problem with its whole expression and result, and single \
+                statements — without worked steps or an answer format. Journaled in run 'pretrain' \
+                (or --run): the same pretraining again is read back, not redone.
                 """)
         @OptionGroup var storeOptions: StoreOptions
         @Option(help: "Tokenizer: a tokenizer.json or llama2.c tokenizer.bin file, or a model ref whose tokenizer to use.") var tokenizer: String
         @Option(help: "Corpus: a text file, or 'arithmetic'.") var corpus: String
-        @Option(name: .customLong("corpus-lines"), help: "Lines of the arithmetic corpus.") var corpusLines = 200_000
+        @Option(name: .customLong("corpus-documents"), help: "Documents of the arithmetic corpus.") var corpusDocuments = 200_000
+        @Option(help: "How a text corpus is cut into documents: lines or paragraphs (separated by a blank line). The arithmetic corpus is paragraphs.")
+        var documents: String?
         @Option(name: .customLong("corpus-seed"), help: "Seed of the arithmetic corpus (keep it apart from the task's seeds).") var corpusSeed: UInt64 = 1_000_003
         @Option(name: .customLong("corpus-levels"), help: "Levels of the arithmetic corpus, e.g. 1-5.") var corpusLevels = "1-5"
         @Option(help: "A config.json for the architecture (its vocab_size must hold the tokenizer); else the options below.") var config: String?
@@ -48,9 +51,13 @@ struct Train: ParsableCommand {
         @Flag(help: "Print a JSON object at the end instead of one line per step.") var json = false
 
         func validate() throws {
-            guard steps > 0, batch > 0, seqLen >= 2, corpusLines > 0 else {
-                throw ValidationError("--steps, --batch and --corpus-lines must be positive, --seq-len ≥ 2")
+            guard steps > 0, batch > 0, seqLen >= 2, corpusDocuments > 0 else {
+                throw ValidationError("--steps, --batch and --corpus-documents must be positive, --seq-len ≥ 2")
             }
+            if let documents, PretrainStage.Documents(rawValue: documents) == nil {
+                throw ValidationError("--documents must be lines or paragraphs")
+            }
+            if corpus == "arithmetic", documents == "lines" { throw ValidationError("the arithmetic corpus is paragraphs (--documents lines does not apply)") }
         }
 
         func run() throws {
@@ -76,7 +83,7 @@ struct Train: ParsableCommand {
             let tok = try TokenizerLoader.load(bytes: tokenizerBytes, name: tokenizer)
             let corpusBytes: [UInt8]
             if corpus == "arithmetic" {
-                corpusBytes = Array((try ArithmeticCorpus.lines(seed: corpusSeed, count: corpusLines, levels: lo...hi).joined(separator: "\n") + "\n").utf8)
+                corpusBytes = Array(try ArithmeticCorpus.text(seed: corpusSeed, count: corpusDocuments, levels: lo...hi).utf8)
             } else {
                 do { corpusBytes = try InputFile.read(corpus) } catch {
                     throw UserError("--corpus '\(corpus)': no readable file (or 'arithmetic'): \(error.reason)")
@@ -102,6 +109,7 @@ struct Train: ParsableCommand {
                                        corpus: try s.put(corpusBytes, kind: .blob, codec: .auto).id, config: modelConfig,
                                        steps: steps, batch: batch, sequenceLength: seqLen,
                                        optimizer: try adam.config(key: "--lr/--weight-decay/--max-grad-norm"), seed: seed)
+            stage.documents = corpus == "arithmetic" ? .paragraphs : PretrainStage.Documents(rawValue: documents ?? "lines")!
             if !json { stage.onStep = { step, loss in if step == 0 || (step + 1) % 10 == 0 || step + 1 == steps { print("step \(step + 1)/\(steps)  loss \(String(format: "%.4f", loss))") } } }
             let start = Date()
             let outcome = try StageRunner(store: s, run: runName ?? "pretrain").execute(stage)

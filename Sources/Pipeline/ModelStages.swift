@@ -123,8 +123,9 @@ public struct TrainSFTStage: Stage {
 
 /// A base model from random weights: `config`'s architecture initialised as transformers does
 /// (N(0, 0.02), unit norms, zero biases) from the `pretrain-init` stream, then plain next-token
-/// training on a text corpus (one document per line, each encoded with the tokenizer's special
-/// tokens and ended with EOS, concatenated and cut into windows of `sequenceLength` tokens) with
+/// training on a text corpus (one document per line, or per paragraph: documents separated by a
+/// blank line, lines within kept; each encoded with the tokenizer's special tokens and ended with
+/// EOS, concatenated and cut into windows of `sequenceLength` tokens) with
 /// SFTTrainer (token-mean loss over every predicted token, AdamW, windows in a seeded epoch order).
 public struct PretrainStage: Stage {
     public static let name = "pretrain"
@@ -132,8 +133,16 @@ public struct PretrainStage: Stage {
 
     /// A tokenizer file as a blob (tokenizer.json or a llama2.c tokenizer.bin).
     public var tokenizer: ObjectID
-    /// UTF-8 text, one document per line.
+    /// UTF-8 text, one document per line (or per paragraph, as `documents` says).
     public var corpus: ObjectID
+    /// How the corpus is cut into documents.
+    public var documents: Documents = .lines
+    public enum Documents: String, Sendable, CaseIterable {
+        /// One document per line.
+        case lines
+        /// Documents separated by a blank line; a document may span lines.
+        case paragraphs
+    }
     public var config: ModelConfig
     public var steps: Int
     public var batch: Int
@@ -158,9 +167,30 @@ public struct PretrainStage: Stage {
     var configJSON: JSONValue { (try? JSONValue(parsing: [UInt8](config.hfConfigJSON()))) ?? .null }
 
     public var params: JSONValue {
-        ["config": configJSON, "steps": .int(steps), "batch": .int(batch), "sequence_length": .int(sequenceLength),
-         "learning_rate": .double(Double(optimizer.lr)), "weight_decay": .double(Double(optimizer.weightDecay)),
-         "max_grad_norm": optimizer.clip.map { .double(Double($0)) } ?? .null, "seed": .int(Int(bitPattern: UInt(seed)))]
+        var p: [String: JSONValue] = ["config": configJSON, "steps": .int(steps), "batch": .int(batch), "sequence_length": .int(sequenceLength),
+                                      "learning_rate": .double(Double(optimizer.lr)), "weight_decay": .double(Double(optimizer.weightDecay)),
+                                      "max_grad_norm": optimizer.clip.map { .double(Double($0)) } ?? .null, "seed": .int(Int(bitPattern: UInt(seed)))]
+        if documents != .lines { p["documents"] = .string(documents.rawValue) }  // the keys of line corpora unchanged
+        return .object(p)
+    }
+
+    /// The corpus cut into documents.
+    static func documents(of text: String, _ kind: Documents) -> [String] {
+        switch kind {
+        case .lines:
+            return text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        case .paragraphs:
+            var docs: [String] = [], current: [Substring] = []
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) {
+                    if !current.isEmpty { docs.append(current.joined(separator: "\n")); current = [] }
+                } else {
+                    current.append(line)
+                }
+            }
+            if !current.isEmpty { docs.append(current.joined(separator: "\n")) }
+            return docs
+        }
     }
     public var inputs: [String: JSONValue] { ["tokenizer": .string(tokenizer.hex), "corpus": .string(corpus.hex)] }
 
@@ -176,8 +206,8 @@ public struct PretrainStage: Stage {
         let text = String(decoding: try store.read(corpus).array, as: UTF8.self)
         var stream: [Int32] = []
         let eos = config.eosTokenIds.first.map(Int32.init)
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            stream += tok.encode(String(line), addSpecialTokens: true)
+        for document in Self.documents(of: text, documents) {
+            stream += tok.encode(document, addSpecialTokens: true)
             if let eos { stream.append(eos) }
         }
         let windows = stream.count / sequenceLength

@@ -19,7 +19,7 @@ public struct PipelineConfigError: Error, CustomStringConvertible {
 /// A dataset in a pipeline file.
 public struct DataSpec: Sendable, Equatable {
     public enum Source: Sendable, Equatable {
-        case synthetic(level: Int, count: Int, split: String, seed: UInt64)
+        case synthetic(level: Int, count: Int, split: String, seed: UInt64, family: String = "arithmetic")
         /// One JSONL file, or several read as one (MATH's train split comes as one file per subject).
         case file(paths: [String], format: String?)
     }
@@ -30,8 +30,9 @@ public struct DataSpec: Sendable, Equatable {
     var json: JSONValue {
         var o: [String: JSONValue] = ["name": .string(name)]
         switch source {
-        case let .synthetic(level, count, split, seed):
+        case let .synthetic(level, count, split, seed, family):
             o["source"] = "synthetic"; o["level"] = .int(level); o["count"] = .int(count); o["split"] = .string(split); o["seed"] = .int(Int(seed))
+            if family != SyntheticArithmetic.Family.arithmetic.rawValue { o["family"] = .string(family) }
         case let .file(paths, format):
             o["file"] = paths.count == 1 ? .string(paths[0]) : .array(paths.map { .string($0) })
             if let format { o["format"] = .string(format) }
@@ -51,6 +52,8 @@ public struct PipelineConfig: Sendable, Equatable {
     public var seed: UInt64
     public var model: ModelSource
     public var template: String
+    /// "instruction" (the problem and the evaluation instruction) or "plain" (the problem alone).
+    public var promptStyle = "instruction"
     public var sft: DataSpec?
     public var rl: DataSpec?
     public var eval: [DataSpec]
@@ -179,7 +182,7 @@ struct Reader {
 
     /// Every key path a pipeline file may hold (for --set).
     static let knownPaths: Set<String> = [
-        "seed", "model", "model.ref", "model.hf", "model.llama2c", "model.tokenizer", "data", "data.template", "data.sft", "data.rl", "data.eval",
+        "seed", "model", "model.ref", "model.hf", "model.llama2c", "model.tokenizer", "data", "data.template", "data.prompt_style", "data.sft", "data.rl", "data.eval",
         "method", "steps", "train", "train.learning_rate", "train.weight_decay", "train.max_grad_norm", "train.sft_batch_size", "train.micro_batch_size",
         "rl", "rl.prompts_per_step", "rl.num_generations", "rl.temperature", "rl.top_p", "rl.max_completion_length", "rl.beta", "rl.epsilon",
         "rl.epsilon_high", "rl.loss_type", "rl.scale_rewards", "rl.advantage_epsilon", "rl.reward_noise", "rl.num_iterations", "rl.generation_batch_size",
@@ -235,7 +238,7 @@ struct Reader {
 
     func dataSpec(_ v: JSONValue?, _ path: String, name: String, split: String) throws -> DataSpec? {
         guard let v, v != .null else { return nil }
-        let o = try object(v, path, known: ["source", "file", "format", "level", "count", "split", "seed", "limit", "name"])
+        let o = try object(v, path, known: ["source", "file", "format", "level", "count", "split", "seed", "limit", "name", "family"])
         let limit = o["limit"] == nil ? nil : try int(o, "limit", path, 0, min: 1)
         let n = try string(o, "name", path, name) ?? name
         if let f = o["file"], f != .null {
@@ -252,8 +255,9 @@ struct Reader {
         _ = try string(o, "source", path, nil, oneOf: ["synthetic"]) ?? { throw fail(path, "needs source: synthetic or file: PATH") }()
         return DataSpec(source: .synthetic(level: try int(o, "level", path, SyntheticArithmetic.defaultLevel, min: 1),
                                            count: try int(o, "count", path, 1024, min: 1),
-                                           split: try string(o, "split", path, split, oneOf: ["train", "test"])!,
-                                           seed: UInt64(try int(o, "seed", path, Int(SyntheticArithmetic.defaultSeed)))),
+                                           split: try string(o, "split", path, split, oneOf: SyntheticArithmetic.Split.allCases.map(\.rawValue))!,
+                                           seed: UInt64(try int(o, "seed", path, Int(SyntheticArithmetic.defaultSeed))),
+                                           family: try string(o, "family", path, "arithmetic", oneOf: SyntheticArithmetic.Family.allCases.map(\.rawValue))!),
                         limit: limit, name: n)
     }
 
@@ -298,7 +302,7 @@ struct Reader {
         guard let method = TrainingMethod(rawValue: methodName) else {
             throw fail("method", "unknown method '\(methodName)' (\(TrainingMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        let d = try object(top["data"], "data", known: ["template", "sft", "rl", "eval"])
+        let d = try object(top["data"], "data", known: ["template", "prompt_style", "sft", "rl", "eval"])
         let template = try string(d, "template", "data", "raw", oneOf: ChatTemplate.names)!
         let sft = try dataSpec(d["sft"], "data.sft", name: "sft", split: "train")
         let rl = try dataSpec(d["rl"], "data.rl", name: "rl", split: "train")
@@ -357,6 +361,7 @@ struct Reader {
             evalEvery: try int(s, "eval_every", "schedule", 0, min: 0), keepLast: try int(s, "keep_last", "schedule", 3, min: 1),
             keepEvery: try int(s, "keep_every", "schedule", 0, min: 0), evalMaxNewTokens: try int(e, "max_new_tokens", "evaluation", 256, min: 1),
             json: .null)
+        config.promptStyle = try string(d, "prompt_style", "data", "instruction", oneOf: ["instruction", "plain"])!
         // what each method needs
         let needsSFT = method != .rlZero, needsRL = method != .sft
         if needsSFT, sft == nil { throw fail("data.sft", "method \(method.rawValue) needs SFT data") }
@@ -387,6 +392,7 @@ extension PipelineConfig {
         case let .llama2c(f, t): ["llama2c": .string(f), "tokenizer": .string(t)]
         }
         var data: [String: JSONValue] = ["template": .string(template), "eval": .array(eval.map(\.json))]
+        if promptStyle != "instruction" { data["prompt_style"] = .string(promptStyle) }  // earlier configs keep their identity
         if let sft { data["sft"] = sft.json }
         if let rl { data["rl"] = rl.json }
         var rlJSON: [String: JSONValue] = [

@@ -113,7 +113,7 @@ public struct PipelineRunner {
             guard let spec else { return nil }
             let source: DatasetSource
             switch spec.source {
-            case let .synthetic(level, count, split, seed): source = .synthetic(seed: seed, level: level, count: count, split: split)
+            case let .synthetic(level, count, split, seed, family): source = .synthetic(seed: seed, level: level, count: count, split: split, family: family)
             case let .file(paths, format):
                 // several files are read as one JSONL text, in the order given
                 var bytes: [UInt8] = []
@@ -127,7 +127,7 @@ public struct PipelineRunner {
                 }
                 source = .blob(try store.put(bytes, kind: .blob, codec: .auto).id, format: format)
             }
-            let stage = TokenizeStage(tokenizer: tokenizer, source: source, kind: kind, template: config.template, limit: spec.limit)
+            let stage = TokenizeStage(tokenizer: tokenizer, source: source, kind: kind, template: config.template, promptStyle: config.promptStyle, limit: spec.limit)
             return try runner.execute(stage).result.id("shard")
         }
         return Inputs(model: modelSet.id!, tokenizer: tokenizer, sft: try shard(config.sft, kind: .sft), rl: try shard(config.rl, kind: .rl),

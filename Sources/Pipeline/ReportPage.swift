@@ -40,7 +40,20 @@ public struct Report: Sendable {
         return (charts, omitted)
     }
 
-    /// Writes DIR/index.html and DIR/<metric>.svg (creating DIR); returns the paths written.
+    /// What the page shows, for programs: per run its head, config, journal times and every
+    /// state's step and metrics (DIR/runs.json).
+    public var data: JSONValue {
+        .object(["format": "bridge-report/1", "runs": .array(runs.map { r in
+            var o: [String: JSONValue] = ["name": .string(r.name), "head": .string(r.head.hex), "step": .int(r.state.step),
+                                          "config": r.config, "missing_steps": .array(r.missingSteps.map { .int($0) }),
+                                          "history": .array(r.history.map { .object(["step": .int($0.step), "metrics": .object($0.metrics)]) })]
+            if let t = r.stageSeconds { o["stage_seconds"] = .double(t) }
+            o["step_seconds"] = .object(Dictionary(uniqueKeysWithValues: r.stepSeconds.map { (String($0.key), .double($0.value)) }))
+            return .object(o)
+        })])
+    }
+
+    /// Writes DIR/index.html, DIR/<metric>.svg and DIR/runs.json (creating DIR); returns the paths written.
     @discardableResult
     public func write(to dir: String) throws -> [String] {
         do { try ExportFile.makeDirectories(dir) } catch {
@@ -48,6 +61,7 @@ public struct Report: Sendable {
         }
         var files: [(String, String)] = [("index.html", html())]
         for c in charts().charts { files.append((c.metric.id + ".svg", c.chart.svg(standalone: true))) }
+        files.append(("runs.json", String(decoding: data.canonicalBytes, as: UTF8.self) + "\n"))
         var written: [String] = []
         for (name, text) in files {
             let path = (dir as NSString).appendingPathComponent(name)

@@ -15,7 +15,7 @@ public enum DatasetSource: Sendable, Equatable {
     /// A JSONL file stored as a blob (its format detected from its keys unless given).
     case blob(ObjectID, format: String?)
     /// The built-in synthetic arithmetic task.
-    case synthetic(seed: UInt64, level: Int, count: Int, split: String)
+    case synthetic(seed: UInt64, level: Int, count: Int, split: String, family: String = "arithmetic")
 }
 
 public struct TokenizeStage: Stage {
@@ -55,8 +55,10 @@ public struct TokenizeStage: Stage {
         if let maxTokens { p["max_tokens"] = .int(maxTokens) }
         switch source {
         case let .blob(_, format): if let format { p["format"] = .string(format) }
-        case let .synthetic(seed, level, count, split):
-            p["synthetic"] = ["seed": .int(Int(truncatingIfNeeded: seed)), "level": .int(level), "count": .int(count), "split": .string(split)]
+        case let .synthetic(seed, level, count, split, family):
+            var o: [String: JSONValue] = ["seed": .int(Int(truncatingIfNeeded: seed)), "level": .int(level), "count": .int(count), "split": .string(split)]
+            if family != SyntheticArithmetic.Family.arithmetic.rawValue { o["family"] = .string(family) }  // earlier keys unchanged
+            p["synthetic"] = .object(o)
         }
         return .object(p)
     }
@@ -72,11 +74,14 @@ public struct TokenizeStage: Stage {
         switch source {
         case let .blob(id, format):
             return try records(bytes: try store.read(id).array, file: "dataset \(id.hex.prefix(12))", format: format)
-        case let .synthetic(seed, level, count, split):
+        case let .synthetic(seed, level, count, split, family):
             guard let s = SyntheticArithmetic.Split(rawValue: split) else {
-                throw PipelineError.invalidInput("unknown synthetic split '\(split)' (train or test)")
+                throw PipelineError.invalidInput("unknown synthetic split '\(split)' (train, validation or test)")
             }
-            return try SyntheticArithmetic(seed: seed, level: level).records(count: count, split: s)
+            guard let f = SyntheticArithmetic.Family(rawValue: family) else {
+                throw PipelineError.invalidInput("unknown synthetic family '\(family)' (arithmetic or equations)")
+            }
+            return try SyntheticArithmetic(seed: seed, level: level, family: f).records(count: count, split: s)
         }
     }
 

@@ -49,7 +49,51 @@ let tinyOverrides = [
         // every file in pipelines/ is one of these
         let files = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/pipelines").filter { $0.hasSuffix(".yaml") }
         #expect(Set(files).isSubset(of: ["quickstart.yaml", "sft.yaml", "rl-zero.yaml", "cold-start.yaml", "naive-alternating.yaml", "naive-mixing.yaml", "bridge.yaml",
-                                         "math-qwen2.5.yaml"]))
+                                         "math-qwen2.5.yaml", "miniature.yaml"]))
+    }
+
+    /// miniature.yaml (tools/reproduce) as written: a pretrained base by ref, plain prompts, D_SFT
+    /// and D_RL of level 3 under different seeds, the three test sets; every method of it runs two
+    /// steps from a tiny base pretrained on the arithmetic corpus, each evaluating all three sets.
+    @Test func theMiniatureFileRunsEveryMethodFromAPretrainedBase() throws {
+        let asWritten = try PipelineConfig.load(path: repositoryRoot + "/pipelines/miniature.yaml")
+        #expect(asWritten.model == .ref("arith-base") && asWritten.promptStyle == "plain")
+        #expect(asWritten.canonical["data"]?["prompt_style"] == "plain")
+        guard case let .synthetic(sftLevel, _, _, sftSeed, _)? = asWritten.sft?.source,
+              case let .synthetic(rlLevel, _, _, rlSeed, _)? = asWritten.rl?.source else { Issue.record("SFT/RL are not synthetic"); return }
+        #expect(sftLevel == rlLevel && sftSeed != rlSeed)
+        #expect(asWritten.eval.map(\.name) == ["in-distribution", "harder", "equations"])
+        #expect(asWritten.eval.allSatisfy { if case let .synthetic(_, _, split, _, _) = $0.source { split == "test" } else { false } })
+        if case let .synthetic(_, _, _, _, family) = asWritten.eval[2].source { #expect(family == "equations") }
+
+        let store = try Store.create(at: scratch.file("miniature"))
+        let corpus = try ArithmeticCorpus.text(seed: 9, count: 400)
+        let base = PretrainStage(tokenizer: try store.put(try Data(contentsOf: URL(fileURLWithPath: storiesFixtures + "/tok512.bin")).map { $0 }, kind: .blob).id,
+                                 corpus: try store.put(Array(corpus.utf8), kind: .blob).id,
+                                 config: ModelConfig(modelType: .qwen2, vocabSize: 512, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
+                                                     numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 128, tieWordEmbeddings: true,
+                                                     bosTokenId: 1, eosTokenIds: [2], dtype: "float32"),
+                                 steps: 2, batch: 2, sequenceLength: 32, optimizer: AdamWConfig(lr: 3e-3), seed: 1)
+        var paragraphs = base
+        paragraphs.documents = .paragraphs
+        try store.updateRef(try RefName("models/arith-base"), to: try StageRunner(store: store, run: "pretrain").execute(paragraphs).result.id("model"))
+        let tiny = ["data.sft={source: synthetic, level: 3, count: 8, seed: 101}", "data.rl={source: synthetic, level: 3, count: 8, seed: 202}",
+                    "data.eval=[{name: in-distribution, source: synthetic, level: 3, count: 2, split: test}, {name: harder, source: synthetic, level: 5, count: 2, split: test},"
+                        + " {name: equations, source: synthetic, family: equations, level: 3, count: 2, split: test}]",
+                    "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=4", "train.sft_batch_size=2",
+                    "evaluation.max_new_tokens=4", "schedule.eval_every=2", "cold_start.sft_steps=1", "steps=2"]
+        for method in TrainingMethod.allCases {
+            let c = try PipelineConfig.load(path: repositoryRoot + "/pipelines/miniature.yaml", overrides: tiny + ["method=\(method.rawValue)"])
+            let state = try PipelineRunner(store: store, config: c, run: "m-\(method.rawValue)").execute()
+            #expect(state.step == 2, "\(method)")
+            for set in ["in-distribution", "harder", "equations"] { #expect(state.metrics["eval/\(set)/accuracy"] != nil, "\(method): \(set)") }
+        }
+        // every shard was tokenized with plain prompts (the problem alone)
+        let journal = try String(contentsOfFile: store.root + "/journal/m-bridge.jsonl", encoding: .utf8)
+        let tokenize = try journal.split(separator: "\n").map { try JSONValue(parsing: Array($0.utf8)) }.filter { $0["stage"] == "tokenize" }
+        #expect(tokenize.count == 5)
+        #expect(tokenize.allSatisfy { $0["params"]?["prompt_style"] == "plain" })
+        #expect(tokenize.contains { $0["params"]?["synthetic"]?["family"] == "equations" })
     }
 
     /// math-qwen2.5.yaml as written names the paper's data (MATH train for SFT and RL, the five

@@ -17,30 +17,54 @@ import Training
 @Suite struct PretrainStageTests {
     let scratch = ScratchDirectory("pretrain")
 
-    @Test func theArithmeticCorpusIsStatementsAndResultsOnly() throws {
-        let lines = try ArithmeticCorpus.lines(seed: 5, count: 500)
-        #expect(lines.count == 500)
-        #expect(try ArithmeticCorpus.lines(seed: 5, count: 500) == lines)
-        #expect(try ArithmeticCorpus.lines(seed: 6, count: 500) != lines)
-        for line in lines {
-            #expect(!line.contains("answer") && !line.contains("boxed") && !line.contains("?"), "\(line)")
+    @Test func theArithmeticCorpusIsProblemsWithResultsAndStatementsOnly() throws {
+        let docs = try ArithmeticCorpus.documents(seed: 5, count: 600)
+        #expect(docs.count == 600)
+        #expect(try ArithmeticCorpus.documents(seed: 5, count: 600) == docs)
+        #expect(try ArithmeticCorpus.documents(seed: 6, count: 600) != docs)
+        func expectStatement(_ line: Substring, _ doc: String) {
             // "a op b = c." with the result right
             let parts = line.dropLast().split(separator: " ")
-            #expect(parts.count == 5 && parts[3] == "=" && line.hasSuffix("."), "\(line)")
+            #expect(parts.count == 5 && parts[3] == "=" && line.hasSuffix("."), "\(doc)")
             if parts.count == 5, let a = Int(parts[0]), let b = Int(parts[2]), let c = Int(parts[4]) {
                 let r: Int? = switch parts[1] { case "+": a + b; case "-": a - b; case "*": a * b; case "/": b != 0 && a % b == 0 ? a / b : nil; default: nil }
-                #expect(r == c, "\(line)")
+                #expect(r == c, "\(doc)")
             }
         }
+        var problems = 0
+        for doc in docs {
+            #expect(!doc.contains("answer") && !doc.contains("boxed") && !doc.contains("step"), "\(doc)")
+            let lines = doc.split(separator: "\n")
+            if lines.count == 1 {
+                expectStatement(lines[0], doc)
+            } else {
+                // a train problem, then its whole expression and result: no worked steps
+                problems += 1
+                try #require(lines.count == 2, "\(doc)")
+                #expect(SyntheticArithmetic.split(of: String(lines[0])) == .train, "\(doc)")
+                let sides = lines[1].dropLast().split(separator: "=")
+                try #require(sides.count == 2 && lines[1].hasSuffix("."), "\(doc)")
+                #expect(MathGrader().isEquivalent(String(sides[0]), to: String(sides[1])), "\(doc)")
+                if lines[0].hasPrefix("Compute ") || lines[0].hasPrefix("What is ") {
+                    #expect(lines[0].contains(sides[0].trimmingCharacters(in: .whitespaces)), "\(doc)")
+                }
+            }
+        }
+        #expect(problems > 100 && problems < 400)
         // every level contributes (levels 1–5 differ in digits: 1-digit operands only at levels 1–2)
-        #expect(lines.contains { $0.split(separator: " ").first.map { $0.count >= 3 } == true })
+        #expect(docs.contains { $0.split(separator: " ").first.map { $0.count >= 3 } == true })
+        // as text: documents separated by blank lines, read back by the stage as written
+        let text = try ArithmeticCorpus.text(seed: 5, count: 600)
+        #expect(PretrainStage.documents(of: text, .paragraphs) == docs)
+        #expect(PretrainStage.documents(of: "a\nb\n\n\n c \n\nd\n", .paragraphs) == ["a\nb", " c ", "d"])
+        #expect(PretrainStage.documents(of: "a\nb\n\nc", .lines) == ["a", "b", "c"])
     }
 
     @Test func pretrainingLowersTheLossAndWritesTheSameBytesAgain() throws {
         func run(_ name: String) throws -> (Store, StageResult) {
             let store = try Store.create(at: scratch.file(name))
             let tokBytes = try fixtureBytes("tok512/tok512.bin")
-            let corpus = try ArithmeticCorpus.lines(seed: 9, count: 3000).joined(separator: "\n")
+            let corpus = try ArithmeticCorpus.documents(seed: 9, count: 3000).joined(separator: "\n")
             let config = ModelConfig(modelType: .qwen2, vocabSize: 512, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
                                      numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 128, tieWordEmbeddings: true,
                                      bosTokenId: 1, eosTokenIds: [2], dtype: "float32")

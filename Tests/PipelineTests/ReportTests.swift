@@ -65,6 +65,16 @@ func isWellFormedXML(_ text: String) -> Bool {
         let files = try report.write(to: out)
         let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
         #expect(files.first == out + "/index.html")
+        // the same data for programs: every state's metrics, as the run states hold them
+        let data = try JSONValue(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: out + "/runs.json"))))
+        #expect(files.contains(out + "/runs.json"))
+        #expect(data["runs"]?.arrayValue?.map { $0["name"]?.stringValue } == ["bridge", "bridge-sep", "zero"])
+        for (run, json) in zip(report.runs, data["runs"]?.arrayValue ?? []) {
+            #expect(json["head"]?.stringValue == run.head.hex && json["step"]?.intValue == 3)
+            let history = json["history"]?.arrayValue ?? []
+            #expect(history.map { $0["step"]?.intValue } == run.history.map(\.step))
+            for (h, state) in zip(history, run.history) { #expect(h["metrics"] == .object(state.metrics)) }
+        }
 
         // one chart per metric some run recorded, and only those
         let charts = reportCharts(html)
@@ -132,7 +142,7 @@ func isWellFormedXML(_ text: String) -> Bool {
             #expect(isWellFormedXML(svg), "\(id).svg")
             #endif
         }
-        #expect(files.count == expected.count + 1)
+        #expect(files.count == expected.count + 2)  // index.html, the charts, runs.json
 
         // the RL-zero run alone: the charts only BRIDGE records are left out, with a note
         let alone = Report(runs: [try store.reportRun("zero")])

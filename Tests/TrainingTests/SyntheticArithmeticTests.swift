@@ -66,20 +66,66 @@ import TestSupport
     }
 
     @Test func splitsNeverOverlap() throws {
-        // Across seeds and levels, because the split is a function of the problem text.
-        var train = Set<String>(), test = Set<String>()
+        // Across seeds, levels and families, because the split is a function of the problem text.
+        var texts: [SyntheticArithmetic.Split: Set<String>] = [:]
         for seed: UInt64 in [0, 1] {
             for level in [1, 2] {
-                let task = try SyntheticArithmetic(seed: seed, level: level)
-                train.formUnion(task.problems(count: 300, split: .train).map(\.text))
-                let testProblems = task.problems(count: 30, split: .test)
-                #expect(Set(testProblems.map(\.text)).count == testProblems.count, "test problems are distinct")
-                test.formUnion(testProblems.map(\.text))
+                for family in SyntheticArithmetic.Family.allCases {
+                    let task = try SyntheticArithmetic(seed: seed, level: level, family: family)
+                    texts[.train, default: []].formUnion(task.problems(count: 300, split: .train).map(\.text))
+                    for split in [SyntheticArithmetic.Split.validation, .test] {
+                        let problems = task.problems(count: 30, split: split)
+                        #expect(Set(problems.map(\.text)).count == problems.count, "\(split) problems are distinct")
+                        texts[split, default: []].formUnion(problems.map(\.text))
+                    }
+                }
             }
         }
-        #expect(!train.isEmpty && !test.isEmpty)
-        #expect(train.isDisjoint(with: test))
+        let train = texts[.train] ?? [], validation = texts[.validation] ?? [], test = texts[.test] ?? []
+        #expect(train.count > 100 && validation.count > 30 && test.count > 30)
+        #expect(train.isDisjoint(with: test) && train.isDisjoint(with: validation) && validation.isDisjoint(with: test))
         #expect(test.allSatisfy { SyntheticArithmetic.split(of: $0) == .test })
+        #expect(validation.allSatisfy { SyntheticArithmetic.split(of: $0) == .validation })
+        // about one in ten each, over many distinct problems
+        let level5 = try SyntheticArithmetic(seed: 0, level: 5)
+        let shares = (0..<3000).map { level5.problem(at: UInt64($0)).split }
+        for split in [SyntheticArithmetic.Split.validation, .test] {
+            let n = shares.filter { $0 == split }.count
+            #expect((210...390).contains(n), "\(split): \(n) of 3000")
+        }
+    }
+
+    @Test(arguments: SyntheticArithmetic.Difficulty.levels)
+    func equationsAreSolvedByUndoingEachOperation(level: Int) throws {
+        let task = try SyntheticArithmetic(seed: 2, level: level, family: .equations)
+        let difficulty = try #require(SyntheticArithmetic.Difficulty.level(level))
+        let grader = MathGrader()
+        for p in task.problems(count: 60, split: .train) {
+            #expect(p.text.hasPrefix("Find x if ") || p.text.hasPrefix("Solve for x: "), "\(p.text)")
+            #expect(p.solution.hasSuffix("\\boxed{\(p.answer)}."))
+            let lines = p.solution.split(separator: "\n")
+            #expect(lines.count == difficulty.operations + 1)
+            for line in lines.dropLast() { try expectStepIsRight(String(line)) }
+            // x = answer satisfies the equation: its left side, with x replaced, evaluates to the right side
+            let equation = p.text.replacingOccurrences(of: "Find x if ", with: "").replacingOccurrences(of: "Solve for x: ", with: "").dropLast()
+            let sides = equation.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+            try #require(sides.count == 2, "\(p.text)")
+            #expect(sides[0].filter { $0 == "x" }.count == 1, "\(p.text)")
+            let substituted = sides[0].replacingOccurrences(of: "x", with: "(\(p.answer))")
+            #expect(grader.isEquivalent(substituted, to: sides[1]), "\(p.text): x = \(p.answer)")
+            // the first undo step starts from the right side
+            #expect(lines.count == 1 || lines[0].hasPrefix(sides[1] + " "), "\(p.solution)")
+        }
+        // another stream than the arithmetic family's: not the same problems reworded
+        let arithmetic = try SyntheticArithmetic(seed: 2, level: level)
+        #expect(task.records(count: 5, split: .train).allSatisfy { $0.id.hasPrefix("synthetic/eq-L\(level)/2/") })
+        #expect((0..<20).filter { task.problem(at: UInt64($0)).answer != arithmetic.problem(at: UInt64($0)).answer }.count >= 10)
+    }
+
+    @Test func pinnedEquationsDoNotDriftAcrossMachines() throws {
+        let task = try SyntheticArithmetic(seed: 0, level: 3, family: .equations)
+        #expect(task.problem(at: 23).text == "Find x if (x - 26) * 2 = 128.")
+        #expect(task.problem(at: 23).solution == "128 / 2 = 64.\n64 + 26 = 90.\nThe answer is \\boxed{90}.")
     }
 
     @Test func levelOneRunsOutOfDistinctTestProblems() throws {

@@ -1,12 +1,16 @@
 // Generic arithmetic text for pretraining a base model from random weights (the [experiment]
-// miniature): the statements and results of the synthetic task's worked steps ("73 + 28 = 101."),
-// taken from train-split problems of the chosen levels under a seed of their own. No question, no
-// answer line and no \boxed{}: a model pretrained on it knows arithmetic facts but not the
-// solution format, as the paper's base models know mathematics but not its answer format.
+// miniature), from train-split problems of the chosen levels under a seed of their own. Two kinds
+// of document, alternating: a problem followed by its whole expression and result on the next line
+// ("Compute 33 / 3 + 28.\n33 / 3 + 28 = 39."; a word problem gets the expression its story
+// stands for), and single statements ("73 + 28 = 101."). No worked steps, no answer line and no
+// \boxed{}: a model pretrained on it states results directly, which is right for easy problems
+// and mostly wrong for long ones, and does not know the solution format — as the paper's base
+// models know mathematics but not its answer format.
 
 public enum ArithmeticCorpus {
-    /// `count` lines, cycling through `levels`; deterministic in `seed`.
-    public static func lines(seed: UInt64, count: Int, levels: ClosedRange<Int> = SyntheticArithmetic.Difficulty.levels) throws(DatasetError) -> [String] {
+    /// `count` documents (separated by blank lines when written out), cycling through `levels`;
+    /// deterministic in `seed`.
+    public static func documents(seed: UInt64, count: Int, levels: ClosedRange<Int> = SyntheticArithmetic.Difficulty.levels) throws(DatasetError) -> [String] {
         guard count > 0 else { return [] }
         let tasks = try levels.map { level throws(DatasetError) in try SyntheticArithmetic(seed: seed, level: level) }
         var out: [String] = []
@@ -15,16 +19,22 @@ public enum ArithmeticCorpus {
         var t = 0
         while out.count < count {
             let task = tasks[t]
-            // the next train-split problem of this level (indices of the test split are skipped)
+            // the next train-split problem of this level (indices of the other splits are skipped)
             var p = task.problem(at: next[t])
             while p.split != .train { next[t] += 1; p = task.problem(at: next[t]) }
             next[t] += 1
+            out.append("\(p.text)\n\(p.expression) = \(p.answer).")
             for line in p.solution.split(separator: "\n") where !line.hasPrefix("The answer is") {
-                out.append(String(line))
                 if out.count == count { break }
+                out.append(String(line))
             }
             t = (t + 1) % tasks.count
         }
         return out
+    }
+
+    /// The corpus as text: the documents separated by blank lines (PretrainStage's `paragraphs`).
+    public static func text(seed: UInt64, count: Int, levels: ClosedRange<Int> = SyntheticArithmetic.Difficulty.levels) throws(DatasetError) -> String {
+        try documents(seed: seed, count: count, levels: levels).joined(separator: "\n\n") + "\n"
     }
 }

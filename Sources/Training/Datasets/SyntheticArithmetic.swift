@@ -1,8 +1,10 @@
 // The built-in synthetic task: multi-step integer arithmetic ("Compute (23 + 14) * 3 - 7.") and
 // short word problems, each with a worked solution (one line per operation) ending in
-// `\boxed{answer}`. Problem i of a seed is a pure function of (seed, i, difficulty): a
-// counter-based generator, the same on every machine. The train/test split is decided by a hash
-// of the problem text alone, so the two splits never share a problem, whatever the seeds.
+// `\boxed{answer}`; and a second family, linear equations ("Find x if x * 3 + 7 = 25."), solved
+// by undoing the operations one line at a time (the out-of-distribution family: the same
+// arithmetic facts in another kind of problem). Problem i of a seed is a pure function of (seed, i, difficulty): a
+// counter-based generator, the same on every machine. The train/validation/test split is decided
+// by a hash of the problem text alone, so the splits never share a problem, whatever the seeds.
 
 public struct SyntheticArithmetic: Sendable {
     /// How hard the problems are.
@@ -47,8 +49,18 @@ public struct SyntheticArithmetic: Sendable {
         }
     }
 
+    /// About one problem in ten is test, one in ten validation (for choosing hyper-parameters
+    /// without looking at the test split), the rest train.
     public enum Split: String, Sendable, CaseIterable {
-        case train, test
+        case train, validation, test
+    }
+
+    /// The kind of problem.
+    public enum Family: String, Sendable, CaseIterable {
+        /// "Compute (23 + 14) * 3 - 7." and word problems: apply the operations.
+        case arithmetic
+        /// "Find x if (x + 14) * 3 - 7 = 104.": undo the operations, last first.
+        case equations
     }
 
     /// One generated problem.
@@ -58,12 +70,16 @@ public struct SyntheticArithmetic: Sendable {
         public var solution: String
         public var answer: Int
         public var split: Split
+        /// The arithmetic behind the problem as one expression ("33 / 3 + 28"; for a word problem,
+        /// the story's operations; for an equation, its left side).
+        public var expression: String
     }
 
     public let seed: UInt64
     public let difficulty: Difficulty
     /// The preset number, when made from one (recorded in MathRecord.level).
     public let level: Int?
+    public let family: Family
 
     /// The default embedded dataset: level 2, seed 0, 4096 train and 256 test problems.
     public static let defaultSeed: UInt64 = 0
@@ -71,41 +87,50 @@ public struct SyntheticArithmetic: Sendable {
     public static let defaultTrainCount = 4096
     public static let defaultTestCount = 256
 
-    public init(seed: UInt64, level: Int) throws(DatasetError) {
+    public init(seed: UInt64, level: Int, family: Family = .arithmetic) throws(DatasetError) {
         guard let d = Difficulty.level(level) else {
             throw .invalidArgument("synthetic level \(level) does not exist\nhint: levels are \(Difficulty.levels.lowerBound)...\(Difficulty.levels.upperBound)")
         }
         self.seed = seed
         self.difficulty = d
         self.level = level
+        self.family = family
     }
 
-    public init(seed: UInt64, difficulty: Difficulty) throws(DatasetError) {
+    public init(seed: UInt64, difficulty: Difficulty, family: Family = .arithmetic) throws(DatasetError) {
         guard difficulty.operations >= 1, difficulty.operations <= 16, (1...6).contains(difficulty.digits) else {
             throw .invalidArgument("synthetic difficulty needs 1...16 operations and 1...6 digits (got \(difficulty.operations), \(difficulty.digits))")
         }
         self.seed = seed
         self.difficulty = difficulty
         self.level = nil
+        self.family = family
     }
 
-    /// The split a problem text belongs to: about one in ten goes to test.
+    /// The split a problem text belongs to: about one in ten goes to test, one in ten to
+    /// validation.
     public static func split(of text: String) -> Split {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        return SymbolicProbe.splitMix64(h) % 10 == 0 ? .test : .train
+        switch SymbolicProbe.splitMix64(h) % 10 {
+        case 0: return .test
+        case 1: return .validation
+        default: return .train
+        }
     }
 
-    /// Problem number `index` of this seed and difficulty.
+    /// Problem number `index` of this seed, difficulty and family.
     public func problem(at index: UInt64) -> Problem {
-        var rng = CounterRandom(seed: seed, stream: difficulty.stream, counter: index)
-        let built = Self.build(difficulty, &rng)
+        // The equation family draws from a stream of its own (the arithmetic family's streams
+        // are unchanged, so its problems are the same as before the family existed).
+        var rng = CounterRandom(seed: seed, stream: difficulty.stream | (family == .equations ? 1 << 40 : 0), counter: index)
+        let built = family == .equations ? Self.buildEquation(difficulty, &rng) : Self.build(difficulty, &rng)
         return Problem(index: index, text: built.text, solution: built.solution, answer: built.answer,
-                       split: Self.split(of: built.text))
+                       split: Self.split(of: built.text), expression: built.expression)
     }
 
-    /// The first `count` problems of `split`, scanning indices from 0. Test problems are distinct;
-    /// train problems may repeat at low levels, where there are only a few hundred. The scan stops
+    /// The first `count` problems of `split`, scanning indices from 0. Test and validation problems
+    /// are distinct; train problems may repeat at low levels, where there are only a few hundred. The scan stops
     /// after 100·count + 10,000 indices, so a split that runs out of new problems (level 1 has about
     /// 40 distinct test problems) returns fewer than `count`.
     public func problems(count: Int, split: Split) -> [Problem] {
@@ -117,7 +142,7 @@ public struct SyntheticArithmetic: Sendable {
             let p = problem(at: index)
             index += 1
             guard p.split == split else { continue }
-            if split == .test {
+            if split != .train {
                 guard seen.insert(p.text).inserted else { continue }
             }
             out.append(p)
@@ -125,9 +150,10 @@ public struct SyntheticArithmetic: Sendable {
         return out
     }
 
-    /// The problems as dataset records (id `synthetic/<level or custom>/<seed>/<index>`).
+    /// The problems as dataset records (id `synthetic/<level or custom>/<seed>/<index>`, with an
+    /// `eq-` before the level for the equation family).
     public func records(count: Int, split: Split) -> [MathRecord] {
-        let tag = level.map { "L\($0)" } ?? "ops\(difficulty.operations)d\(difficulty.digits)"
+        let tag = (family == .equations ? "eq-" : "") + (level.map { "L\($0)" } ?? "ops\(difficulty.operations)d\(difficulty.digits)")
         return problems(count: count, split: split).map { p in
             MathRecord(id: "synthetic/\(tag)/\(seed)/\(p.index)", source: "synthetic", prompt: p.text,
                        answer: String(p.answer), target: p.solution, level: level)
@@ -154,7 +180,7 @@ public struct SyntheticArithmetic: Sendable {
     private static let names = ["Tom", "Ann", "Sam", "Mia", "Ben", "Lily"]
     private static let items = ["apples", "coins", "books", "pens", "cards", "stamps"]
 
-    private static func build(_ d: Difficulty, _ rng: inout CounterRandom) -> (text: String, solution: String, answer: Int) {
+    private static func build(_ d: Difficulty, _ rng: inout CounterRandom) -> (text: String, solution: String, answer: Int, expression: String) {
         let maxOperand = d.resultLimit / 100
         var value = rng.int(in: 1...maxOperand)
         var expression = String(value)
@@ -204,7 +230,52 @@ public struct SyntheticArithmetic: Sendable {
             text = rng.int(in: 0...1) == 0 ? "Compute \(expression)." : "What is \(expression)?"
         }
         let solution = steps.joined(separator: "\n") + "\nThe answer is \\boxed{\(value)}."
-        return (text, solution, value)
+        return (text, solution, value, expression)
+    }
+
+    /// A linear equation in x: x goes through the difficulty's operations (as `build` applies them,
+    /// never as a word problem) and the result is given; the solution undoes them, last first.
+    private static func buildEquation(_ d: Difficulty, _ rng: inout CounterRandom) -> (text: String, solution: String, answer: Int, expression: String) {
+        let x = rng.int(in: 1...(d.resultLimit / 100))
+        var value = x
+        var expression = "x"
+        var topIsAdditive = false
+        var compound = false
+        var undo: [(Op, Int)] = []
+        for _ in 0..<d.operations {
+            let (op, operand) = chooseOperation(value: value, d: d, rng: &rng)
+            switch op {
+            case .add: value += operand
+            case .subtract: value -= operand
+            case .multiply: value *= operand
+            case .divide: value /= operand
+            }
+            if (op == .add || op == .multiply) && rng.int(in: 0...3) == 0 {
+                expression = "\(operand) \(op.symbol) " + (compound ? "(\(expression))" : expression)
+            } else {
+                let needsParens = compound && topIsAdditive && !op.isAdditive
+                expression = (needsParens ? "(\(expression))" : expression) + " \(op.symbol) \(operand)"
+            }
+            undo.append((op, operand))
+            topIsAdditive = op.isAdditive
+            compound = true
+        }
+        var steps: [String] = []
+        var current = value
+        for (op, operand) in undo.reversed() {
+            let previous: Int
+            let inverse: Op
+            switch op {
+            case .add: previous = current - operand; inverse = .subtract
+            case .subtract: previous = current + operand; inverse = .add
+            case .multiply: previous = current / operand; inverse = .divide
+            case .divide: previous = current * operand; inverse = .multiply
+            }
+            steps.append("\(current) \(inverse.symbol) \(operand) = \(previous).")
+            current = previous
+        }
+        let text = rng.int(in: 0...1) == 0 ? "Find x if \(expression) = \(value)." : "Solve for x: \(expression) = \(value)."
+        return (text, steps.joined(separator: "\n") + "\nThe answer is \\boxed{\(x)}.", x, expression)
     }
 
     /// An operation that keeps the result a non-negative integer below the difficulty's limit.
