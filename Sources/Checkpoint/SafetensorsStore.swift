@@ -4,7 +4,6 @@
 // metadata under "safetensors_metadata", so a round trip gives it back.
 
 import ShardStore
-import Synchronization
 import Tensors
 
 extension Store {
@@ -39,7 +38,7 @@ extension Store {
         }
         // Largest first, so the two cores finish together.
         work.sort { $0.count > $1.count }
-        let results = Mutex<[Int: [Int: Result<TensorChunk, Error>]]>([:])
+        let results = Locked<[Int: [Int: Result<TensorChunk, Error>]]>([:])
         file.withFileBytes { all in
             parallelFor(work.count) { w in
                 let item = work[w]

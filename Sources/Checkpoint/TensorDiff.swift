@@ -3,7 +3,6 @@
 // f64), or present in only one; plus the bytes the two sets share in the store.
 
 import ShardStore
-import Synchronization
 import Tensors
 
 public struct TensorDelta: Sendable {
@@ -111,7 +110,7 @@ extension Store {
         let n = a.elementCount
         if a.dtype == .f32 && b.dtype == .f32 {
             let parts = n < 1 << 16 ? 1 : 8
-            let partials = Mutex<[DiffAccumulator]>([])
+            let partials = Locked<[DiffAccumulator]>([])
             a.buffer.withUnsafeBytes { ra in
                 b.buffer.withUnsafeBytes { rb in
                     let pa = ra.bindMemory(to: Float.self), pb = rb.bindMemory(to: Float.self)

@@ -11,7 +11,6 @@
 // stored raw (memory-mapped in place when read); other dtypes use the store's compression policy.
 
 import ShardStore
-import Synchronization
 import Tensors
 
 public struct TensorChunk: Sendable, Equatable {
@@ -174,7 +173,7 @@ extension Store {
     /// Stores many tensors in parallel (both cores hash and write). `bases`: a delta base hint,
     /// the set whose same-named tensors are each tensor's base.
     public func putTensors(_ items: [(name: String, tensor: Tensor)], bases: TensorSet? = nil, floatCodec: CodecPolicy? = nil) throws -> [TensorEntry] {
-        let results = Mutex<[Int: TensorEntry]>([:])
+        let results = Locked<[Int: TensorEntry]>([:])
         try parallelForThrowing(items.count) { i in
             let entry = try putTensor(name: items[i].name, items[i].tensor, base: bases?.entry(items[i].name), floatCodec: floatCodec)
             results.withLock { $0[i] = entry }

@@ -10,7 +10,6 @@
 // The libFuzzer driver (BridgeFuzz) aborts on a violation so that libFuzzer records the input;
 // the corpus tests (Tests/PipelineTests/FuzzCorpusTests.swift) replay Tests/Fuzz/<target>/.
 
-import Synchronization
 import Tensors
 
 public enum FuzzOutcome: Sendable, Equatable {
@@ -35,7 +34,7 @@ public struct FuzzTarget: Sendable {
         FuzzTarget.lock.withLock { _ in body(FuzzWorkspace.shared, bytes) }
     }
 
-    private static let lock = Mutex(())
+    private static let lock = Locked(())
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
 

@@ -8,6 +8,7 @@ import Darwin
 #endif
 
 import Synchronization
+import Tensors
 
 /// Deterministic crash points and injected faults for tests.
 ///
@@ -42,7 +43,7 @@ package enum CrashPoint {
     }()
     static let environmentSeen = Atomic<Int>(0)
     private static let faultsOpen = Atomic<Int>(0)
-    private static let faults = Mutex<[String: Fault]>([:])
+    private static let faults = Locked<[String: Fault]>([:])
 
     /// Makes the `after`-th mutating operation under `root`, and every later one, fail with `errno`.
     package static func injectFault(root: String, after: Int, errno: Int32) {
@@ -101,7 +102,7 @@ package enum FSOp: Sendable, Equatable {
 /// every prefix of the sequence). Several traces of disjoint directories may be open at once.
 package enum FSTrace {
     private static let open = Atomic<Int>(0)
-    private static let traces = Mutex<[String: [FSOp]]>([:])
+    private static let traces = Locked<[String: [FSOp]]>([:])
 
     /// Starts recording operations under `root` (an absolute path without a trailing slash).
     package static func begin(root: String) {

@@ -3,11 +3,11 @@
 // several workers a phase's total is thread-time, not wall time.
 
 import Dispatch
-import Synchronization
+import Tensors
 
 public enum StepProfile {
     nonisolated(unsafe) public static var enabled = false
-    private static let totals = Mutex<[String: Double]>([:])
+    private static let totals = Locked<[String: Double]>([:])
 
     public static var seconds: [String: Double] { totals.withLock { $0 } }
 

@@ -3,7 +3,6 @@
 // cached decoding in Transformer+Decode.
 
 import Tensors
-import Synchronization
 
 public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
@@ -11,7 +10,7 @@ public final class Transformer: @unchecked Sendable {
     /// θ in `layout` order; may be read-only (a frozen model).
     public let params: FloatBuffer
     /// Memory for the packed weights of `generate` (`DecodeWeights`), kept between calls.
-    let decodeBuffer = Mutex<FloatBuffer?>(nil)
+    let decodeBuffer = Locked<FloatBuffer?>(nil)
 
     public init(config: ModelConfig, params: FloatBuffer) throws(ModelError) {
         try config.validate()

@@ -4,6 +4,7 @@
 // corrupt or does not fit (kind, dtype, length, depth) is a corrupt object whose reason names the base.
 
 import Synchronization
+import Tensors
 
 #if canImport(Glibc)
 import Glibc
@@ -34,7 +35,7 @@ final class DecodedCache: Sendable {
         var clock = 0
     }
     let budget: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(budget: Int) { self.budget = budget }
 

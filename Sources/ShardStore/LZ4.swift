@@ -6,13 +6,13 @@
 // let a reader bound its work per block.
 
 import CLZ4
-import Synchronization
+import Tensors
 
 /// Reused 4 MiB scratch blocks for the grouped codecs' transforms: a fresh allocation of that size
 /// is a fresh mapping, and faulting its pages in costs as much as the transform itself.
 final class ScratchPool: Sendable {
     static let shared = ScratchPool()
-    private let free = Mutex<[UnsafeMutableRawBufferPointer]>([])
+    private let free = Locked<[UnsafeMutableRawBufferPointer]>([])
     private struct Box: @unchecked Sendable { var p: UnsafeMutableRawBufferPointer }
 
     func withBlock<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {

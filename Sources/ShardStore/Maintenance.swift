@@ -2,7 +2,6 @@
 // (mark from refs and journals, sweep unreachable objects older than the grace period, remove
 // dead writers' temporary files). Neither ever repairs or rewrites an object.
 
-import Synchronization
 import Tensors
 
 #if canImport(Glibc)
@@ -51,7 +50,7 @@ extension Store {
         let reach = reachability(from: rootList)
         let toCheck: [ObjectID] = everything ? try allObjectIDs() : reach.reachable.filter { !reach.missing.contains($0) }.sorted()
 
-        let results = Mutex<[ObjectID: String]>([:])
+        let results = Locked<[ObjectID: String]>([:])
         parallelFor(toCheck.count) { i in
             let id = toCheck[i]
             do {

@@ -6,6 +6,7 @@
 // the fan-out directory fsynced. Nothing is ever visible half-written.
 
 import Synchronization
+import Tensors
 
 #if canImport(Glibc)
 import Glibc
@@ -114,7 +115,7 @@ public final class Store: @unchecked Sendable {
         var lockHandle: FileHandle
         var counter: Int
     }
-    private let session = Mutex<Session?>(nil)
+    private let session = Locked<Session?>(nil)
 
     /// The store directory to use: an explicit --store, else $BRIDGE_STORE, else ./.bridge.
     public static func location(explicit: String?) -> String {

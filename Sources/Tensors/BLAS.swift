@@ -10,7 +10,6 @@
 // OPENBLAS_CORETYPE always wins. `BLAS.kernel` says what happened.
 
 import COpenBLAS
-import Synchronization
 
 /// Which OpenBLAS kernel is in use, and how it came to be.
 public struct BLASKernel: Sendable {
@@ -133,7 +132,7 @@ public enum BLAS {
         var singleSections = 0
         var savedThreads: Int32 = 1
     }
-    private static let threadState = Mutex(ThreadState())
+    private static let threadState = Locked(ThreadState())
 
     @usableFromInline static func ensureLoaded() {
         if case .failure(let error) = loaded { fatalError("\(error)") }

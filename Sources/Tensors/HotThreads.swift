@@ -38,7 +38,7 @@ public enum HotThreads {
     final class Team: @unchecked Sendable {
         static let shared = Team()
 
-        private let owner = Mutex(false)
+        private let owner = Locked(false)
         private let wake = Condition()
         /// Helpers spin while hot; they sleep on `wake` otherwise.
         private let hot = Atomic<Bool>(false)
@@ -146,20 +146,4 @@ public enum HotThreads {
             }
         }
     }
-}
-
-/// A pthread mutex and condition variable.
-final class Condition: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
-    init() { pthread_mutex_init(&mutex, nil); pthread_cond_init(&cond, nil) }
-    deinit { pthread_cond_destroy(&cond); pthread_mutex_destroy(&mutex) }
-    func withLock<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
-    }
-    /// Call with the lock held.
-    func wait() { pthread_cond_wait(&cond, &mutex) }
-    func broadcast() { pthread_cond_broadcast(&cond) }
 }

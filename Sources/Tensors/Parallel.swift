@@ -92,8 +92,8 @@ final class AtomicCounter: @unchecked Sendable {
 }
 
 final class ErrorSlots: Sendable {
-    private let slots: Mutex<[Error?]>
-    init(count: Int) { slots = Mutex(Array(repeating: nil, count: count)) }
+    private let slots: Locked<[Error?]>
+    init(count: Int) { slots = Locked(Array(repeating: nil, count: count)) }
     func set(_ i: Int, _ e: Error) { slots.withLock { $0[i] = e } }
     func first() -> Error? { slots.withLock { $0.first { $0 != nil } ?? nil } }
 }

@@ -224,7 +224,7 @@ public enum CrashStates {
                     directories.append(rel)
                     try walk(full, relative: rel)
                 case S_IFREG:
-                    files.append((rel, UInt64(st.st_ino), Array(try Data(contentsOf: URL(fileURLWithPath: full)))))
+                    files.append((rel, UInt64(st.st_ino), try Posix.readFile(full) ?? []))
                 default:
                     throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: full])
                 }

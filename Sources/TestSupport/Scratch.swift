@@ -2,7 +2,8 @@
 // themselves, and running the `bridge` executable as a child process.
 
 import Foundation
-import Synchronization
+import IO
+import Tensors
 
 /// A fresh directory under the system temp directory, removed when the value goes away.
 public final class ScratchDirectory: @unchecked Sendable {
@@ -102,7 +103,7 @@ public func runBridge(_ args: [String], environment: [String: String] = [:], std
 }
 
 final class LockedData: Sendable {
-    private let data = Mutex(Data())
+    private let data = Locked(Data())
     func set(_ d: Data) { data.withLock { $0 = d } }
     func get() -> Data { data.withLock { $0 } }
 }
@@ -118,7 +119,7 @@ public func snapshot(_ root: String) -> [String: String] {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }
         if isDir.boolValue { out[rel] = "dir"; continue }
         if rel == "lock" { continue }
-        let data = FileManager.default.contents(atPath: path) ?? Data()
+        let data = (try? Posix.readFile(path)) ?? nil ?? []
         var h: UInt64 = 1469598103934665603
         for b in data { h = (h ^ UInt64(b)) &* 1099511628211 }
         out[rel] = "\(data.count):\(h)"

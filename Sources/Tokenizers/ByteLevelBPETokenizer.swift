@@ -3,7 +3,7 @@
 // → Split regex → ByteLevel (prefix space, GPT-2 regex) → BPE per word (memoized) → template
 // tokens. decode: each token's bytes (the byte-to-unicode map undone) joined, invalid UTF-8 → U+FFFD.
 
-import Synchronization
+import Tensors
 
 public final class ByteLevelBPETokenizer: Tokenizer {
     public let name: String
@@ -28,7 +28,7 @@ public final class ByteLevelBPETokenizer: Tokenizer {
     let idKind: [UInt8]
     let tokenStrings: [String?]
     let tokenIDs: [String: Int32]
-    private let caches = Mutex<[WordCache]>([])
+    private let caches = Locked<[WordCache]>([])
     /// How many ids below the largest may be unassigned (real files have none or a few hundred).
     public static let maxUnusedIDs = 1 << 16
 

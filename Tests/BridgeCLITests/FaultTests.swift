@@ -115,6 +115,7 @@ import Tensors
             #expect(r.status == 0, "gc: \(r.stderr)")
             sweeps += 1
         }
+        p.waitUntilExit()   // also lets Foundation release the Process (LeakSanitizer saw it kept)
         #expect(p.terminationStatus == 0, "the run failed while gc swept")
         #expect(sweeps >= 2)
         #expect(try Store(at: cli.store).readRef(try RefName("runs/q/head")) == expected)

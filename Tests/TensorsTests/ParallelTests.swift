@@ -3,7 +3,6 @@
 // chunk, and the skinny product and RMSNorm backward give the same bits for any split
 // (`expectRowsIndependent`, also used for the packed product).
 
-import Synchronization
 import Testing
 import Tensors
 import TestSupport
@@ -21,7 +20,7 @@ import TestSupport
         let order = OrderedSections()
         order.reset(sections: 4)
         let shared = FloatBuffer(count: 4)
-        let log = Mutex<[Int]>([])
+        let log = Locked<[Int]>([])
         parallelWorkers(values.count, threads: threads) { item in
             var cursor = 0
             for k in 0..<4 {

@@ -5,9 +5,9 @@
 
 import Foundation
 import IO
-import Synchronization
 import Testing
 @testable import Tokenizers
+import Tensors
 
 @Suite struct PiecesTests {
     struct PretokenizeGolden: Decodable {
@@ -160,7 +160,7 @@ struct SplitMix: RandomNumberGenerator {
     @Test func concurrentEncodesAgree() throws {
         let tokenizer = try Fixtures.tokenizer("qwen2-style")
         let goldens = try Fixtures.lines("qwen2-style/encode.jsonl", as: EncodeGolden.self)
-        let mismatches = Mutex(0)
+        let mismatches = Locked(0)
         DispatchQueue.concurrentPerform(iterations: 8) { worker in
             for g in goldens.shuffled(using: &SplitMixBox(seed: UInt64(worker)).rng) where tokenizer.encode(g.text) != g.ids {
                 mismatches.withLock { $0 += 1 }
