@@ -53,7 +53,7 @@ let tinyOverrides = [
     }
 
     /// miniature.yaml (tools/reproduce) as written: a pretrained base by ref, plain prompts, D_SFT
-    /// and D_RL of level 3 under different seeds, the three test sets; every method of it runs two
+    /// and D_RL of one level under different seeds, the three test sets; every method of it runs two
     /// steps from a tiny base pretrained on the arithmetic corpus, each evaluating all three sets.
     @Test func theMiniatureFileRunsEveryMethodFromAPretrainedBase() throws {
         let asWritten = try PipelineConfig.load(path: repositoryRoot + "/pipelines/miniature.yaml")
