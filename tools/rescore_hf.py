@@ -100,6 +100,7 @@ def main():
     ap.add_argument("--store", help="default: the results' sibling 'store'")
     ap.add_argument("--bridge", default=os.path.join(ROOT, ".build", "release", "bridge"))
     ap.add_argument("--seed", type=int, default=0, help="the seed whose final runs are re-scored")
+    ap.add_argument("--include-noise", action="store_true", help="also the runs with flipped rewards (noise-*)")
     ap.add_argument("--tolerance", type=float, default=1.0, help="points of accuracy allowed between the two")
     args = ap.parse_args()
     import torch
@@ -111,7 +112,8 @@ def main():
     store = os.path.abspath(args.store or os.path.join(results, "..", "store"))
     ledger = json.load(open(os.path.join(results, "ledger.json")))
     count = json.load(open(os.path.join(results, "results.json")))["settings"]["eval_count"]
-    runs = sorted(n for n, e in ledger["runs"].items() if e.get("complete") and re.fullmatch(rf"[a-z-]+-s{args.seed}", n))
+    runs = sorted(n for n, e in ledger["runs"].items() if e.get("complete") and re.fullmatch(rf"[a-z-]+-s{args.seed}", n)
+                  and (args.include_noise or not n.startswith("noise-")))
     if not runs:
         sys.exit(f"rescore_hf: no complete run of seed {args.seed} in {results}/ledger.json")
 

@@ -33,6 +33,7 @@ struct Train: ParsableCommand {
         var documents: String?
         @Option(name: .customLong("corpus-seed"), help: "Seed of the arithmetic corpus (keep it apart from the task's seeds).") var corpusSeed: UInt64 = 1_000_003
         @Option(name: .customLong("corpus-levels"), help: "Levels of the arithmetic corpus, e.g. 1-5.") var corpusLevels = "1-5"
+        @Flag(name: .customLong("corpus-answer-line"), help: "End each problem of the arithmetic corpus with 'The answer is \\boxed{N}.' (the answer format, not the worked steps).") var corpusAnswerLine = false
         @Option(help: "A config.json for the architecture (its vocab_size must hold the tokenizer); else the options below.") var config: String?
         @Option(name: .customLong("model-type"), help: "qwen2, llama or qwen3.") var modelType = "qwen2"
         @Option(help: "Hidden size.") var hidden = 128
@@ -57,6 +58,7 @@ struct Train: ParsableCommand {
             if let documents, PretrainStage.Documents(rawValue: documents) == nil {
                 throw ValidationError("--documents must be lines or paragraphs")
             }
+            if corpusAnswerLine, corpus != "arithmetic" { throw ValidationError("--corpus-answer-line applies to --corpus arithmetic only") }
             if corpus == "arithmetic", documents == "lines" { throw ValidationError("the arithmetic corpus is paragraphs (--documents lines does not apply)") }
         }
 
@@ -83,7 +85,7 @@ struct Train: ParsableCommand {
             let tok = try TokenizerLoader.load(bytes: tokenizerBytes, name: tokenizer)
             let corpusBytes: [UInt8]
             if corpus == "arithmetic" {
-                corpusBytes = Array(try ArithmeticCorpus.text(seed: corpusSeed, count: corpusDocuments, levels: lo...hi).utf8)
+                corpusBytes = Array(try ArithmeticCorpus.text(seed: corpusSeed, count: corpusDocuments, levels: lo...hi, answerLine: corpusAnswerLine).utf8)
             } else {
                 do { corpusBytes = try InputFile.read(corpus) } catch {
                     throw UserError("--corpus '\(corpus)': no readable file (or 'arithmetic'): \(error.reason)")

@@ -17,6 +17,23 @@ import Training
 @Suite struct PretrainStageTests {
     let scratch = ScratchDirectory("pretrain")
 
+    /// With the answer line, every problem document gains exactly one last line stating its own
+    /// result in the box; every other document and line is the same as without it.
+    @Test func theAnswerLineStatesEachProblemsOwnResult() throws {
+        let plain = try ArithmeticCorpus.documents(seed: 5, count: 300)
+        let boxed = try ArithmeticCorpus.documents(seed: 5, count: 300, answerLine: true)
+        #expect(boxed.count == plain.count)
+        var problems = 0
+        for (a, b) in zip(plain, boxed) {
+            let lines = a.split(separator: "\n")
+            if lines.count == 1 { #expect(a == b); continue }
+            problems += 1
+            let result = lines[1].split(separator: " ").last.map { String($0.dropLast()) } ?? "?"
+            #expect(b == a + "\nThe answer is \\boxed{\(result)}.", "\(b)")
+        }
+        #expect(problems > 30)
+    }
+
     @Test func theArithmeticCorpusIsProblemsWithResultsAndStatementsOnly() throws {
         let docs = try ArithmeticCorpus.documents(seed: 5, count: 600)
         #expect(docs.count == 600)

@@ -6,11 +6,17 @@
 // \boxed{}: a model pretrained on it states results directly, which is right for easy problems
 // and mostly wrong for long ones, and does not know the solution format — as the paper's base
 // models know mathematics but not its answer format.
+//
+// With `answerLine`, each problem document ends with the line the worked solutions end with
+// ("The answer is \boxed{39}."): a base that has seen answers stated in the box (as base models
+// pretrained on web mathematics have) but not the step-by-step solutions. Single statements are
+// unchanged.
 
 public enum ArithmeticCorpus {
     /// `count` documents (separated by blank lines when written out), cycling through `levels`;
     /// deterministic in `seed`.
-    public static func documents(seed: UInt64, count: Int, levels: ClosedRange<Int> = SyntheticArithmetic.Difficulty.levels) throws(DatasetError) -> [String] {
+    public static func documents(seed: UInt64, count: Int, levels: ClosedRange<Int> = SyntheticArithmetic.Difficulty.levels,
+                                 answerLine: Bool = false) throws(DatasetError) -> [String] {
         guard count > 0 else { return [] }
         let tasks = try levels.map { level throws(DatasetError) in try SyntheticArithmetic(seed: seed, level: level) }
         var out: [String] = []
@@ -23,7 +29,7 @@ public enum ArithmeticCorpus {
             var p = task.problem(at: next[t])
             while p.split != .train { next[t] += 1; p = task.problem(at: next[t]) }
             next[t] += 1
-            out.append("\(p.text)\n\(p.expression) = \(p.answer).")
+            out.append("\(p.text)\n\(p.expression) = \(p.answer)." + (answerLine ? "\nThe answer is \\boxed{\(p.answer)}." : ""))
             for line in p.solution.split(separator: "\n") where !line.hasPrefix("The answer is") {
                 if out.count == count { break }
                 out.append(String(line))
@@ -34,7 +40,8 @@ public enum ArithmeticCorpus {
     }
 
     /// The corpus as text: the documents separated by blank lines (PretrainStage's `paragraphs`).
-    public static func text(seed: UInt64, count: Int, levels: ClosedRange<Int> = SyntheticArithmetic.Difficulty.levels) throws(DatasetError) -> String {
-        try documents(seed: seed, count: count, levels: levels).joined(separator: "\n\n") + "\n"
+    public static func text(seed: UInt64, count: Int, levels: ClosedRange<Int> = SyntheticArithmetic.Difficulty.levels,
+                            answerLine: Bool = false) throws(DatasetError) -> String {
+        try documents(seed: seed, count: count, levels: levels, answerLine: answerLine).joined(separator: "\n\n") + "\n"
     }
 }
