@@ -28,9 +28,19 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# the eval sets of pipelines/miniature.yaml: name → (level, family)
-EVAL_SPECS = {"in-distribution": (2, "arithmetic"), "harder": (4, "arithmetic"), "equations": (2, "equations")}
 BOS, EOS = 1, 2
+
+
+def load_reproduce():
+    """tools/reproduce as a module: its eval sets (name → level, family) and answer length are
+    the ones the runs were evaluated with."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("reproduce", os.path.join(ROOT, "tools", "reproduce"))
+    spec = importlib.util.spec_from_loader("reproduce", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
 
 
 class Llama2CTokenizer:
@@ -107,6 +117,8 @@ def main():
     from math_verify import parse, verify
     from transformers import AutoModelForCausalLM, GenerationConfig
 
+    reproduce = load_reproduce()
+    eval_specs, max_tokens = reproduce.EVAL_SPECS, reproduce.EVAL_MAX_TOKENS
     torch.set_num_threads(2)
     results = os.path.abspath(args.results)
     store = os.path.abspath(args.store or os.path.join(results, "..", "store"))
@@ -118,7 +130,7 @@ def main():
         sys.exit(f"rescore_hf: no complete run of seed {args.seed} in {results}/ledger.json")
 
     problems = {}
-    for name, (level, family) in EVAL_SPECS.items():
+    for name, (level, family) in eval_specs.items():
         out = bridge(["dataset", "synth", "--level", str(level), "--family", family, "--count", str(count), "--split", "test",
                       "--seed", "0"], args.bridge, None)
         problems[name] = [json.loads(line) for line in out.splitlines() if line.strip()]
@@ -146,16 +158,18 @@ def main():
             from peft import PeftModel
             model = PeftModel.from_pretrained(model, adapter)
         model.eval()
-        gen = GenerationConfig(max_new_tokens=96, do_sample=False, eos_token_id=EOS, pad_token_id=0)
-        for name, (level, family) in EVAL_SPECS.items():
+        gen = GenerationConfig(max_new_tokens=max_tokens, do_sample=False, eos_token_id=EOS, pad_token_id=0)
+        for name, (level, family) in eval_specs.items():
             # bridge's own per-problem answers, from the CLI (same checkpoint, same problems)
             ours_path = os.path.join(export, f"bridge-{name}.jsonl")
             cmd = ["eval", state["theta"]["id"], "--data", "synthetic", "--level", str(level), "--family", family,
-                   "--count", str(count), "--split", "test", "--max-tokens", "96", "--prompt-style", "plain", "--out", ours_path]
+                   "--count", str(count), "--split", "test", "--max-tokens", str(max_tokens), "--prompt-style", "plain", "--out", ours_path]
             if state.get("lora"):
                 cmd += ["--adapter", state["lora"]["id"]]
             bridge(cmd, args.bridge, store, capture=False)
             ours = [json.loads(line) for line in open(ours_path)]
+            if [o["id"] for o in ours] != [p["id"] for p in problems[name]]:
+                sys.exit(f"rescore_hf: {run} {name}: bridge eval answered other problems than `bridge dataset synth` lists")
             start, correct, same, graded_apart = time.monotonic(), 0, 0, 0
             for p, o in zip(problems[name], ours):
                 ids = [BOS] + tok.encode(p["prompt"] + "\n")

@@ -20,8 +20,8 @@ import Darwin
 /// A class, so that one lock is shared by every closure that captures it (the `concurrentPerform`
 /// bodies that collect results, the static tables of the I/O funnel).
 public final class Locked<Value>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var value: Value
 
     public init(_ value: Value) {
         self.value = value
@@ -38,45 +38,39 @@ public final class Locked<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` with the value while holding the lock. Do not call `withLock` on the same
-    /// lock from inside `body` (the mutex is not recursive).
-    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+    /// lock from inside `body` (the mutex is not recursive). Inlinable, as the standard library's
+    /// `Mutex.withLock` is, so callers in other modules get it specialised.
+    @inlinable public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)
     }
 }
 
-/// A `Locked` with a condition variable: `wait()` releases the lock until `broadcast()`.
-/// (The hot-thread team's sleeping helpers.)
+/// A lock with a condition variable: `wait()` releases the lock until `broadcast()`.
+/// (The hot-thread team's sleeping helpers.) The lock is a `Locked<Void>`'s own mutex.
 public final class Condition: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let lock = Locked(())
     private let cond: UnsafeMutablePointer<pthread_cond_t>
 
     public init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
         cond = .allocate(capacity: 1)
         cond.initialize(to: pthread_cond_t())
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(cond, nil)
+        let status = pthread_cond_init(cond, nil)
+        precondition(status == 0, "pthread_cond_init failed (\(status))")
     }
 
     deinit {
         pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
         cond.deinitialize(count: 1)
         cond.deallocate()
-        mutex.deinitialize(count: 1)
-        mutex.deallocate()
     }
 
     public func withLock<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
+        try lock.withLock { _ in try body() }
     }
 
     /// Call with the lock held (inside `withLock`).
-    public func wait() { pthread_cond_wait(cond, mutex) }
+    public func wait() { pthread_cond_wait(cond, lock.mutex) }
     public func broadcast() { pthread_cond_broadcast(cond) }
 }

@@ -224,7 +224,8 @@ public enum CrashStates {
                     directories.append(rel)
                     try walk(full, relative: rel)
                 case S_IFREG:
-                    files.append((rel, UInt64(st.st_ino), try Posix.readFile(full) ?? []))
+                    guard let bytes = try Posix.readFile(full) else { throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: full]) }
+                    files.append((rel, UInt64(st.st_ino), bytes))
                 default:
                     throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: full])
                 }

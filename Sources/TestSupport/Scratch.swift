@@ -119,7 +119,7 @@ public func snapshot(_ root: String) -> [String: String] {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }
         if isDir.boolValue { out[rel] = "dir"; continue }
         if rel == "lock" { continue }
-        let data = (try? Posix.readFile(path)) ?? nil ?? []
+        let data = (try? Posix.readFile(path)) ?? []
         var h: UInt64 = 1469598103934665603
         for b in data { h = (h ^ UInt64(b)) &* 1099511628211 }
         out[rel] = "\(data.count):\(h)"
