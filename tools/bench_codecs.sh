@@ -36,7 +36,7 @@ with open(sys.argv[1], "wb") as f:
     for p in parts: f.write(p.tobytes())
 print("parameters:", sum(p.size for p in parts[:11]))
 PY
-  EXTRA+=(--set "model.llama2c=$WORK/m25.bin" --steps "${STEPS:-25}" --set rl.max_completion_length=16 --set rl.prompts_per_step=4 --set train.sft_batch_size=8
+  EXTRA+=(--set "model={llama2c: $WORK/m25.bin, tokenizer: $(pwd)/Tests/CheckpointTests/Fixtures/stories260k/tok512.bin}" --steps "${STEPS:-25}" --set rl.max_completion_length=16 --set rl.prompts_per_step=4 --set train.sft_batch_size=8
           --set "train.learning_rate=${LR:-1e-4}" --set "bridge.lora_learning_rate=${LORA_LR:-1e-3}")
 fi
 

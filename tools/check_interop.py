@@ -167,7 +167,7 @@ def main():
         for e in pipeline_schema.iter_errors(cfg_doc):
             check(False, f"pipelines/{f}: canonical config: {e.message}")
     bridge("run", os.path.join(ROOT, "pipelines", "quickstart.yaml"), "--run", "tiny",
-           *[a for kv in ("model.llama2c=" + os.path.join(STORIES, "stories260K.bin"), "model.tokenizer=" + os.path.join(STORIES, "tok512.bin"),
+           *[a for kv in ("model.hf=" + os.path.join(ROOT, "pipelines", "models", "arith-base"),
                           "data.sft={source: synthetic, count: 8}", "data.rl={source: synthetic, count: 8}", "data.eval=[]",
                           "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=4", "train.sft_batch_size=2", "steps=2")
              for a in ("--set", kv)])

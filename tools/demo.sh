@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the built-in default model and task — `bridge run
-# pipelines/quickstart.yaml`: the real pretrained stories260K model (llama2.c format, committed as
-# a test fixture) trained with BRIDGE on the built-in synthetic arithmetic task (each step: rollouts
-# from θ + w, scores, π_ref's log-probs, the lower step on θ and its RL-only shadow θ̂, the upper
-# step on the adapter w), then a table: held-out pass@1 of the base and of the BRIDGE policy,
-# θ against θ̂, the store. Store: ./.bridge-demo/store. STEPS=N runs N steps (default: the file's 60).
+# pipelines/quickstart.yaml`: the built-in base (pipelines/models/arith-base, a small Qwen2-style
+# model bridge pretrained on arithmetic text) trained with BRIDGE on the built-in synthetic
+# arithmetic task (each step: rollouts from θ + w, scores, π_ref's log-probs, the lower step on θ
+# and its RL-only shadow θ̂, the upper step on the adapter w), then a table: held-out pass@1 of the
+# base and of the BRIDGE policy, θ against θ̂, the store. Store: ./.bridge-demo/store. STEPS=N runs N steps (default: the file's 60).
 set -eu
 cd "$(dirname "$0")/.."
 B=.build/release/bridge
@@ -15,12 +15,14 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "1. a store"
 $B init
-step "2. bridge run pipelines/quickstart.yaml (BRIDGE, λ = 0.5, 8 prompts × 4 rollouts and 16 SFT examples a step, LoRA r = 8)"
+step "2. bridge run pipelines/quickstart.yaml (BRIDGE, λ = 0.5, 8 prompts × 4 rollouts and 16 worked solutions a step, LoRA r = 8)"
 $B run pipelines/quickstart.yaml ${STEPS:+--steps $STEPS} 2>&1 | grep -E '^(step|run|interrupted)' | awk 'NR % 5 == 1 || /held-out|^run/'
 step "3. the base and the BRIDGE policy on the held-out problems (greedy pass@1, bridge eval)"
-base=$($B eval runs/quickstart/base --data synthetic --level 1 --count 64 --split test --max-tokens 48 --json 2>/dev/null)
-trained=$($B eval runs/quickstart/theta --adapter runs/quickstart/lora --data synthetic --level 1 --count 64 --split test --max-tokens 48 --out "$S/bridge.jsonl" --json 2>/dev/null)
-shadow=$($B eval runs/quickstart/theta_hat --adapter runs/quickstart/lora --data synthetic --level 1 --count 64 --split test --max-tokens 48 --json 2>/dev/null)
+# the quickstart's held-out set, asked as the run asks it (the problem alone)
+EVAL="--data synthetic --level 2 --count 100 --split test --prompt-style plain --max-tokens 96"
+base=$($B eval runs/quickstart/base $EVAL --json 2>/dev/null)
+trained=$($B eval runs/quickstart/theta --adapter runs/quickstart/lora $EVAL --out "$S/bridge.jsonl" --json 2>/dev/null)
+shadow=$($B eval runs/quickstart/theta_hat --adapter runs/quickstart/lora $EVAL --json 2>/dev/null)
 diff=$($B ckpt diff runs/quickstart/theta runs/quickstart/theta_hat | tail -1)
 status=$($B status quickstart --json)
 stats=$($B store stats --json)
@@ -30,7 +32,7 @@ base, trained, shadow = (json.loads(a) for a in sys.argv[1:4])
 diff, status, stats = sys.argv[4], json.loads(sys.argv[5]), json.loads(sys.argv[6])
 state = status["state"]
 m = state["metrics"]
-rows = [("base model (stories260K)", base), ("BRIDGE: θ + w", trained), ("RL-only shadow: θ̂ + w", shadow)]
+rows = [("base model (arith-base)", base), ("BRIDGE: θ + w", trained), ("RL-only shadow: θ̂ + w", shadow)]
 print(f"{'policy':28s} {'pass@1':>8s} {'correct':>9s}")
 for name, r in rows:
     print(f"{name:28s} {r['accuracy']:8.3f} {r['correct']:4d}/{r['total']:<4d}")

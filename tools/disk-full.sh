@@ -14,9 +14,8 @@ SWIFT=${SWIFT:-swift}
 $SWIFT build -c release --product bridge >/dev/null
 BIN=$(pwd)/.build/release/bridge
 WORK=$(mktemp -d /tmp/bridge-disk-full.XXXXXX)
-STORIES=$(pwd)/Tests/CheckpointTests/Fixtures/stories260k
 ARGS=(run pipelines/quickstart.yaml --run d
-      --set "model.llama2c=$STORIES/stories260K.bin" --set "model.tokenizer=$STORIES/tok512.bin"
+      --set "model.hf=$(pwd)/pipelines/models/arith-base"
       --set "data.sft={source: synthetic, level: 1, count: 16}" --set "data.rl={source: synthetic, level: 1, count: 16}"
       --set "data.eval=[]" --set rl.prompts_per_step=2 --set rl.num_generations=2 --set rl.max_completion_length=6
       --set train.sft_batch_size=2 --set schedule.eval_every=0 --set steps=6)

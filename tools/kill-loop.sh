@@ -28,9 +28,8 @@ $SWIFT build -c release --product bridge >/dev/null
 BIN=$(pwd)/.build/release/bridge
 DIR=${DIR:-$(mktemp -d /tmp/bridge-kill-loop.XXXXXX)}
 mkdir -p "$DIR"
-STORIES=$(pwd)/Tests/CheckpointTests/Fixtures/stories260k
 ARGS=(run pipelines/quickstart.yaml --run k
-      --set "model.llama2c=$STORIES/stories260K.bin" --set "model.tokenizer=$STORIES/tok512.bin"
+      --set "model.hf=$(pwd)/pipelines/models/arith-base"
       --set "data.sft={source: synthetic, level: 1, count: 64}" --set "data.rl={source: synthetic, level: 1, count: 64}"
       --set "data.eval=[{name: held-out, source: synthetic, level: 1, count: 8, split: test}]"
       --set rl.prompts_per_step=2 --set rl.num_generations=4 --set rl.max_completion_length=12 --set train.sft_batch_size=2

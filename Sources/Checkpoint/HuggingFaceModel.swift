@@ -1,6 +1,7 @@
 // `import hf` and `export hf`: a Hugging Face model directory (config.json, model.safetensors or
-// a sharded model.safetensors.index.json, tokenizer files) ⇄ a model tensor set. Import checks
-// names, shapes and dtypes against the config before writing anything.
+// a sharded model.safetensors.index.json, tokenizer files: tokenizer.json or a llama2.c
+// tokenizer.bin) ⇄ a model tensor set. Import checks names, shapes and dtypes against the config
+// before writing anything.
 
 import Foundation
 import LanguageModel
@@ -81,6 +82,14 @@ extension Store {
         var tokenizer: [(String, [UInt8])] = []
         for name in Store.tokenizerFileNames where InputFile.exists(dir + "/" + name) {
             tokenizer.append((name, try readFileBytes(dir + "/" + name)))
+        }
+        // A llama2.c tokenizer.bin (what `export hf` writes for a model that carries one, e.g. a
+        // base `bridge train pretrain` made with tok512.bin), kept only when there is no tokenizer.json.
+        let binPath = dir + "/tokenizer.bin"
+        if !InputFile.exists(dir + "/tokenizer.json"), InputFile.exists(binPath) {
+            let bytes = try readFileBytes(binPath)
+            try Llama2cTokenizerFile.check(bytes, vocab: config.vocabSize, path: binPath)
+            tokenizer.append(("tokenizer.bin", bytes))
         }
         var entries: [TensorEntry] = []
         for (file, chosen) in files { entries += try putTensors(from: file, entries: chosen) }

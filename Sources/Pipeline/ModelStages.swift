@@ -18,7 +18,8 @@ import Training
 
 public struct ImportStage: Stage {
     public static let name = "import"
-    public static let version = 3
+    /// 4: a Hugging Face directory's llama2.c tokenizer.bin is imported with the model.
+    public static let version = 4
 
     public enum Source: Sendable, Equatable {
         case safetensors(String)

@@ -291,6 +291,8 @@ struct Reader {
         let seed = UInt64(try int(top, "seed", "", 0))
         let m = try object(top["model"], "model", known: ["ref", "hf", "llama2c", "tokenizer"])
         let model: PipelineConfig.ModelSource
+        let named = ["ref", "hf", "llama2c"].filter { m[$0] != nil }
+        if named.count > 1 { throw fail("model", "names \(named.joined(separator: " and ")): give one of ref, hf or llama2c") }
         if let r = try string(m, "ref", "model", nil) { model = .ref(r) }
         else if let h = try string(m, "hf", "model", nil) { model = .hf(h) }
         else if let l = try string(m, "llama2c", "model", nil) {

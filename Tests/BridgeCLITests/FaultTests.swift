@@ -12,9 +12,8 @@ import ShardStore
 import Tensors
 
 @Suite(.serialized) struct FaultTests {
-    static let stories = fixtureRoot + "/CheckpointTests/Fixtures/stories260k"
     static let runArgs = ["run", fixtureRoot + "/../pipelines/quickstart.yaml", "--run", "q"] + [
-        "model.llama2c=\(stories)/stories260K.bin", "model.tokenizer=\(stories)/tok512.bin",
+        "model={hf: \(fixtureRoot)/../pipelines/models/arith-base}",
         "data.sft={source: synthetic, level: 1, count: 16}", "data.rl={source: synthetic, level: 1, count: 16}",
         "data.eval=[{name: held-out, source: synthetic, level: 1, count: 4, split: test}]",
         "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=6", "train.sft_batch_size=2",

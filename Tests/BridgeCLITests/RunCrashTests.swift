@@ -14,9 +14,8 @@ import Tensors
 
 @Suite(.serialized) struct RunCrashTests {
     @Test func killedAtManyMomentsTheRunEndsAtTheSameHead() throws {
-        let stories = fixtureRoot + "/CheckpointTests/Fixtures/stories260k"
         let args = ["run", fixtureRoot + "/../pipelines/quickstart.yaml", "--run", "q"] + [
-            "model.llama2c=\(stories)/stories260K.bin", "model.tokenizer=\(stories)/tok512.bin",
+            "model={hf: \(fixtureRoot)/../pipelines/models/arith-base}",
             "data.sft={source: synthetic, level: 1, count: 16}", "data.rl={source: synthetic, level: 1, count: 16}",
             "data.eval=[{name: held-out, source: synthetic, level: 1, count: 4, split: test}]",
             "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=6", "train.sft_batch_size=2",

@@ -9,10 +9,9 @@ import Testing
 import TestSupport
 import ShardStore
 
-private let stories = fixtureRoot + "/CheckpointTests/Fixtures/stories260k"
 private let quickstart = fixtureRoot + "/../pipelines/quickstart.yaml"
 private let tiny = [
-    "model.llama2c=\(stories)/stories260K.bin", "model.tokenizer=\(stories)/tok512.bin",
+    "model={hf: \(fixtureRoot)/../pipelines/models/arith-base}",
     "data.sft={source: synthetic, level: 1, count: 8}", "data.rl={source: synthetic, level: 1, count: 8}", "data.eval=[]",
     "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=4", "train.sft_batch_size=2", "steps=1",
 ].flatMap { ["--set", $0] }
@@ -43,7 +42,9 @@ private func listing(_ root: String) throws -> [String] {
             ("unknown key", ["run", unknownKeyFile, "--run", "b"] + tiny, "unknown-key.yaml:\(unknownKeyLine): 'train.warmup_ratio'"),
             ("wrong type", ["run", quickstart, "--run", "c"] + tiny + ["--set", "rl.num_generations=four"], "'rl.num_generations'"),
             ("missing model ref", ["run", quickstart, "--run", "d"] + tiny + ["--set", "model={ref: models/nope}"], "'model.ref'"),
-            ("missing model file", ["run", quickstart, "--run", "e"] + tiny + ["--set", "model.llama2c=/nonexistent/m.bin"], "'model.llama2c': no readable file"),
+            ("missing model file", ["run", quickstart, "--run", "e"] + tiny + ["--set", "model={llama2c: /nonexistent/m.bin, tokenizer: /nonexistent/t.bin}"], "'model.llama2c': no readable file"),
+            ("missing model directory", ["run", quickstart, "--run", "e2"] + tiny + ["--set", "model.hf=/nonexistent/arith-base"], "'model.hf': no Hugging Face model directory"),
+            ("two models", ["run", quickstart, "--run", "e3"] + tiny + ["--set", "model.llama2c=/nonexistent/m.bin"], "'model': names hf and llama2c"),
             ("missing data file", ["run", quickstart, "--run", "f"] + tiny + ["--set", "data.sft={file: /nonexistent/sft.jsonl, format: gsm8k}"], "'data.sft.file': no readable file"),
             ("another config, same run", ["run", quickstart, "--run", "q"] + tiny + ["--set", "rl.temperature=0.7"], "another config"),
             ("--set of no key", ["run", quickstart, "--run", "g"] + tiny + ["--set", "rl.warmup=3"], "--set rl.warmup"),

@@ -92,6 +92,28 @@ let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         }
     }
 
+    /// A model that carries a llama2.c tokenizer.bin (stories260K; the quickstart's base, which
+    /// bridge pretrains with tok512.bin) goes out through `export hf` and back in with it.
+    @Test func aLlama2cTokenizerTravelsThroughAHuggingFaceDirectory() throws {
+        let store = try Store.create(at: scratch.file("s"))
+        let dir = checkpointFixtures + "/stories260k"
+        let set = try store.importLlama2c(file: dir + "/stories260K.bin", tokenizer: dir + "/tok512.bin")
+        let out = scratch.file("export-llama2c")
+        try store.exportHuggingFace(set, to: out)
+        let tok512 = try #require(FileManager.default.contents(atPath: dir + "/tok512.bin"))
+        #expect(FileManager.default.contents(atPath: out + "/tokenizer.bin") == tok512)
+        let again = try store.loadModel(try store.importHuggingFace(directory: out))
+        let a = try store.loadModel(set)
+        #expect(again.model.params.array == a.model.params.array)
+        #expect(again.tokenizerFiles["tokenizer.bin"] == [UInt8](tok512))
+
+        // cut short: an error naming the file, and nothing imported
+        try Data(tok512.prefix(tok512.count - 3)).write(to: URL(fileURLWithPath: out + "/tokenizer.bin"))
+        let before = try store.stats().objects
+        #expect { try store.importHuggingFace(directory: out) } throws: { "\($0)".contains(out + "/tokenizer.bin") }
+        #expect(try store.stats().objects == before)
+    }
+
     @Test func loraIsExportedMergedOrAsPEFTFiles() throws {
         let store = try Store.create(at: scratch.file("s"))
         let base = try store.importHuggingFace(directory: modelFixtures + "/llama")

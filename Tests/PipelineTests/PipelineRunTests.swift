@@ -17,9 +17,9 @@ import Tokenizers
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-/// Overrides that make any pipeline file tiny, with absolute model paths.
+/// Overrides that make any pipeline file tiny, with the built-in base by its absolute path.
 let tinyOverrides = [
-    "model.llama2c=\(storiesFixtures)/stories260K.bin", "model.tokenizer=\(storiesFixtures)/tok512.bin",
+    "model={hf: \(repositoryRoot)/pipelines/models/arith-base}",
     "data.sft={source: synthetic, level: 1, count: 16}", "data.rl={source: synthetic, level: 1, count: 16}",
     "data.eval=[{name: held-out, source: synthetic, level: 1, count: 4, split: test}]",
     "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=6", "train.sft_batch_size=2",
@@ -199,7 +199,7 @@ let tinyOverrides = [
         #expect(a.json != b.json && b.grpo.beta == 0)
         // a model that does not exist: an error before any work
         let store = try Store.create(at: scratch.file("bad"))
-        let missing = try config("quickstart.yaml", ["model.llama2c=/nonexistent/model.bin"])
+        let missing = try config("quickstart.yaml", ["model.hf=/nonexistent/arith-base"])
         #expect(throws: (any Error).self) { try PipelineRunner(store: store, config: missing, run: "q").execute() }
         #expect(try store.readRef(try RefName("runs/q/head")) == nil)
     }

@@ -123,11 +123,12 @@ func isWellFormedXML(_ text: String) -> Bool {
             #expect(acc.step == 3 && results.contains(String(format: "%.3f", acc.value) + " <span class=\"note\">(step 3)</span>"))
         }
         #expect(results.contains("<td>bridge</td>") && results.contains("<td>rl-zero</td>"))
-        // config: the methods and the shadow rollouts differ, the learning rate does not
+        // config: the methods, the shadow rollouts and the learning rates (each file's own) differ, ε does not
         let config = html.components(separatedBy: "<table class=\"config\">")[1]
         #expect(config.contains("<tr class=\"diff\"><td><code>method</code></td><td class=\"mono\">bridge</td><td class=\"mono\">bridge</td><td class=\"mono\">rl-zero</td>"))
         #expect(config.contains("<tr class=\"diff\"><td><code>bridge.shadow_rollouts</code></td><td class=\"mono\">shared</td><td class=\"mono\">separate</td>"))
-        #expect(config.contains("<tr><td><code>train.learning_rate</code></td>"))
+        #expect(config.contains("<tr class=\"diff\"><td><code>train.learning_rate</code></td>"))
+        #expect(config.contains("<tr><td><code>rl.epsilon</code></td>"))
         #expect(config.contains("<code>data.eval[0].name</code></td><td class=\"mono\">held-out</td>"))
 
         // each chart as its own SVG file: well-formed XML with the same lines
