@@ -12,13 +12,7 @@ import ShardStore
 import Tensors
 
 @Suite(.serialized) struct FaultTests {
-    static let runArgs = ["run", fixtureRoot + "/../pipelines/quickstart.yaml", "--run", "q"] + [
-        "model={hf: \(fixtureRoot)/../pipelines/models/arith-base}",
-        "data.sft={source: synthetic, level: 1, count: 16}", "data.rl={source: synthetic, level: 1, count: 16}",
-        "data.eval=[{name: held-out, source: synthetic, level: 1, count: 4, split: test}]",
-        "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=6", "train.sft_batch_size=2",
-        "evaluation.max_new_tokens=6", "schedule.eval_every=2", "steps=2",
-    ].flatMap { ["--set", $0] }
+    static let runArgs = tinyQuickstartRun("q", steps: 2)
 
     /// Every ref of the store resolves and every object verifies.
     func storeIsWhole(_ cli: CLI, _ context: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
@@ -53,12 +47,12 @@ import Tensors
     @Test(arguments: ["ENOSPC", "EROFS"])
     func aFullOrReadOnlyDiskDuringARunLosesNothing(errno name: String) throws {
         let reference = try CLI("fault-ref")
-        try reference.run(Self.runArgs.map { $0 == "steps=2" ? "steps=1" : $0 })
+        try reference.run(tinyQuickstartRun("q", steps: 1))
         try reference.run(Self.runArgs)
         let expected = try Store(at: reference.store).readRef(try RefName("runs/q/head"))
         let cli = try CLI("fault-run-\(name)")
         // After step 1, the disk fails at a spread of points of step 2 (and of the reruns).
-        try cli.run(Self.runArgs.map { $0 == "steps=2" ? "steps=1" : $0 })
+        try cli.run(tinyQuickstartRun("q", steps: 1))
         let committed = try Store(at: cli.store).readRef(try RefName("runs/q/head"))
         var rng = Philox(seed: 7)
         var failures = 0
@@ -103,7 +97,7 @@ import Tensors
     /// uninterrupted head and the store verifies.
     @Test func gcRacingARunningPipeline() throws {
         let reference = try CLI("fault-gc-ref")
-        let args = Self.runArgs.map { $0 == "steps=2" ? "steps=4" : $0 }
+        let args = tinyQuickstartRun("q", steps: 4)
         try reference.run(args)
         let expected = try Store(at: reference.store).readRef(try RefName("runs/q/head"))
         let cli = try CLI("fault-gc")

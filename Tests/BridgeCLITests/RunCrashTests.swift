@@ -14,13 +14,7 @@ import Tensors
 
 @Suite(.serialized) struct RunCrashTests {
     @Test func killedAtManyMomentsTheRunEndsAtTheSameHead() throws {
-        let args = ["run", fixtureRoot + "/../pipelines/quickstart.yaml", "--run", "q"] + [
-            "model={hf: \(fixtureRoot)/../pipelines/models/arith-base}",
-            "data.sft={source: synthetic, level: 1, count: 16}", "data.rl={source: synthetic, level: 1, count: 16}",
-            "data.eval=[{name: held-out, source: synthetic, level: 1, count: 4, split: test}]",
-            "rl.prompts_per_step=2", "rl.num_generations=2", "rl.max_completion_length=6", "train.sft_batch_size=2",
-            "evaluation.max_new_tokens=6", "schedule.eval_every=2", "bridge.shadow_rollouts=separate", "steps=3",
-        ].flatMap { ["--set", $0] }
+        let args = tinyQuickstartRun("q", steps: 3, ["bridge.shadow_rollouts=separate"])
 
         let reference = try CLI("run-crash-ref")
         try reference.run(args)

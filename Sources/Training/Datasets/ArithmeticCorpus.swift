@@ -29,8 +29,9 @@ public enum ArithmeticCorpus {
             var p = task.problem(at: next[t])
             while p.split != .train { next[t] += 1; p = task.problem(at: next[t]) }
             next[t] += 1
-            out.append("\(p.text)\n\(p.expression) = \(p.answer)." + (answerLine ? "\nThe answer is \\boxed{\(p.answer)}." : ""))
-            for line in p.solution.split(separator: "\n") where !line.hasPrefix("The answer is") {
+            let stated = SyntheticArithmetic.answerLine(p.answer)
+            out.append("\(p.text)\n\(p.expression) = \(p.answer)." + (answerLine ? "\n" + stated : ""))
+            for line in p.solution.split(separator: "\n") where line != stated {
                 if out.count == count { break }
                 out.append(String(line))
             }

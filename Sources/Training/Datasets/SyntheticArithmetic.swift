@@ -87,6 +87,10 @@ public struct SyntheticArithmetic: Sendable {
     public static let defaultTrainCount = 4096
     public static let defaultTestCount = 256
 
+    /// The line every worked solution ends with (what the grader reads; the arithmetic corpus can
+    /// end its problems with it too).
+    public static func answerLine(_ answer: Int) -> String { "The answer is \\boxed{\(answer)}." }
+
     public init(seed: UInt64, level: Int, family: Family = .arithmetic) throws(DatasetError) {
         guard let d = Difficulty.level(level) else {
             throw .invalidArgument("synthetic level \(level) does not exist\nhint: levels are \(Difficulty.levels.lowerBound)...\(Difficulty.levels.upperBound)")
@@ -229,7 +233,7 @@ public struct SyntheticArithmetic: Sendable {
         } else {
             text = rng.int(in: 0...1) == 0 ? "Compute \(expression)." : "What is \(expression)?"
         }
-        let solution = steps.joined(separator: "\n") + "\nThe answer is \\boxed{\(value)}."
+        let solution = steps.joined(separator: "\n") + "\n" + answerLine(value)
         return (text, solution, value, expression)
     }
 
@@ -275,7 +279,7 @@ public struct SyntheticArithmetic: Sendable {
             current = previous
         }
         let text = rng.int(in: 0...1) == 0 ? "Find x if \(expression) = \(value)." : "Solve for x: \(expression) = \(value)."
-        return (text, steps.joined(separator: "\n") + "\nThe answer is \\boxed{\(x)}.", x, expression)
+        return (text, steps.joined(separator: "\n") + "\n" + answerLine(x), x, expression)
     }
 
     /// An operation that keeps the result a non-negative integer below the difficulty's limit.
