@@ -72,7 +72,7 @@ let package = Package(
 
         // Each test target lists every module it imports (a transitive one may not be built yet).
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
-        .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore", "TestSupport"]),
+        .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore", "Tensors", "TestSupport"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "LanguageModel", "ShardStore", "Tensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizersTests", dependencies: ["IO", "Tensors", "Tokenizers", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LanguageModelTests", dependencies: ["LanguageModel", "Tensors", "TestSupport"], exclude: ["Fixtures"]),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Storage of a BRIDGE run that keeps every step (θ, θ̂, w and optimizer states), under two store
-# policies side by side: deltas (the default: delta-xor against the base hints, chains ≤ 4) and
+# policies side by side: deltas (the default: delta-sub against the base hints, chains ≤ 8) and
 # no deltas (delta_max_depth 0), against plain copies (the logical bytes of the distinct tensors),
 # one safetensors file per step and part and those files under zstd -3 (`bridge bench codecs`).
 # Also the wall time of each run.
@@ -8,6 +8,7 @@
 #   tools/bench_codecs.sh [PIPELINE] [extra `bridge run` args...]
 #   MODEL25M=1 tools/bench_codecs.sh     # a random ~25M-parameter llama2.c model instead ($STEPS steps, default 25;
 #                                        # learning rate $LR for θ and θ̂, default 1e-4, and $LORA_LR for the adapter, default 1e-3)
+#   POLICIES=delta tools/bench_codecs.sh # the deltas store only (the ratios need only it; half the time and disk)
 #
 # Needs a release build (swift build -c release) and zstd.
 set -euo pipefail
@@ -40,7 +41,8 @@ PY
           --set "train.learning_rate=${LR:-1e-4}" --set "bridge.lora_learning_rate=${LORA_LR:-1e-3}")
 fi
 
-for policy in delta plain; do
+POLICIES=${POLICIES:-delta plain}
+for policy in $POLICIES; do
   store="$WORK/$policy"
   "$BRIDGE" init --store "$store" >/dev/null
   if [[ $policy == plain ]]; then
@@ -62,8 +64,9 @@ done
 python3 - "$WORK" <<'PY'
 import json, sys
 w = sys.argv[1]
-d, p = json.load(open(f"{w}/delta-codecs.json")), json.load(open(f"{w}/plain-codecs.json"))
-ds, ps = json.load(open(f"{w}/delta-stats.json")), json.load(open(f"{w}/plain-stats.json"))
+import os
+d, ds = json.load(open(f"{w}/delta-codecs.json")), json.load(open(f"{w}/delta-stats.json"))
+ps = json.load(open(f"{w}/plain-stats.json")) if os.path.exists(f"{w}/plain-stats.json") else None
 mib = lambda n: f"{n / 2**20:9.2f} MiB"
 print(f"\nsteps kept: {d['steps']}")
 print(f"{'part':22} {'plain copies':>14} {'deltas':>14} {'ratio':>6} {'safetensors':>14} {'zstd -3':>14} {'ratio':>6}")
@@ -74,13 +77,13 @@ for part in sorted(d["parts"]):
 print("(ratios against plain copies; safetensors: one file per step and part)")
 allparts = lambda r, key="disk_bytes": sum(v[key] for k, v in r["parts"].items() if k != "theta+theta_hat")
 print(f"all parts: deltas {mib(allparts(d))}, plain copies {mib(allparts(d, 'plain_bytes'))}, safetensors per step {mib(d['safetensors_bytes'])}, zstd -3 {mib(d['safetensors_zstd3_bytes'])}")
-print(f"whole store on disk: deltas {mib(ds['disk_bytes'])}, plain {mib(ps['disk_bytes'])}")
+print(f"whole store on disk: deltas {mib(ds['disk_bytes'])}" + (f", plain {mib(ps['disk_bytes'])}" if ps else ""))
 print(f"per codec (delta store): " + ", ".join(f"{k} {v['objects']} objects {mib(v['disk_bytes'])}" for k, v in sorted(d["codecs"].items())))
 s = d["shuffle_lz4"]
 print(f"shuffle-lz4 on the last θ (lone fp32): {s['times_smaller']:.3f}× smaller than raw, decode {s['decode_gb_per_s_one_core']:.2f} GB/s on one core")
-if "delta_xor" in d:
-    x, t = d["delta_xor"], d["write_step_theta_s"]
-    print(f"delta-xor of the last θ against the one before: {x['ratio']:.3f} of raw, decode {x['decode_gb_per_s_one_core']:.2f} GB/s on one core")
+if "delta" in d:
+    x, t = d["delta"], d["write_step_theta_s"]
+    print(f"{x['codec']} of the last θ against the one before: {x['ratio']:.3f} of raw, decode {x['decode_gb_per_s_one_core']:.2f} GB/s on one core")
     print(f"writing the step's θ: plain {t['plain']*1e3:.1f} ms, deltas {t['delta']*1e3:.1f} ms ({t['ratio']:.2f}×)")
 PY
 echo "(files in $WORK)"

@@ -60,12 +60,26 @@ def lz4_blocks(body, logical, name):
     return block, parts
 
 
-def ungroup(block_bytes, width):
-    """Inverse of the byte grouping of one block: all byte 0s, then all byte 1s, ... → elements."""
-    if width == 1:
-        return block_bytes
-    a = np.frombuffer(block_bytes, dtype=np.uint8)
-    return a.reshape(width, len(a) // width).T.copy().tobytes()
+def ungroup(block_bytes, width, bit_planes):
+    """Inverse of the grouping of one block: the top `bit_planes` byte planes are bit planes (bit 0
+    of every byte of the plane, then bit 1, ...; the last n mod 8 bytes whole); then all byte 0s,
+    all byte 1s, ... → elements."""
+    a = np.frombuffer(block_bytes, dtype=np.uint8).reshape(width, len(block_bytes) // width).copy()
+    n = a.shape[1]
+    whole = n // 8 * 8
+    for plane in range(width - bit_planes, width):
+        rows = a[plane, :whole].reshape(8, whole // 8)           # row b: bit b of 8 bytes per byte
+        bits = np.unpackbits(rows, axis=1, bitorder="little")    # (8, whole): bits[b, i] = bit b of byte i
+        a[plane, :whole] = np.packbits(bits.T, axis=1, bitorder="little").reshape(whole)
+    return a.T.copy().tobytes()
+
+
+def unzigzag_add(delta, base, width):
+    """delta-sub: base + unzigzag(z) as little-endian unsigned integers of `width` bytes, wrapping."""
+    t = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[width]
+    z, b = np.frombuffer(delta, dtype=t), np.frombuffer(base, dtype=t)
+    d = (z >> t(1)) ^ (np.zeros_like(z) - (z & t(1)))
+    return (b + d).tobytes()
 
 
 def read_object(path):
@@ -81,24 +95,27 @@ def read_object(path):
     check(len(data) == 64 + payload, f"{name}: file size {len(data)} != 64 + {payload}")
     check(data[32:48].hex() == name, f"{name}: header id {data[32:48].hex()}")
     base = data[48:64]
-    check((base == b"\0" * 16) == (codec != 3), f"{name}: base id must be set exactly for delta-xor")
+    check((base == b"\0" * 16) == (codec not in (3, 4)), f"{name}: base id must be set exactly for the deltas")
     body = data[64:]
     if codec == 0:
         out = body
     elif codec == 1:
         out = b"".join(lz4_blocks(body, logical, name)[1])
-    elif codec in (2, 3):
-        width, depth = body[0], body[1]
-        check(body[2:8] == b"\0" * 6, f"{name}: grouped prefix reserved bytes")
+    elif codec in (2, 3, 4):
+        width, depth, bit_planes = body[0], body[1], body[2]
+        check(body[3:8] == b"\0" * 5 and bit_planes <= width, f"{name}: grouped prefix reserved bytes / bit planes")
         check((depth == 0) == (codec == 2), f"{name}: chain depth {depth} for codec {codec}")
         _, parts = lz4_blocks(body[8:], logical, name)
-        out = b"".join(ungroup(p, width) for p in parts)
-        if codec == 3:
+        out = b"".join(ungroup(p, width, bit_planes) for p in parts)
+        if codec in (3, 4):
             base_path = os.path.join(os.path.dirname(os.path.dirname(path)), base.hex()[:2], base.hex())
             check(os.path.exists(base_path), f"{name}: delta base {base.hex()} missing")
             bkind, btag, bdata, _ = read_object(base_path)
             check((bkind, btag, len(bdata)) == (kind, tag, logical), f"{name}: base {base.hex()} differs in kind, dtype or length")
-            out = (np.frombuffer(out, dtype=np.uint8) ^ np.frombuffer(bdata, dtype=np.uint8)).tobytes()
+            if codec == 3:
+                out = (np.frombuffer(out, dtype=np.uint8) ^ np.frombuffer(bdata, dtype=np.uint8)).tobytes()
+            else:
+                out = unzigzag_add(out, bdata, width)
     else:
         check(False, f"{name}: unknown codec {codec}")
         out = b""
@@ -202,7 +219,7 @@ def main():
     for e in schema("store-config.schema.json").iter_errors(cfg):
         check(False, f"config.json: {e.message}")
     tensor_set = schema("tensor-set.schema.json")
-    codecs, manifests, run_states = {0: 0, 1: 0, 2: 0, 3: 0}, 0, 0
+    codecs, manifests, run_states = {0: 0, 1: 0, 2: 0, 3: 0, 4: 0}, 0, 0
     objects_dir = os.path.join(store, "objects")
     for fan in sorted(os.listdir(objects_dir)):
         for name in sorted(os.listdir(os.path.join(objects_dir, fan))):
@@ -221,7 +238,7 @@ def main():
                     for e in validator.iter_errors(doc):
                         check(False, f"manifest {name} ({fmt}): {e.message}")
     check(manifests >= 5, f"expected the manifests of a checkpoint, a model, a shard, responses and scores; found {manifests}")
-    check(codecs[1] > 0 and codecs[0] > 0 and codecs[3] > 0, f"expected raw, lz4 and delta-xor objects (a run's θ against its parent), got {codecs}")
+    check(codecs[1] > 0 and codecs[0] > 0 and codecs[4] > 0, f"expected raw, lz4 and delta-sub objects (a run's θ against its parent), got {codecs}")
     check(run_states >= 3, f"expected the run states of a 2-step run; found {run_states}")
     journal = schema("journal-line.schema.json")
     with open(os.path.join(store, "journal", "interop.jsonl")) as f:
@@ -235,7 +252,7 @@ def main():
     if failures:
         sys.exit(f"{len(failures)} interop checks failed")
     print(f"interop ok: {len(a)} tensors round-tripped through the reference safetensors library; ckpt diff of θ vs θ̂ equals numpy on {compared} tensors; "
-          f"{sum(codecs.values())} objects re-hashed with xxhash ({codecs[1]} lz4-, {codecs[2]} shuffle-lz4- and {codecs[3]} delta-xor-decoded, deltas through their bases); {manifests} manifests, "
+          f"{sum(codecs.values())} objects re-hashed with xxhash ({codecs[1]} lz4-, {codecs[2]} shuffle-lz4-, {codecs[3]} delta-xor- and {codecs[4]} delta-sub-decoded, deltas through their bases); {manifests} manifests, "
           f"{len(lines)} journal lines, {len(graded)} grade lines, {len(pipelines)} pipeline configs and {run_states} run states validated against schemas/")
 
 

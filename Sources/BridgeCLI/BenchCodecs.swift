@@ -2,7 +2,7 @@
 // (schedule.keep_every: 1). Per part (θ, θ̂, w and their optimizer states; tokenizer tensors left
 // out): plain copies (the logical bytes of the distinct objects), bytes on disk in this store, one
 // safetensors file per step (per part, summed) and those files under `zstd -3`; then on the last step's θ: shuffle-lz4
-// against raw, single-core decode speed of shuffle-lz4 and delta-xor, and the time to write the
+// against raw, single-core decode speed of shuffle-lz4 and of the deltas (delta-sub), and the time to write the
 // step's θ as plain copies and as deltas. tools/bench_codecs.sh runs it on both store policies.
 
 import ArgumentParser
@@ -170,14 +170,14 @@ struct BenchCodecs: ParsableCommand {
                 for c in prevSet.tensors.flatMap(\.chunks) { _ = try delta.read(c.id) }  // bases mapped and hashed, as in a run
                 deltaDecode = min(deltaDecode, try cpuTime { for c in deltaSet.tensors.flatMap(\.chunks) { _ = try delta.read(c.id, verify: false) } })
             }
-            result["delta_xor"] = ["raw_bytes": .int(bytes), "disk_bytes": .int(deltaDisk), "ratio": .double(Double(deltaDisk) / Double(bytes)),
+            result["delta"] = ["codec": "delta-sub", "raw_bytes": .int(bytes), "disk_bytes": .int(deltaDisk), "ratio": .double(Double(deltaDisk) / Double(bytes)),
                                    "decode_gb_per_s_one_core": .double(Double(bytes) / deltaDecode / 1e9)]
             result["write_step_theta_s"] = ["plain": .double(plainTime), "delta": .double(deltaTime), "ratio": .double(deltaTime / plainTime)]
         }
         printResult(result)
     }
 
-    /// Single-core decode speed of shuffle-lz4 and of delta-xor chains on single fp32 tensors:
+    /// Single-core encode and decode speed of shuffle-lz4 and of delta chains on single fp32 tensors:
     /// x₀ ~ N(0, 0.02²), xₖ = xₖ₋₁ + N(0, (relativeStep·0.02)²) rounded to fp32. Every read starts with
     /// the decode cache empty (the first link's base, a raw file, is mapped and hashed as in a
     /// run); "warm" reads the tail of a one-link chain with its base decoded in the cache. Times are
@@ -215,16 +215,20 @@ struct BenchCodecs: ParsableCommand {
             for i in 0..<n { x[i] = gauss() * 0.02 }
             let chainLength = 8, sigma = Float(0.02 * relativeStep)
             var ids: [ObjectID] = []
-            var raw = 0.0, shuffle = 0.0, shuffleBytes = 0, deltaBytes = 0
+            var raw = 0.0, shuffle = 0.0, shuffleBytes = 0, deltaBytes = 0, rawPut = 0.0, shufflePut = 0.0, deltaPut = 0.0
             for step in 0...chainLength {
                 if step > 0 { for i in 0..<n { x[i] += gauss() * sigma } }
                 try x.withUnsafeBytes { b in
-                    let r = try store.put(b, kind: .tensor, tag: DType.f32.code, codec: .raw, base: ids.last)
+                    var put: Store.PutResult? = nil
+                    let t = try cpuTime { put = try store.put(b, kind: .tensor, tag: DType.f32.code, codec: .raw, base: ids.last) }
+                    let r = put!
+                    if step == 0 { rawPut = t } else if step == 1 { deltaPut = t }
                     if step == 1 { deltaBytes = r.payloadBytes }
                     ids.append(r.id)
                     if step == 0 {
                         let s = try Store.create(at: base + "/synthetic-\(k)-shuffle", config: c)
-                        let sid = try s.put(b, kind: .tensor, tag: DType.f32.code, codec: .shuffleLZ4).id
+                        var sid = ObjectID.zero
+                        shufflePut = try cpuTime { sid = try s.put(b, kind: .tensor, tag: DType.f32.code, codec: .shuffleLZ4).id }
                         shuffleBytes = try s.header(sid).payloadLength
                         shuffle = try best { _ = try s.read(sid, verify: false) }
                         raw = try best { _ = try store.read(r.id, verify: true) }
@@ -236,6 +240,10 @@ struct BenchCodecs: ParsableCommand {
                 "shuffle_lz4_times_smaller": .double(Double(n * 4) / Double(shuffleBytes)),
                 "shuffle_lz4_decode_gb_s": .double(Double(n * 4) / shuffle / 1e9),
                 "delta_ratio": .double(Double(deltaBytes) / Double(n * 4)),
+                // a put's CPU time (hash, encode, write; not the wait for fsync), once each
+                "raw_put_gb_s": .double(Double(n * 4) / rawPut / 1e9),
+                "shuffle_lz4_put_gb_s": .double(Double(n * 4) / shufflePut / 1e9),
+                "delta_put_gb_s": .double(Double(n * 4) / deltaPut / 1e9),
             ]
             // warm: the base decoded in the cache (a run's next step), then the delta alone
             var warm = Double.infinity

@@ -77,7 +77,7 @@ public final class FuzzWorkspace: @unchecked Sendable {
         }
     }
 
-    /// Small tensors, one per codec: raw f32, lz4 i32, shuffle-lz4 f32, a delta-xor f32 against the first, raw u8.
+    /// Small tensors, one per codec: raw f32, lz4 i32, shuffle-lz4 f32, a delta f32 against the first, raw u8.
     struct SeedTensor {
         var name: String
         var dtype: DType

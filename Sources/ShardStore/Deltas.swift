@@ -1,4 +1,4 @@
-// Reading every codec, and delta chains: a `delta-xor` object decodes against its base (itself
+// Reading every codec, and delta chains: a delta object (`delta-sub`, `delta-xor`) decodes against its base (itself
 // possibly a delta, one depth lower), and a decoded grouped object is kept in a small per-process
 // cache so that the next step's delta reads its base from memory. A delta whose base is missing,
 // corrupt or does not fit (kind, dtype, length, depth) is a corrupt object whose reason names the base.
@@ -12,7 +12,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Decoded `shuffle-lz4` and `delta-xor` objects, least recently used first out. An entry is valid
+/// Decoded grouped objects (`shuffle-lz4` and the deltas), least recently used first out. An entry is valid
 /// while the identity (inode, size, mtime) of its file and of every file of its chain is unchanged. Budget: $BRIDGE_DECODE_CACHE_MIB
 /// (default 1024; 0 turns the cache off).
 final class DecodedCache: Sendable {
@@ -129,11 +129,11 @@ extension Store {
                     }
                 }
             }
-        case .shuffleLZ4, .deltaXOR:
+        case .shuffleLZ4, .deltaXOR, .deltaSub:
             Store.decodedObjects.add(1, ordering: .relaxed)
             bytes = ObjectBytes(ownedCount: header.logicalLength)
             let width = GroupedCodec.width(kind: header.kind, tag: header.tag)
-            let prefix: (width: Int, depth: Int)
+            let prefix: (width: Int, depth: Int, bitPlanes: Int)
             do {
                 prefix = try map.withUnsafeBytes { try GroupedCodec.parsePrefix(UnsafeRawBufferPointer(rebasing: $0[ObjectHeader.size...]),
                                                                                 logicalLength: header.logicalLength, expectedWidth: width) }
@@ -145,12 +145,13 @@ extension Store {
             if let expectedDepth, depth != expectedDepth { throw corrupt("chain depth \(depth), but its delta needs depth \(expectedDepth)") }
             hasher = SharedObjectHasher(kind: header.kind, tag: header.tag, length: header.logicalLength)
             if header.codec == .shuffleLZ4, depth != 0 { throw corrupt("shuffle-lz4 object claims chain depth \(depth)") }
-            if header.codec == .deltaXOR, depth < 1 { throw corrupt("delta-xor object claims chain depth 0") }
+            if header.codec.isDelta, depth < 1 { throw corrupt("\(header.codec.name) object claims chain depth 0") }
+            let layout = GroupedLayout(width: prefix.width, bitPlanes: prefix.bitPlanes, op: header.codec.deltaOp)
             func decode(base: UnsafeRawBufferPointer?) throws {
                 try map.withUnsafeBytes { all in
                     let payload = UnsafeRawBufferPointer(rebasing: all[ObjectHeader.size...])
                     try bytes.withOwnedMutableBytes { out in
-                        do { try GroupedCodec.decode(payload, width: prefix.width, base: base, into: out, hasher: hasher) } catch let LZ4Codec.DecodeError.malformed(why) {
+                        do { try GroupedCodec.decode(payload, layout: layout, base: base, into: out, hasher: hasher) } catch let LZ4Codec.DecodeError.malformed(why) {
                             throw corrupt(why)
                         }
                     }
@@ -174,7 +175,7 @@ extension Store {
             let actual = hasher?.finalize() ?? bytes.withUnsafeBytes { ObjectHasher.id(of: $0, kind: header.kind, tag: header.tag) }
             guard actual == id else { throw corrupt("content hashes to \(actual)") }
         }
-        if useCache, header.codec == .shuffleLZ4 || header.codec == .deltaXOR {
+        if useCache, header.codec.isGrouped {
             DecodedCache.shared.insert(path, chain: chain, header: header, depth: depth, bytes: bytes)
         }
         return Loaded(header: header, depth: depth, bytes: bytes, chain: chain)
@@ -205,7 +206,7 @@ extension Store {
     /// The delta chain depth of an object (0 for a full copy), from its header and payload prefix.
     public func chainDepth(_ id: ObjectID) throws -> Int {
         let h = try header(id)
-        guard h.codec == .deltaXOR || h.codec == .shuffleLZ4 else { return 0 }
+        guard h.codec.isGrouped else { return 0 }
         guard let f = try FileHandle.openIfExists(objectPath(id), flags: O_RDONLY | O_NOFOLLOW) else { throw StoreError.missingObject(id, neededBy: nil) }
         let prefix = try f.pread(count: 2, at: ObjectHeader.size)
         guard prefix.count == 2 else { throw StoreError.corruptObject(id, path: objectPath(id), reason: "payload prefix is cut short") }
@@ -219,11 +220,12 @@ extension Store {
         guard config.deltaMaxDepth > 0, bytes.count > 0 else { return nil }
         let width = GroupedCodec.width(kind: kind, tag: tag)
         guard bytes.count % width == 0, let h = try? header(base), h.kind == kind, h.tag == tag, h.logicalLength == bytes.count,
-              let baseDepth = try? chainDepth(base), h.codec == .deltaXOR || baseDepth == 0, baseDepth + 1 <= config.deltaMaxDepth,
+              let baseDepth = try? chainDepth(base), h.codec.isDelta || baseDepth == 0, baseDepth + 1 <= config.deltaMaxDepth,
               bytes.count <= config.deltaMaxChainBytes / (baseDepth + 2),
               let loaded = try? load(base, verify: true, useCache: true) else { return nil }
         return loaded.bytes.withUnsafeBytes { b in
-            GroupedCodec.encode(bytes, width: width, base: b, depth: baseDepth + 1, minSaving: config.deltaMinSaving)
+            GroupedCodec.encode(bytes, layout: GroupedCodec.writerLayout(width: width, delta: true), base: b, depth: baseDepth + 1,
+                                minSaving: config.deltaMinSaving)
         }
     }
 

@@ -134,7 +134,7 @@ extension Store {
                 bases.append(id)
             }
             while let id = bases.popLast() {
-                guard let h = try? header(id), h.codec == .deltaXOR, !reach.reachable.contains(h.base) else { continue }
+                guard let h = try? header(id), h.codec.isDelta, !reach.reachable.contains(h.base) else { continue }
                 if keep.insert(h.base).inserted {
                     report.keptBases += 1
                     bases.append(h.base)

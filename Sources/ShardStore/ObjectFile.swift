@@ -3,7 +3,7 @@
 //   offset size  field
 //        0    8  magic "BRGOBJ\0\1"
 //        8    2  format version (u16 LE) = 1
-//       10    1  codec: 0 raw, 1 lz4, 2 shuffle-lz4, 3 delta-xor (GroupedCodecs.swift)
+//       10    1  codec: 0 raw, 1 lz4, 2 shuffle-lz4, 3 delta-xor, 4 delta-sub (GroupedCodecs.swift)
 //       11    1  kind (ObjectKind)
 //       12    1  tag (dtype code for tensors, else 0)
 //       13    3  reserved, zero
@@ -19,10 +19,20 @@
 public enum Codec: UInt8, Sendable, CaseIterable {
     case raw = 0
     case lz4 = 1
-    /// Byte-grouped LZ4 (every element's first byte, then every second byte, …).
+    /// Byte-grouped LZ4 (every element's first byte, then every second byte, …; the top planes
+    /// possibly split into bit planes).
     case shuffleLZ4 = 2
-    /// XOR against the base object named in the header, byte-grouped, LZ4.
+    /// XOR against the base object named in the header, grouped, LZ4.
     case deltaXOR = 3
+    /// The zigzag-coded integer difference from the base object named in the header, grouped, LZ4.
+    case deltaSub = 4
+
+    /// A delta against a base object: decoded through its base, and the base is kept alive.
+    public var isDelta: Bool { self == .deltaXOR || self == .deltaSub }
+    /// A grouped payload (GroupedCodecs.swift).
+    public var isGrouped: Bool { self == .shuffleLZ4 || isDelta }
+    /// How a delta combines with its base.
+    var deltaOp: DeltaOp { self == .deltaSub ? .sub : .xor }
 
     public var name: String {
         switch self {
@@ -30,6 +40,7 @@ public enum Codec: UInt8, Sendable, CaseIterable {
         case .lz4: "lz4"
         case .shuffleLZ4: "shuffle-lz4"
         case .deltaXOR: "delta-xor"
+        case .deltaSub: "delta-sub"
         }
     }
 
@@ -89,9 +100,9 @@ public struct ObjectHeader: Equatable, Sendable {
         if codec != .raw, logical / 255 > payload { throw corrupt("\(codec.name) object claims \(logical) logical bytes from \(payload) stored") }
         guard let id = ObjectID(bytes: raw[32..<48]), let base = ObjectID(bytes: raw[48..<64]) else { throw corrupt("unreadable id") }
         guard id == expectedID else { throw corrupt("header names object \(id), not the id in its file name") }
-        if codec == .deltaXOR {
-            guard !base.isZero else { throw corrupt("delta-xor object names no base object") }
-            guard base != id else { throw corrupt("delta-xor object names itself as its base") }
+        if codec.isDelta {
+            guard !base.isZero else { throw corrupt("\(codec.name) object names no base object") }
+            guard base != id else { throw corrupt("\(codec.name) object names itself as its base") }
         } else {
             guard base.isZero else { throw corrupt("codec \(codec.name) takes no base object, but the header names one") }
         }

@@ -1,6 +1,6 @@
 // What the refs and journals keep alive. A manifest names every object it depends on with an
 // "id" key somewhere in its JSON; keys under "metadata" and "parent" are provenance, not
-// dependencies; a `delta-xor` object depends on its base. The walk also remembers who needs each object, so errors can name the ref and
+// dependencies; a delta object depends on its base. The walk also remembers who needs each object, so errors can name the ref and
 // the tensor.
 
 public struct Reachability: Sendable {
@@ -57,7 +57,7 @@ extension Store {
             r.reachable.insert(id)
             guard contains(id) else { r.missing.insert(id); continue }
             guard let header = try? header(id) else { continue }  // verify reports it
-            if header.codec == .deltaXOR {
+            if header.codec.isDelta {
                 stack.append((header.base, "\(label) › delta base of \(id.hex.prefix(12))"))
             }
             guard header.kind == .manifest else { continue }

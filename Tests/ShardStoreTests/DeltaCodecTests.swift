@@ -7,6 +7,7 @@ import Foundation
 import Synchronization
 import Testing
 import TestSupport
+import Tensors
 @testable import ShardStore
 
 @Suite struct DeltaCodecTests {
@@ -59,7 +60,7 @@ import TestSupport
             #expect(s.id == b.id)  // same content, same id: stored once, as raw
             let d = try next.withUnsafeBytes { try store.put($0, kind: .tensor, tag: tag, base: b.id) }
             #expect(d.id == ObjectHasher.id(of: next, kind: .tensor, tag: tag))
-            #expect(try store.header(d.id).codec == .deltaXOR)
+            #expect(try store.header(d.id).codec == .deltaSub)
             #expect(try store.header(d.id).base == b.id)
             #expect(try store.chainDepth(d.id) == 1)
             Store.clearDecodedCache()
@@ -75,18 +76,91 @@ import TestSupport
         #expect(try store.verify().ok)
     }
 
+    /// Writes an object file the way the store does, with a payload made by the caller.
+    func plant(_ store: Store, _ logical: [UInt8], tag: UInt8, codec: Codec, payload: [UInt8], base: ObjectID = .zero) throws -> ObjectID {
+        let id = ObjectHasher.id(of: logical, kind: .tensor, tag: tag)
+        let header = ObjectHeader(codec: codec, kind: .tensor, tag: tag, logicalLength: logical.count, payloadLength: payload.count, id: id, base: base)
+        let path = store.objectPath(id)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(header.encoded() + payload).write(to: URL(fileURLWithPath: path))
+        return id
+    }
+
+    /// Every layout a reader may meet — the first release's byte planes (delta-xor, shuffle-lz4
+    /// with no bit planes) and any number of bit planes with either delta — decodes exactly, for
+    /// every width, across a block boundary and with tails that are not whole bit-plane bytes.
+    @Test(arguments: [UInt8(2), 3, 4, 7, 14])
+    func everyLayoutDecodes(tag: UInt8) throws {
+        let width = GroupedCodec.width(kind: .tensor, tag: tag)
+        for count in [5, 1003, (4 << 20) / width + 77] {
+            let (base, next) = Self.pair(count: count, width: width, seed: UInt64(count) &+ UInt64(tag) &* 7)
+            for bitPlanes in 0...width {
+                let store = try makeStore("layouts-\(tag)-\(count)-\(bitPlanes)")
+                let b = try store.put(base, kind: .tensor, tag: tag, codec: .raw).id
+                for codec in [Codec.shuffleLZ4, .deltaXOR, .deltaSub] {
+                    let layout = GroupedLayout(width: width, bitPlanes: bitPlanes, op: codec.deltaOp)
+                    // the same content under each codec: one id, so each plant replaces the last
+                    let payload = try #require(next.withUnsafeBytes { c in base.withUnsafeBytes { bb in
+                        GroupedCodec.encode(c, layout: layout, base: codec.isDelta ? bb : nil, depth: codec.isDelta ? 1 : 0) } })
+                    let path = store.objectPath(ObjectHasher.id(of: next, kind: .tensor, tag: tag))
+                    try? FileManager.default.removeItem(atPath: path)
+                    let id = try plant(store, next, tag: tag, codec: codec, payload: payload, base: codec.isDelta ? b : .zero)
+                    Store.clearDecodedCache()
+                    #expect(try store.read(id).array == next, "\(codec.name), \(bitPlanes) bit planes, \(count) elements")
+                    #expect(try store.verify().ok)
+                }
+            }
+        }
+    }
+
     @Test func groupingIsTheNaiveTransposition() {
-        // 8 × 67 bytes: element counts that are not multiples of a vector's lanes.
-        let src = pseudoRandomBytes(8 * 67, seed: 3), base = pseudoRandomBytes(8 * 67, seed: 4), zero = [UInt8](repeating: 0, count: 8 * 67)
-        for width in [1, 2, 3, 4, 8] where src.count % width == 0 {
-            for withBase in [true, false] {
-                let b = withBase ? base : zero
-                var planes = [UInt8](repeating: 0, count: src.count), back = planes
-                src.withUnsafeBytes { s in b.withUnsafeBytes { bb in planes.withUnsafeMutableBytes { GroupedCodec.group(s, width: width, base: withBase ? bb : nil, into: $0) } } }
-                let n = src.count / width
-                for i in 0..<n { for k in 0..<width { #expect(planes[k * n + i] == src[i * width + k] ^ b[i * width + k], "width \(width)") } }
-                planes.withUnsafeBytes { p in b.withUnsafeBytes { bb in back.withUnsafeMutableBytes { GroupedCodec.ungroup(p, width: width, base: withBase ? bb : nil, into: $0) } } }
-                #expect(back == src, "width \(width), base \(withBase)")
+        // Element counts that are not multiples of a vector's lanes nor of 8 (bit-plane tails),
+        // and one with whole 8×8 blocks of bit-plane bytes plus a remainder.
+        for elements in [67, 8 * 67, 8 * 8 * 3 + 8 * 5 + 3] {
+            let src = pseudoRandomBytes(8 * elements, seed: 3), base = pseudoRandomBytes(8 * elements, seed: 4)
+            for width in [1, 2, 3, 4, 8] {
+                let s = Array(src.prefix(width * elements)), bs = Array(base.prefix(width * elements))
+                let n = elements
+                for withBase in [true, false] {
+                    for op in [DeltaOp.xor, .sub] where withBase || op == .xor {
+                        guard !(op == .sub && width == 3) else { continue }  // no 3-byte dtype
+                        for bitPlanes in 0...width {
+                            let layout = GroupedLayout(width: width, bitPlanes: bitPlanes, op: op)
+                            // naive: each element combined with its base as a little-endian integer, then plane by plane
+                            var bytePlanes = [UInt8](repeating: 0, count: s.count)
+                            for i in 0..<n {
+                                var x: UInt64 = 0, y: UInt64 = 0
+                                for k in 0..<width { x |= UInt64(s[i * width + k]) << (8 * k); y |= UInt64(withBase ? bs[i * width + k] : 0) << (8 * k) }
+                                let bits = UInt64(8 * width), mask: UInt64 = width == 8 ? ~0 : (1 << bits) - 1
+                                var v = x ^ y
+                                if op == .sub {
+                                    let d = (x &- y) & mask
+                                    let negative = (d >> (bits - 1)) & 1 == 1
+                                    v = ((d << 1) & mask) ^ (negative ? mask : 0)
+                                }
+                                for k in 0..<width { bytePlanes[k * n + i] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
+                            }
+                            var expected = bytePlanes
+                            let rows = n / 8
+                            for plane in (width - bitPlanes)..<width {
+                                for b in 0..<8 {
+                                    for c in 0..<rows {
+                                        var byte: UInt8 = 0
+                                        for j in 0..<8 { byte |= ((bytePlanes[plane * n + 8 * c + j] >> b) & 1) << j }
+                                        expected[plane * n + b * rows + c] = byte
+                                    }
+                                }
+                            }
+                            var planes = [UInt8](repeating: 0, count: s.count), back = planes
+                            s.withUnsafeBytes { sp in bs.withUnsafeBytes { bb in planes.withUnsafeMutableBytes {
+                                GroupedCodec.group(sp, layout: layout, base: withBase ? bb : nil, into: $0) } } }
+                            #expect(planes == expected, "width \(width), \(op), base \(withBase), \(bitPlanes) bit planes, \(n) elements")
+                            planes.withUnsafeMutableBytes { p in bs.withUnsafeBytes { bb in back.withUnsafeMutableBytes {
+                                GroupedCodec.ungroup(p, layout: layout, base: withBase ? bb : nil, into: $0) } } }
+                            #expect(back == s, "width \(width), \(op), base \(withBase), \(bitPlanes) bit planes, \(n) elements")
+                        }
+                    }
+                }
             }
         }
     }
@@ -107,8 +181,8 @@ import TestSupport
             ids.append(r.id)
             #expect(try store.chainDepth(r.id) == v % 3, "version \(v)")
         }
-        // The default bounds: depth 4, and 1 GiB decoded per read.
-        #expect(StoreConfig().deltaMaxDepth == 4 && StoreConfig().deltaMaxChainBytes == 1 << 30)
+        // The default bounds: depth 8, and 1 GiB decoded per read.
+        #expect(StoreConfig().deltaMaxDepth == 8 && StoreConfig().deltaMaxChainBytes == 1 << 30)
     }
 
     @Test func chainsAreBoundedAndReanchor() throws {
@@ -120,10 +194,53 @@ import TestSupport
             let r = try bytes.withUnsafeBytes { try store.put($0, kind: .tensor, tag: 2, base: ids.last) }
             ids.append(r.id)
             #expect(try store.chainDepth(r.id) == v % 4, "version \(v)")
-            #expect(try store.header(r.id).codec == (v % 4 == 0 ? .raw : .deltaXOR))
+            // A full copy re-anchors the chain; on noise anchor_compression saves nothing, so raw.
+            #expect(try store.header(r.id).codec == (v % 4 == 0 ? .raw : .deltaSub), "version \(v)")
         }
         Store.clearDecodedCache()
         for (id, bytes) in zip(ids, versions).reversed() { #expect(try store.read(id).array == bytes) }
+    }
+
+    /// Gaussian fp32 weights x₀ ~ N(0, 0.02²) and steps xₖ = xₖ₋₁ + N(0, (2e-5)²).
+    static func trajectory(count: Int, steps: Int) -> [[Float]] {
+        var rng = UInt64(0x2545_F491_4F6C_DD1D)
+        func gauss() -> Float {
+            func u() -> Double { rng = rng &* 6364136223846793005 &+ 1442695040888963407; return (Double(rng >> 11) + 0.5) / Double(1 << 53) }
+            return Float((-2 * Foundation.log(u())).squareRoot() * Foundation.cos(2 * Double.pi * u()))
+        }
+        var x = (0..<count).map { _ in gauss() * 0.02 }
+        var out = [x]
+        for _ in 0..<steps { for i in x.indices { x[i] += gauss() * 2e-5 }; out.append(x) }
+        return out
+    }
+
+    @Test func anchorsOfFloatWeightsAreCompressedAndDeltasBeatXOR() throws {
+        // Chains of one delta: step 0 (no hint) raw, 1 a delta, 2 an anchor, 3 a delta, ...
+        let steps = Self.trajectory(count: 20_000, steps: 4)
+        for anchor in [CodecPolicy.shuffleLZ4, .raw] {
+            var config = StoreConfig()
+            config.deltaMaxDepth = 1
+            config.anchorCompression = anchor
+            let store = try Store.create(at: scratch.file("anchors-\(anchor.rawValue)"), config: config)
+            #expect(try Store(at: store.root).config.anchorCompression == anchor)
+            var ids: [ObjectID] = []
+            for (k, x) in steps.enumerated() {
+                let r = try x.withUnsafeBytes { try store.put($0, kind: .tensor, tag: DType.f32.code, base: ids.last) }
+                ids.append(r.id)
+                let expected: Codec = k == 0 ? .raw : k % 2 == 1 ? .deltaSub : anchor == .raw ? .raw : .shuffleLZ4
+                #expect(try store.header(r.id).codec == expected, "step \(k), anchors \(anchor.rawValue)")
+                if expected == .shuffleLZ4 { #expect(Double(try store.header(r.id).payloadLength) < 0.92 * Double(x.count * 4)) }
+            }
+            Store.clearDecodedCache()
+            for (id, x) in zip(ids, steps) { #expect(try store.read(id).array == x.withUnsafeBytes { Array($0) }) }
+        }
+        // The integer difference with bit planes is smaller than the XOR with byte planes (the
+        // first release's delta) on the same step.
+        let (a, b) = (steps[0], steps[1])
+        let sizes = [GroupedLayout(width: 4, bitPlanes: 0, op: .xor), GroupedCodec.writerLayout(width: 4, delta: true)].map { layout in
+            b.withUnsafeBytes { x in a.withUnsafeBytes { base in GroupedCodec.encode(x, layout: layout, base: base, depth: 1)!.count } }
+        }
+        #expect(sizes[1] < sizes[0], "delta-sub \(sizes[1]) bytes, delta-xor \(sizes[0])")
     }
 
     @Test func deltasThatDoNotSaveEnoughAreNotKept() throws {
@@ -308,7 +425,7 @@ import TestSupport
         _ = try b.withUnsafeBytes { try store.put($0, kind: .tensor, tag: 2, base: base) }
         let s = try store.stats()
         #expect(s.codecUsage["raw"]!.objects == 1 && s.codecUsage["raw"]!.logicalBytes == 16_000)
-        let d = s.codecUsage["delta-xor"]!
+        let d = s.codecUsage["delta-sub"]!
         #expect(d.objects == 1 && d.logicalBytes == 16_000 && d.diskBytes < 16_000 && d.saving > 0.3)
         #expect(s.diskBytes == s.codecUsage.values.reduce(0) { $0 + $1.diskBytes })
     }
