@@ -48,11 +48,14 @@ enum LZ4Codec {
                                  scratch: UnsafeMutableRawBufferPointer?) -> [UInt8]? {
         let count = input.count
         let blocks = count == 0 ? 0 : (count + blockSize - 1) / blockSize
-        let bound = Int(LZ4_compressBound(Int32(blockSize)))
-        var out = [UInt8](repeating: 0, count: reserve + 8 + 4 * blocks + blocks * bound)
+        // Room for the worst case of each block: a whole block's bound, the last block's own (a
+        // small object must not allocate, and zero, a 4 MiB block's worth).
+        func bound(_ n: Int) -> Int { Int(LZ4_compressBound(Int32(n))) }
+        let worst = blocks == 0 ? 0 : (blocks - 1) * bound(blockSize) + bound(count - (blocks - 1) * blockSize)
         let budget = Double(count) * (1 - minSaving)
-        var used = reserve + 8 + 4 * blocks
-        let ok: Bool = out.withUnsafeMutableBytes { dst in
+        let head = reserve + 8 + 4 * blocks
+        var used = head, ok = true
+        func compressBlocks(into dst: UnsafeMutableRawBufferPointer) -> Bool {
             storeLE32(UInt32(blockSize), dst, reserve)
             storeLE32(UInt32(blocks), dst, reserve + 4)
             for b in 0..<blocks {
@@ -66,7 +69,7 @@ enum LZ4Codec {
                 let written = LZ4_compress_default(
                     source.assumingMemoryBound(to: CChar.self),
                     dst.baseAddress!.advanced(by: used).assumingMemoryBound(to: CChar.self),
-                    Int32(n), Int32(bound))
+                    Int32(n), Int32(bound(n)))
                 if written <= 0 { return false }
                 storeLE32(UInt32(written), dst, reserve + 8 + 4 * b)
                 used += Int(written)
@@ -74,8 +77,15 @@ enum LZ4Codec {
             }
             return true
         }
+        // Only the bytes written are ever initialised (the header zeroed, then LZ4's output), so a
+        // big object's worst case is not zeroed first.
+        let out = [UInt8](unsafeUninitializedCapacity: head + worst) { buffer, initialized in
+            let dst = UnsafeMutableRawBufferPointer(buffer)
+            dst.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0, count: head)
+            ok = compressBlocks(into: dst)
+            initialized = ok ? used : head
+        }
         guard ok else { return nil }
-        out.removeSubrange(used...)
         return out
     }
 
