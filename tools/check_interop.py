@@ -76,10 +76,11 @@ def ungroup(block_bytes, width, bit_planes):
 
 def unzigzag_add(delta, base, width):
     """delta-sub: base + unzigzag(z) as little-endian unsigned integers of `width` bytes, wrapping."""
-    t = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[width]
+    t = np.dtype({1: "u1", 2: "<u2", 4: "<u4", 8: "<u8"}[width])
     z, b = np.frombuffer(delta, dtype=t), np.frombuffer(base, dtype=t)
-    d = (z >> t(1)) ^ (np.zeros_like(z) - (z & t(1)))
-    return (b + d).tobytes()
+    one = z.dtype.type(1)
+    d = (z >> one) ^ (np.zeros_like(z) - (z & one))
+    return (b + d).astype(t).tobytes()
 
 
 def read_object(path):

@@ -36,15 +36,17 @@ public struct StoreConfig: Equatable, Sendable {
     /// The codec for full copies of float tensors: raw (memory-mapped in place) or shuffle-lz4.
     public var floatCompression: CodecPolicy = .raw
     /// The codec for full copies of float tensors written with a delta base hint that get no
-    /// delta (a trajectory's anchors: every `delta_max_depth + 1`-th step of θ, θ̂, w): such a
-    /// copy is read once, by the next step, so it need not map in place.
+    /// delta while deltas are on (a trajectory's anchors: every `delta_max_depth + 1`-th step of
+    /// θ, θ̂, w): such a copy is read once, by the next step, so it need not map in place. raw or
+    /// shuffle-lz4 (kept when it saves `Store.anchorMinSaving`).
     public var anchorCompression: CodecPolicy = .shuffleLZ4
     /// The longest delta chain a writer makes; the next write against its end is a full copy (0: no deltas).
     /// A read of an object not in the decode cache decodes its whole chain, so this bounds its cost.
     public var deltaMaxDepth: Int = 8
     /// A delta is written only when a read of it, decoding its chain from the full copy, handles at
     /// most this many logical bytes ((depth + 1) × length): large tensors get shorter chains (a
-    /// 256 MiB chunk at most one delta, above 512 MiB none), so that no read decodes more than this.
+    /// 256 MiB chunk at most three deltas, a 512 MiB one one, above that none), so that no read
+    /// decodes more than this.
     public var deltaMaxChainBytes: Int = 1 << 30
     /// A delta is kept only when it saves at least this fraction of the logical bytes.
     public var deltaMinSaving: Double = 0.2
@@ -91,7 +93,9 @@ public struct StoreConfig: Equatable, Sendable {
             floatCompression = c
         }
         if let v = o["anchor_compression"] {
-            guard let s = v.stringValue, let c = CodecPolicy(rawValue: s) else { throw bad("'anchor_compression' must be raw, lz4, auto or shuffle-lz4") }
+            guard let s = v.stringValue, let c = CodecPolicy(rawValue: s), c == .raw || c == .shuffleLZ4 else {
+                throw bad("'anchor_compression' must be raw or shuffle-lz4")
+            }
             anchorCompression = c
         }
         if let v = o["delta_max_depth"] {
@@ -317,7 +321,7 @@ public final class Store: @unchecked Sendable {
             baseID = base
         } else {
             var codec = codec, minSaving = 0.0
-            if base != nil, codec == .raw, kind == .tensor, DType(code: tag)?.isFloatingPoint == true {
+            if base != nil, config.deltaMaxDepth > 0, codec == .raw, !bytes.isEmpty, kind == .tensor, DType(code: tag)?.isFloatingPoint == true {
                 codec = config.anchorCompression
                 minSaving = Store.anchorMinSaving
             }

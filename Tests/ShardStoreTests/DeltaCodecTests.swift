@@ -234,6 +234,18 @@ import Tensors
             Store.clearDecodedCache()
             for (id, x) in zip(ids, steps) { #expect(try store.read(id).array == x.withUnsafeBytes { Array($0) }) }
         }
+        // With deltas off a hinted write is a plain full copy: raw, mapped in place.
+        var off = StoreConfig()
+        off.deltaMaxDepth = 0
+        let plain = try Store.create(at: scratch.file("anchors-off"), config: off)
+        let first = try steps[0].withUnsafeBytes { try plain.put($0, kind: .tensor, tag: DType.f32.code) }
+        let second = try steps[1].withUnsafeBytes { try plain.put($0, kind: .tensor, tag: DType.f32.code, base: first.id) }
+        #expect(try plain.header(second.id).codec == .raw)
+        // anchor_compression takes raw or shuffle-lz4 only; anything else is refused by name.
+        let bad = try Store.create(at: scratch.file("anchors-bad"))
+        try #"{"format": "bridge-store", "version": 1, "anchor_compression": "lz4"}"#.write(toFile: bad.root + "/config.json", atomically: false, encoding: .utf8)
+        #expect { _ = try Store(at: bad.root) } throws: { "\($0)".contains("anchor_compression") }
+
         // The integer difference with bit planes is smaller than the XOR with byte planes (the
         // first release's delta) on the same step.
         let (a, b) = (steps[0], steps[1])
