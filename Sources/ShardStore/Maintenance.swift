@@ -150,11 +150,16 @@ extension Store {
                 }
             }
             for dir in touchedDirectories.sorted() { try Posix.syncDirectory(dir) }
-            // Temporary files: a writer's directory is locked while the writer lives.
+            // Temporary files: a writer's directory is locked while the writer lives. It is named
+            // w-… only once locked (Store.beginSession); any other directory may be a writer
+            // between its mkdir and its lock, so it goes only once a minute old and unlocked.
             let tmp = root + "/tmp"
             for entry in try Posix.listDirectory(tmp) {
                 let path = tmp + "/" + entry
                 if Posix.isDirectory(path) {
+                    if !entry.hasPrefix("w-") {
+                        guard let st = Posix.status(path), st.mtime <= Double(now.tv_sec) - 60 else { continue }
+                    }
                     guard let lock = try FileHandle.openIfExists(path + "/.lock", flags: O_RDONLY) else {
                         report.removedTemporary.append(entry)
                         if !dryRun { try Posix.removeTree(path) }

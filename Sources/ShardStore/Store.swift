@@ -226,12 +226,18 @@ public final class Store: @unchecked Sendable {
         try session.withLock { try beginSession(&$0) }
     }
 
+    /// The writer's directory is made as `tmp/n-…`, its `.lock` created and locked, and only then
+    /// renamed to `tmp/w-…`: gc takes an unlocked `w-` directory for a dead writer's, and made in
+    /// place, a directory would be unlocked from its mkdir to its flock (a `gc --grace 0` in that
+    /// moment removed a starting run's directory under it).
     private func beginSession(_ s: inout Session?) throws {
         guard s == nil else { return }
-        let dir = root + "/tmp/w-\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        try Posix.makeDirectory(dir)
-        let lock = try FileHandle.open(dir + "/.lock", flags: O_WRONLY | O_CREAT)
+        let suffix = "\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let staging = root + "/tmp/n-" + suffix, dir = root + "/tmp/w-" + suffix
+        try Posix.makeDirectory(staging)
+        let lock = try FileHandle.open(staging + "/.lock", flags: O_WRONLY | O_CREAT)
         _ = try lock.lock(exclusive: true)
+        try Posix.rename(staging, dir)
         s = Session(directory: dir, lockHandle: lock, counter: 0)
     }
 
