@@ -151,14 +151,17 @@ extension Store {
             }
             for dir in touchedDirectories.sorted() { try Posix.syncDirectory(dir) }
             // Temporary files: a writer's directory is locked while the writer lives. It is named
-            // w-… only once locked (Store.beginSession); any other directory may be a writer
-            // between its mkdir and its lock, so it goes only once a minute old and unlocked.
+            // w-… only once locked (Store.beginSession); before that it is n-<pid>-…, and may be a
+            // writer between its mkdir and its lock: it goes once its process is gone (or, should
+            // the pid be another host's or reused, once it is a minute old).
             let tmp = root + "/tmp"
             for entry in try Posix.listDirectory(tmp) {
                 let path = tmp + "/" + entry
                 if Posix.isDirectory(path) {
                     if !entry.hasPrefix("w-") {
-                        guard let st = Posix.status(path), st.mtime <= Double(now.tv_sec) - 60 else { continue }
+                        let pid = entry.hasPrefix("n-") ? entry.dropFirst(2).split(separator: "-").first.flatMap { Int32($0) } : nil
+                        let starting = pid.map { kill($0, 0) == 0 || errno == EPERM } ?? false
+                        guard let st = Posix.status(path), !starting || st.mtime <= Double(now.tv_sec) - 60 else { continue }
                     }
                     guard let lock = try FileHandle.openIfExists(path + "/.lock", flags: O_RDONLY) else {
                         report.removedTemporary.append(entry)

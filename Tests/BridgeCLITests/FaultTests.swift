@@ -85,7 +85,7 @@ import Tensors
             #expect(p.terminationReason == .uncaughtSignal, "crash point \(point): the run was not killed")
             try storeIsWhole(cli, "killed at \(point)")
         }
-        let tmp = try FileManager.default.contentsOfDirectory(atPath: cli.store + "/tmp").filter { $0.hasPrefix("w-") }
+        let tmp = try FileManager.default.contentsOfDirectory(atPath: cli.store + "/tmp").filter { $0.hasPrefix("w-") || $0.hasPrefix("n-") }  // n-: killed before its lock
         #expect(!tmp.isEmpty, "the killed writers left no temporary directory to clean")
         let gc = try cli.json(["gc"])
         #expect(gc["removed_temporary"]?.arrayValue?.count == tmp.count, "\(gc)")

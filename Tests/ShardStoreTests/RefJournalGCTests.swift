@@ -155,17 +155,19 @@ import TestSupport
         try FileManager.default.createDirectory(atPath: dead, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: dead + "/.lock", contents: Data())
         FileManager.default.createFile(atPath: dead + "/abc.1", contents: Data([1, 2, 3]))
-        // A writer caught between its directory's mkdir and its lock: not yet named w-…, young,
-        // no lock file (or one nobody holds yet): it stays, even with no grace period; the same
-        // left by a writer killed in that moment goes once a minute old.
-        let starting = tmp + "/n-99997-starting", stale = tmp + "/n-99996-stale"
-        for dir in [starting, stale] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        // A writer caught between its directory's mkdir and its lock (not yet named w-…; a lock
+        // file nobody holds yet) stays while its process lives, even with no grace period: here
+        // this process's pid. The same left by a process that is gone goes at once (pid 2³¹ − 1
+        // is above Linux's pid_max), and any starting directory goes once a minute old.
+        let me = getpid()
+        let starting = tmp + "/n-\(me)-starting", gone = tmp + "/n-2147483647-gone", stale = tmp + "/n-\(me)-stale"
+        for dir in [starting, gone, stale] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         FileManager.default.createFile(atPath: starting + "/.lock", contents: Data())
         var old = [timespec(tv_sec: time(nil) - 120, tv_nsec: 0), timespec(tv_sec: time(nil) - 120, tv_nsec: 0)]
         #expect(utimensat(AT_FDCWD, stale, &old, 0) == 0)
         let report = try store.gc(dryRun: false, graceSeconds: 0)
-        #expect(report.removedTemporary.sorted() == ["n-99996-stale", "w-99999-dead"])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).sorted() == (live + ["n-99997-starting"]).sorted())
+        #expect(report.removedTemporary.sorted() == ["n-2147483647-gone", "n-\(me)-stale", "w-99999-dead"].sorted())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).sorted() == (live + ["n-\(me)-starting"]).sorted())
     }
 
     /// A live writer (another process's locked session) keeps what it wrote since it began, even
