@@ -211,27 +211,27 @@ enum GroupedCodec {
 
     /// Rewrites the top `layout.bitPlanes` byte planes of a grouped block as bit planes.
     static func splitBitPlanes(_ block: UnsafeMutableRawBufferPointer, layout: GroupedLayout) {
-        guard layout.bitPlanes > 0 else { return }
-        let n = block.count / layout.width, rows = n / 8
-        guard rows > 0 else { return }
-        ScratchPool.shared.withBlock { tmp in
-            for plane in (layout.width - layout.bitPlanes)..<layout.width {
-                let p = block.baseAddress! + plane * n
-                splitRows(p, rows: rows, into: tmp.baseAddress!)
-                p.copyMemory(from: tmp.baseAddress!, byteCount: rows * 8)
-            }
-        }
+        rewriteTopPlanes(block, layout: layout) { splitRows($0, rows: $1, into: $2) }
     }
 
     /// The inverse of `splitBitPlanes`, in place.
     static func mergeBitPlanes(_ block: UnsafeMutableRawBufferPointer, layout: GroupedLayout) {
+        rewriteTopPlanes(block, layout: layout) { mergeRows($0, rows: $1, into: $2) }
+    }
+
+    /// Runs `rewrite(plane, rows, scratch)` on the first 8 × rows bytes of each of the top
+    /// `layout.bitPlanes` byte planes (rows = n / 8; the plane's last n mod 8 bytes stay) and
+    /// copies the scratch back over them.
+    @inline(__always)
+    static func rewriteTopPlanes(_ block: UnsafeMutableRawBufferPointer, layout: GroupedLayout,
+                                 _ rewrite: (UnsafeRawPointer, Int, UnsafeMutableRawPointer) -> Void) {
         guard layout.bitPlanes > 0 else { return }
         let n = block.count / layout.width, rows = n / 8
         guard rows > 0 else { return }
         ScratchPool.shared.withBlock { tmp in
             for plane in (layout.width - layout.bitPlanes)..<layout.width {
                 let p = block.baseAddress! + plane * n
-                mergeRows(p, rows: rows, into: tmp.baseAddress!)
+                rewrite(p, rows, tmp.baseAddress!)
                 p.copyMemory(from: tmp.baseAddress!, byteCount: rows * 8)
             }
         }
