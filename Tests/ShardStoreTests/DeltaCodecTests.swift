@@ -203,14 +203,10 @@ import Tensors
 
     /// Gaussian fp32 weights x₀ ~ N(0, 0.02²) and steps xₖ = xₖ₋₁ + N(0, (2e-5)²).
     static func trajectory(count: Int, steps: Int) -> [[Float]] {
-        var rng = UInt64(0x2545_F491_4F6C_DD1D)
-        func gauss() -> Float {
-            func u() -> Double { rng = rng &* 6364136223846793005 &+ 1442695040888963407; return (Double(rng >> 11) + 0.5) / Double(1 << 53) }
-            return Float((-2 * Foundation.log(u())).squareRoot() * Foundation.cos(2 * Double.pi * u()))
-        }
-        var x = (0..<count).map { _ in gauss() * 0.02 }
+        var rng = Philox(seed: 0x2545_F491_4F6C_DD1D)
+        var x = (0..<count).map { _ in rng.normal() * 0.02 }
         var out = [x]
-        for _ in 0..<steps { for i in x.indices { x[i] += gauss() * 2e-5 }; out.append(x) }
+        for _ in 0..<steps { for i in x.indices { x[i] += rng.normal() * 2e-5 }; out.append(x) }
         return out
     }
 
