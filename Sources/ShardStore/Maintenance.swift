@@ -88,8 +88,8 @@ extension Store {
     func oldestLiveWriter() throws -> Double? {
         var oldest: Double?
         let tmp = root + "/tmp"
-        let own = "w-\(Posix.processID())-"  // this process is running gc, not writing
-        for entry in try Posix.listDirectory(tmp) where entry.hasPrefix("w-") && !entry.hasPrefix(own) {
+        let own = Store.writerPrefix + "\(Posix.processID())-"  // this process is running gc, not writing
+        for entry in try Posix.listDirectory(tmp) where entry.hasPrefix(Store.writerPrefix) && !entry.hasPrefix(own) {
             let lockPath = tmp + "/" + entry + "/.lock"
             guard let lock = try FileHandle.openIfExists(lockPath, flags: O_RDONLY | O_NOFOLLOW), let st = Posix.status(lockPath) else { continue }
             if try lock.lock(exclusive: true, wait: false) {
@@ -158,10 +158,8 @@ extension Store {
             for entry in try Posix.listDirectory(tmp) {
                 let path = tmp + "/" + entry
                 if Posix.isDirectory(path) {
-                    if !entry.hasPrefix("w-") {
-                        let pid = entry.hasPrefix("n-") ? entry.dropFirst(2).split(separator: "-").first.flatMap { Int32($0) } : nil
-                        let starting = pid.map { kill($0, 0) == 0 || errno == EPERM } ?? false
-                        guard let st = Posix.status(path), !starting || st.mtime <= Double(now.tv_sec) - 60 else { continue }
+                    if !entry.hasPrefix(Store.writerPrefix) {
+                        guard let st = Posix.status(path), !Store.isStartingWriter(entry) || st.mtime <= Double(now.tv_sec) - 60 else { continue }
                     }
                     guard let lock = try FileHandle.openIfExists(path + "/.lock", flags: O_RDONLY) else {
                         report.removedTemporary.append(entry)

@@ -226,14 +226,26 @@ public final class Store: @unchecked Sendable {
         try session.withLock { try beginSession(&$0) }
     }
 
+    /// A writer's directory under tmp/: w-<pid>-<random>, and n-<pid>-<random> until it is locked.
+    static let writerPrefix = "w-", startingWriterPrefix = "n-"
+
+    /// Whether `entry` (a name under tmp/) is the directory of a writer that is starting: named
+    /// n-<pid>-… by a process that is still running (on this host; another host's pid, or a
+    /// reused one, reads as running).
+    static func isStartingWriter(_ entry: String) -> Bool {
+        guard entry.hasPrefix(startingWriterPrefix),
+              let pid = entry.dropFirst(startingWriterPrefix.count).split(separator: "-").first.flatMap({ Int32($0) }) else { return false }
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+
     /// The writer's directory is made as `tmp/n-…`, its `.lock` created and locked, and only then
     /// renamed to `tmp/w-…`: gc takes an unlocked `w-` directory for a dead writer's, and made in
     /// place, a directory would be unlocked from its mkdir to its flock (a `gc --grace 0` in that
     /// moment removed a starting run's directory under it).
     private func beginSession(_ s: inout Session?) throws {
         guard s == nil else { return }
-        let suffix = "\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let staging = root + "/tmp/n-" + suffix, dir = root + "/tmp/w-" + suffix
+        let suffix = "\(Posix.processID())-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let staging = root + "/tmp/" + Store.startingWriterPrefix + suffix, dir = root + "/tmp/" + Store.writerPrefix + suffix
         try Posix.makeDirectory(staging)
         let lock = try FileHandle.open(staging + "/.lock", flags: O_WRONLY | O_CREAT)
         _ = try lock.lock(exclusive: true)
