@@ -10,7 +10,9 @@
 // together and its output features are split over the cores, whose helpers spin between products
 // (HotThreads) instead of sleeping. Every row is computed the same way whatever rows come with it
 // and whatever the thread count, so the generated ids depend on neither. `generate` first packs the
-// weight matrices into panels (`PackedLinear`) for its decoding steps.
+// weight matrices into panels (`PackedLinear`) for its decoding steps, with an adapter folded in
+// (W + scale·B·A, as a merged export): a rollout from base + adapter decodes as fast as the base
+// alone (prefill, a small share, still runs the adapter's own products).
 // B sequences, G sequences in a group, T new tokens, C hidden, Q/K q and kv widths,
 // I intermediate, V vocab.
 
@@ -48,8 +50,11 @@ final class DecodeWeights {
     let buffer: FloatBuffer
     let qkv, o, gateUp, down: [Int]
     let lmHead: Int
+    /// The adapter folded into the packed matrices (W + scale·B·A, as `merged`), so decoding steps
+    /// run no adapter products of their own.
+    let mergesLoRA: Bool
 
-    init(model m: Transformer, reusing old: FloatBuffer?) {
+    init(model m: Transformer, lora: LoRAAdapter? = nil, reusing old: FloatBuffer?) {
         let c = m.config, C = c.hiddenSize, I = c.intermediateSize, QKV = c.qDim + 2 * c.kvDim
         var total = 0
         func reserve(_ inF: Int, _ outF: Int) -> Int {
@@ -72,6 +77,25 @@ final class DecodeWeights {
             PackedLinear.pack(dst + down[l], weight: w + P.downWeight, inFeatures: I, outFeatures: C)
         }
         PackedLinear.pack(dst + lmHead, weight: w + m.layout.lmHead, inFeatures: C, outFeatures: c.vocabSize)
+        mergesLoRA = lora != nil
+        guard let lora else { return }
+        let Q = c.qDim, K = c.kvDim, ap = lora.params.readPointer
+        for (l, pairs) in lora.layout.layers.enumerated() {
+            for p in pairs {
+                let (matrix, first): (Int, Int)
+                switch p.target {
+                case .q: (matrix, first) = (qkv[l], 0)
+                case .k: (matrix, first) = (qkv[l], Q)
+                case .v: (matrix, first) = (qkv[l], Q + K)
+                case .o: (matrix, first) = (o[l], 0)
+                case .gate: (matrix, first) = (gateUp[l], 0)
+                case .up: (matrix, first) = (gateUp[l], I)
+                case .down: (matrix, first) = (down[l], 0)
+                }
+                PackedLinear.addLowRank(dst + matrix, rows: first..<(first + p.outFeatures), a: ap + p.a, b: ap + p.b,
+                                        rank: lora.config.r, inFeatures: p.inFeatures, scale: lora.config.scale)
+            }
+        }
     }
 }
 
@@ -210,6 +234,7 @@ extension Transformer {
     func forwardCached(tokens: UnsafePointer<Int32>, sequences: Range<Int>, time T: Int, starts: [Int], cache: KVCache,
                        scratch s: InferenceScratch, lora: LoRAAdapter?, lastHidden: UnsafeMutablePointer<Float>? = nil,
                        packed: DecodeWeights? = nil) {
+        let lora = packed?.mergesLoRA == true ? nil : lora
         let c = config, G = sequences.count, N = G * T
         let C = c.hiddenSize, Q = c.qDim, K = c.kvDim, QKV = Q + 2 * K, I = c.intermediateSize
         let Hq = c.numAttentionHeads, Hkv = c.numKeyValueHeads, D = c.headDim, eps = Float(c.rmsNormEps)
@@ -358,7 +383,7 @@ extension Transformer {
         var nextLogprob = [Float](repeating: 0, count: B)
         Transformer.runHot(threads: threads) {
             let packed = maxNewTokens > 1 ? StepProfile.measure("inf pack") {
-                DecodeWeights(model: self, reusing: decodeBuffer.withLock { b in b.take() })
+                DecodeWeights(model: self, lora: lora, reusing: decodeBuffer.withLock { b in b.take() })
             } : nil
             defer { if let packed { decodeBuffer.withLock { $0 = packed.buffer } } }
             for t in 0..<maxNewTokens {

@@ -46,6 +46,45 @@ import TestSupport
     }
 
     @Test(arguments: ["qwen2", "llama", "qwen3"])
+    func anAdapterFoldedIntoThePackedWeightsDecodesAsTheAdapterDoes(family: String) throws {
+        // generate folds the adapter into its packed panels (W + scale·B·A); prefill/decode apply it
+        // as its own products: each greedy token is the argmax of the latter's logits, and the
+        // sampled log-probabilities are those of the latter's softmax
+        let f = try GoldenFixture(family)
+        let V = f.config.vocabSize, steps = 10
+        let adapter = LoRAAdapter(config: LoRAConfig(r: 4, loraAlpha: 8, targetModules: LoRATarget.allCases), model: f.config, seed: 3)
+        var rng = Philox(seed: 5)
+        for i in 0..<adapter.params.count where adapter.params[i] == 0 { adapter.params[i] = rng.normal() * 0.3 }   // B ≠ 0
+        let prompts = [Array(f.tokens[0..<4]), Array(f.tokens[5..<9]), Array(f.tokens[2..<6])]
+        let plain = try f.model.generate(prompts: prompts, maxNewTokens: steps).ids
+        let generated = try f.model.generate(prompts: prompts, maxNewTokens: steps, lora: adapter).ids
+        #expect(generated != plain, "the adapter changes what is generated")
+        let cache = KVCache(config: f.config, batch: prompts.count, capacity: 4 + steps)
+        var logits = try f.model.prefill(prompts: prompts, cache: cache, lora: adapter)
+        for t in 0..<steps {
+            let next = (0..<prompts.count).map { b -> Int32 in
+                let row = logits[(b * V)..<((b + 1) * V)]
+                return Int32(row.indices.max { row[$0] < row[$1] }! - b * V)
+            }
+            #expect(next == generated.map { $0[t] }, "\(family) step \(t)")
+            if t < steps - 1 { logits = try f.model.decode(tokens: next, cache: cache, lora: adapter) }
+        }
+        let options = SamplingOptions(temperature: 0.8, topP: 1, seed: 4)
+        let sampled = try f.model.generate(prompts: prompts, maxNewTokens: steps, sampling: options, lora: adapter, logprobs: true)
+        let replay = KVCache(config: f.config, batch: prompts.count, capacity: 4 + steps)
+        logits = try f.model.prefill(prompts: prompts, cache: replay, lora: adapter)
+        for t in 0..<steps {
+            for b in prompts.indices {
+                let row = logits[(b * V)..<((b + 1) * V)].map { $0 / 0.8 }
+                let top = row.max()!, sum = row.reduce(0.0) { $0 + exp(Double($1 - top)) }
+                let expected = Double(row[Int(sampled.ids[b][t])] - top) - log(sum)
+                #expect(abs(Double(sampled.logprobs![b][t]) - expected) <= 1e-4 * max(1, abs(expected)), "\(family) step \(t) sequence \(b)")
+            }
+            if t < steps - 1 { logits = try f.model.decode(tokens: prompts.indices.map { sampled.ids[$0][t] }, cache: replay, lora: adapter) }
+        }
+    }
+
+    @Test(arguments: ["qwen2", "llama", "qwen3"])
     func promptsOfDifferentLengthsDecodeAsTheyWouldAlone(family: String) throws {
         // lengths 5, 5, 2, 9, 40, 40, 1: runs of equal lengths prefill together, every sequence
         // decodes at its own positions; greedy ids equal each prompt's ids alone

@@ -41,4 +41,31 @@ import TestSupport
             PackedLinear.forward(out: out, inp: inp, packed: packed.readPointer, bias: b.readPointer, n: rows, inFeatures: k, outFeatures: o)
         }
     }
+
+    @Test(arguments: [(37, 70, 20, 33, 3), (64, 48, 0, 48, 16), (9, 130, 17, 130, 1)])
+    func aLowRankUpdateLandsOnItsRowsAsTheMergedMatrixWould(k: Int, o: Int, first: Int, last: Int, r: Int) {
+        // rows first..<last of a packed [o, k] matrix gain scale·B·A; the result equals packing
+        // W + scale·B·A computed naively, and every other entry (and the padding) is untouched
+        let w = randomBuffer(o * k, seed: 41), a = randomBuffer(r * k, seed: 42), b = randomBuffer((last - first) * r, seed: 43)
+        let scale: Float = 0.75
+        let packed = FloatBuffer(count: PackedLinear.count(inFeatures: k, outFeatures: o))
+        PackedLinear.pack(packed.pointer, weight: w.readPointer, inFeatures: k, outFeatures: o)
+        let before = packed.array
+        PackedLinear.addLowRank(packed.pointer, rows: first..<last, a: a.readPointer, b: b.readPointer, rank: r, inFeatures: k, scale: scale)
+        let merged = FloatBuffer(count: o * k)
+        merged.copy(from: w)
+        for row in first..<last {
+            for i in 0..<k {
+                var d: Double = 0
+                for j in 0..<r { d += Double(b[(row - first) * r + j]) * Double(a[j * k + i]) }
+                merged[row * k + i] += scale * Float(d)
+            }
+        }
+        let expected = FloatBuffer(count: packed.count)
+        PackedLinear.pack(expected.pointer, weight: merged.readPointer, inFeatures: k, outFeatures: o)
+        expectClose(packed.array, expected.array, rtol: 1e-5, atol: 1e-6)
+        for (index, value) in packed.array.enumerated() where !(first..<last).contains((index / (k * 16)) * 16 + index % 16) {
+            #expect(value == before[index], "entry \(index) outside rows \(first)..<\(last) changed")
+        }
+    }
 }

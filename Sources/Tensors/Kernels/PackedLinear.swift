@@ -34,6 +34,35 @@ public enum PackedLinear {
         }
     }
 
+    /// Adds scale · B·A to output rows `rows` of a packed matrix with I input features: row o gets
+    /// scale · Σ_k B[o − rows.lowerBound, k] · A[k, :], the sum taken over k in order (B [rows, r],
+    /// A [r, I], PEFT's layout). This folds a LoRA adapter into the weights as `merge` does (W + scale·B·A);
+    /// each element is computed the same way whatever the thread count.
+    public static func addLowRank(_ packed: UnsafeMutablePointer<Float>, rows: Range<Int>, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                  rank r: Int, inFeatures I: Int, scale: Float) {
+        typealias V = SIMD8<Float>
+        parallelChunks(rows.count, minChunk: width) { chunk in
+            let delta = UnsafeMutablePointer<Float>.allocate(capacity: I)
+            defer { delta.deallocate() }
+            for local in chunk {
+                delta.update(repeating: 0, count: I)
+                for k in 0..<r {
+                    let bk = b[local * r + k], ak = a + k * I
+                    var i = 0
+                    while i + 8 <= I {
+                        let d = UnsafeMutableRawPointer(delta + i)
+                        d.storeBytes(of: d.loadUnaligned(as: V.self).addingProduct(V(repeating: bk), UnsafeRawPointer(ak + i).loadUnaligned(as: V.self)), as: V.self)
+                        i += 8
+                    }
+                    while i < I { delta[i] = delta[i].addingProduct(bk, ak[i]); i += 1 }
+                }
+                let o = rows.lowerBound + local
+                let column = packed + (o / width) * I * width + o % width
+                for i in 0..<I { column[i * width] += scale * delta[i] }
+            }
+        }
+    }
+
     /// out[r, o] (+)= Σ_i inp[r, i]·weight[o, i] (+ bias[o]) for n rows, weight packed by `pack`.
     /// Tiles of 4 rows × 16 outputs (8 vector accumulators, 6 loads per 8 multiply-adds), leftover
     /// rows 1 × 16; panels split over the kernel threads.
