@@ -174,7 +174,7 @@ extension Store {
     /// the set whose same-named tensors are each tensor's base.
     public func putTensors(_ items: [(name: String, tensor: Tensor)], bases: TensorSet? = nil, floatCodec: CodecPolicy? = nil) throws -> [TensorEntry] {
         let results = Locked<[Int: TensorEntry]>([:])
-        try parallelForThrowing(items.count) { i in
+        try parallelForBlocking(items.count, threads: Store.writeThreads) { i in
             let entry = try putTensor(name: items[i].name, items[i].tensor, base: bases?.entry(items[i].name), floatCodec: floatCodec)
             results.withLock { $0[i] = entry }
         }

@@ -112,8 +112,10 @@ extension Transformer {
         func adapters(layer l: Int, _ targets: [LoRATarget], dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                       dy: UnsafePointer<Float>, ldy: Int, columns: [Int]) {
             guard let lora else { return }
-            ordered(if: loraGrads != nil) {
-                loraBackward(lora, loraGrads, acts, layer: l, rows: r0, n, targets: targets, dx: dx, x: x, dy: dy, ldy: ldy, columns: columns)
+            StepProfile.measure("bwd lora") {
+                ordered(if: loraGrads != nil) {
+                    loraBackward(lora, loraGrads, acts, layer: l, rows: r0, n, targets: targets, dx: dx, x: x, dy: dy, ldy: ldy, columns: columns)
+                }
             }
         }
         normBackward(layout.finalNorm, dout: dln, inp: at(acts.residual, c.numHiddenLayers, C), rstd: acts.rstdf.readPointer + r0)

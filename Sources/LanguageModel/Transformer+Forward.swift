@@ -149,12 +149,14 @@ extension Transformer {
                      x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int, columns: [Int]) {
         guard let lora else { return }
         let N = acts.rows, r = lora.config.r
+        StepProfile.measure("fwd lora") {
         for (t, col) in zip(targets, columns) {
             guard let slot = lora.config.targetModules.firstIndex(of: t) else { continue }
             let p = lora.layout.layers[l][slot]
             LoRALinear.forward(y: y + col, ldy: ldy, xa: acts.loraXA.pointer + (l * acts.loraTargets + slot) * N * r + r0 * r,
                                x: x, a: lora.params.readPointer + p.a, b: lora.params.readPointer + p.b,
                                n: n, r: r, inFeatures: p.inFeatures, outFeatures: p.outFeatures, scale: lora.config.scale)
+        }
         }
     }
 }

@@ -15,7 +15,8 @@ import Training
 
 public struct EvalStage: Stage {
     public static let name = "eval"
-    public static let version = 1
+    /// 2: an adapter is folded into the decoding weights (other rounding of base + adapter answers).
+    public static let version = 2
 
     public var policy: ObjectID
     public var adapter: ObjectID?

@@ -19,7 +19,8 @@ import Tokenizers
 
 public struct RolloutStage: Stage {
     public static let name = "rollout"
-    public static let version = 2
+    /// 3: an adapter is folded into the decoding weights (other rounding of base + adapter samples).
+    public static let version = 3
 
     public enum Order: String, Sendable, CaseIterable { case sequential, shuffled }
 

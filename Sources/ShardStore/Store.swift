@@ -122,6 +122,13 @@ public final class Store: @unchecked Sendable {
     /// An anchor (a full copy written with a base hint) is compressed only when that saves this
     /// fraction: trained weights save 12–14 % under shuffle-lz4, noise nothing.
     static let anchorMinSaving = 0.05
+    /// Threads that store a tensor set's objects side by side (`putTensors`): each object is
+    /// fsynced twice (file, directory) before it is named, and overlapping fsyncs are committed
+    /// together, so more writers than cores finish sooner (env BRIDGE_WRITE_THREADS overrides).
+    public static let writeThreads: Int = {
+        if let v = getenv("BRIDGE_WRITE_THREADS"), let n = Int(String(cString: v)), n > 0 { return n }
+        return 8
+    }()
     public static let defaultDirectory = ".bridge"
 
     public let root: String

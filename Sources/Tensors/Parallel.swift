@@ -10,6 +10,7 @@
 // memory (gradients) in item order, so the sums are the same bits for any number of workers.
 
 import Dispatch
+import Foundation
 import Synchronization
 
 /// Runs `body(i)` for i in 0..<count on all cores and waits for all of them.
@@ -29,6 +30,52 @@ public func parallelForThrowing(_ count: Int, _ body: (Int) throws -> Void) thro
         do { try body(i) } catch { errors.set(i, error) }
     }
     if let e = errors.first() { throw e }
+}
+
+/// Runs `body(i)` for i in 0..<count on up to `threads` threads of its own, more than the cores if
+/// asked: for work that mostly waits on the disk (storing objects, each written and fsynced), where
+/// waits that overlap cost one wait (the file system commits concurrent fsyncs together). Items
+/// are claimed in increasing order; the calling thread works too; returns when all are done and
+/// rethrows the error of the lowest failing index. Bodies run with single-threaded kernels.
+public func parallelForBlocking(_ count: Int, threads: Int, _ body: (Int) throws -> Void) throws {
+    if count <= 0 { return }
+    let workers = max(1, min(threads, count))
+    let errors = ErrorSlots(count: count)
+    withoutActuallyEscaping(body) { escapable in
+        let box = UncheckedSendableBox(escapable)
+        let next = AtomicCounter()
+        let work = BlockingWork {
+            KernelThreads.limit(to: 1) {
+                while true {
+                    let i = next.value.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if i >= count { break }
+                    do { try box.value(i) } catch { errors.set(i, error) }
+                }
+            }
+        }
+        // joined before returning: no thread holds the body afterwards
+        var started: [pthread_t] = []
+        for _ in 1..<workers {
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(work).toOpaque()
+            if pthread_create(&thread, nil, { context in
+                Unmanaged<BlockingWork>.fromOpaque(context!).takeRetainedValue().run()
+                return nil
+            }, context) == 0 {
+                started.append(thread)
+            } else {
+                Unmanaged<BlockingWork>.fromOpaque(context).release()   // fewer helpers: the caller does the rest
+            }
+        }
+        work.run()
+        for thread in started { pthread_join(thread, nil) }
+    }
+    if let e = errors.first() { throw e }
+}
+
+private final class BlockingWork: @unchecked Sendable {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
 }
 
 /// Runs `body(item)` for every item in 0..<items on min(threads, items) workers. Workers claim

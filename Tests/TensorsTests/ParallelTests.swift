@@ -3,6 +3,7 @@
 // chunk, and the skinny product and RMSNorm backward give the same bits for any split
 // (`expectRowsIndependent`, also used for the packed product).
 
+import Foundation
 import Testing
 import Tensors
 import TestSupport
@@ -32,6 +33,26 @@ import TestSupport
         }
         #expect(shared.array == sequential)
         #expect(log.withLock { $0 } == Array(0..<9))
+    }
+
+    @Test(arguments: [(0, 4), (1, 8), (5, 8), (40, 8), (40, 1)])
+    func blockingWorkRunsEveryItemOnceAndRethrowsTheLowestFailure(count: Int, threads: Int) throws {
+        struct Failure: Error, Equatable { let item: Int }
+        let runs = Locked([Int](repeating: 0, count: count))
+        let threadsSeen = Locked(Set<UInt>())
+        try parallelForBlocking(count, threads: threads) { i in
+            usleep(2000)   // waits as a disk write does: the items overlap on more threads than cores
+            runs.withLock { $0[i] += 1 }
+            threadsSeen.withLock { _ = $0.insert(UInt(pthread_self())) }   // pthread_t is an integer on Linux
+        }
+        #expect(runs.withLock { $0 } == [Int](repeating: 1, count: count))
+        #expect(threadsSeen.withLock { $0.count } <= max(1, min(threads, count)))
+        if count >= 5 && threads > 2 { #expect(threadsSeen.withLock { $0.count } > 2, "more threads than cores for blocking work") }
+        guard count > 0 else { return }
+        let failing: Set<Int> = [count - 1, count / 2, count / 3]
+        #expect(throws: Failure(item: failing.min()!)) {
+            try parallelForBlocking(count, threads: threads) { i in if failing.contains(i) { throw Failure(item: i) } }
+        }
     }
 
     @Test func hotThreadsRunEveryChunk() {
