@@ -32,7 +32,8 @@ public struct Sampler: Sendable {
     }
 
     /// log softmax(logits / temperature)[token], in f64 — the log-probability of a sampled token
-    /// under the sampling policy before any top-p cut (temperature ≤ 0 counts as 1).
+    /// under the sampling policy before any top-p cut (temperature ≤ 0 counts as 1). The reference
+    /// for what `sample(_:vocab:logProbability:)` returns.
     public static func logProbability(of token: Int32, _ logits: UnsafePointer<Float>, vocab: Int, temperature: Float) -> Float {
         let inv = temperature > 0 ? 1 / Double(temperature) : 1
         var m = -Double.infinity
@@ -42,20 +43,39 @@ public struct Sampler: Sendable {
         return Float(Double(logits[Int(token)]) * inv - m - _log(sum))
     }
 
+    /// probs = softmax(logits · inv) (`Softmax.scaled`); returns its shift and normaliser.
+    private mutating func softmax(_ logits: UnsafePointer<Float>, vocab: Int, inverseTemperature inv: Float) -> (shift: Float, sum: Float) {
+        if probs.count != vocab { probs = [Float](repeating: 0, count: vocab) }
+        return probs.withUnsafeMutableBufferPointer { Softmax.scaled($0.baseAddress!, logits, scale: inv, count: vocab) }
+    }
+
     public static func argmax(_ logits: UnsafePointer<Float>, vocab: Int) -> Int32 {
         var best = 0
         for i in 1..<vocab where logits[i] > logits[best] { best = i }
         return Int32(best)
     }
 
-    public mutating func sample(_ logits: UnsafePointer<Float>, vocab: Int) -> Int32 {
-        if options.temperature <= 0 { return Sampler.argmax(logits, vocab: vocab) }
-        if probs.count != vocab { probs = [Float](repeating: 0, count: vocab) }
-        let inv = 1 / options.temperature
-        probs.withUnsafeMutableBufferPointer { p in
-            for i in 0..<vocab { p[i] = logits[i] * inv }
-            Softmax.forward(out: p.baseAddress!, inp: p.baseAddress!, rows: 1, cols: vocab)
+    /// The next token; with `logProbability`, also its log softmax(logits / temperature) before
+    /// any top-p cut (temperature ≤ 0 counts as 1), from the softmax pass the sampling makes
+    /// (vectorised, in f32; `logProbability(of:_:vocab:temperature:)` is the f64 reference).
+    public mutating func sample(_ logits: UnsafePointer<Float>, vocab: Int, logProbability: UnsafeMutablePointer<Float>? = nil) -> Int32 {
+        if options.temperature <= 0 {
+            let token = Sampler.argmax(logits, vocab: vocab)
+            if let logProbability {
+                let (m, sum) = softmax(logits, vocab: vocab, inverseTemperature: 1)
+                logProbability.pointee = logits[Int(token)] - m - _log(sum)
+            }
+            return token
         }
+        let inv = 1 / options.temperature
+        let (m, sum) = softmax(logits, vocab: vocab, inverseTemperature: inv)
+        let token = draw(vocab: vocab)
+        if let logProbability { logProbability.pointee = logits[Int(token)] * inv - m - _log(sum) }
+        return token
+    }
+
+    /// A token from `probs` (a softmax) with this sequence's next uniform, within the top-p nucleus.
+    private mutating func draw(vocab: Int) -> Int32 {
         let u = rng.uniform()
         if options.topP >= 1 {
             var acc: Float = 0

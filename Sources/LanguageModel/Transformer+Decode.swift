@@ -1,18 +1,19 @@
 // Inference with a KV cache: T new tokens per sequence (a whole prompt, or one token while
 // decoding) go through the model, their keys/values are written to the cache, and only each
 // sequence's last logits are computed. `generate` (greedy or sampled) builds on it.
-// Prompts (of any lengths) are cut into groups of whole sequences of one length, as training cuts
-// micro-batches (a function of the lengths only), that workers run side by side with
-// single-threaded kernels, each through its own rows of the cache and its own scratch; every
-// sequence then decodes at its own positions. Decoding steps (T = 1) stream every weight matrix
-// for a few rows: they are bound by
-// the bandwidth of reading the weights, so all rows (up to 16 at a time) go through each product
-// together and its output features are split over the cores, whose helpers spin between products
-// (HotThreads) instead of sleeping. Every row is computed the same way whatever rows come with it
-// and whatever the thread count, so the generated ids depend on neither. `generate` first packs the
-// weight matrices into panels (`PackedLinear`) for its decoding steps, with an adapter folded in
-// (W + scale·B·A, as a merged export): a rollout from base + adapter decodes as fast as the base
-// alone (prefill, a small share, still runs the adapter's own products).
+// Prompts (of any lengths) run one per worker, side by side with single-threaded kernels, each
+// through its own rows of the cache and its own scratch; every sequence then decodes at its own
+// positions. Decoding steps (T = 1) stream every weight matrix for a few rows, so all rows go
+// through each product together and its output features are split over the cores, whose helpers
+// spin between products (HotThreads) instead of sleeping. Every row is computed the same way
+// whatever rows come with it and whatever the thread count, so the generated ids depend on
+// neither. `generate` first packs the weight matrices into panels (`PackedLinear`), with an
+// adapter folded in (W + scale·B·A, as a merged export), and both its prefill and its decoding
+// steps read them: a panel product's row never depends on its company, so up to
+// `packedDecodeRows` sequences decode in one pass over the weights (two passes of 16 rows streamed
+// the weights from memory twice a step), and a rollout from base + adapter runs as fast as the
+// base alone. `prefill`/`decode` (one step) read the nn.Linear layout and run an adapter's own
+// products.
 // B sequences, G sequences in a group, T new tokens, C hidden, Q/K q and kv widths,
 // I intermediate, V vocab.
 
@@ -103,13 +104,18 @@ public struct GenerationResult: Sendable, Equatable {
     /// Generated ids per sequence (prompt excluded), cut after a stop token (which is kept).
     public var ids: [[Int32]]
     /// With `logprobs: true`: each generated token's log-probability under the sampling policy
-    /// (`Sampler.logProbability`), aligned with `ids`.
+    /// (`Sampler.sample`'s, in f32), aligned with `ids`.
     public var logprobs: [[Float]]?
 }
 
 extension Transformer {
     /// The groups of sequences that go through one decoding step together: at most 16.
     public static func decodeGroups(batch B: Int) -> [Range<Int>] { groups(batch: B, size: Linear.skinnyRows) }
+
+    /// Sequences per group of `generate`'s decoding steps, whose products read packed panels: every
+    /// row is computed the same way in any company, so one pass over the weights serves up to this
+    /// many rows (each group streams every weight matrix once per step).
+    public static let packedDecodeRows = 64
 
     static func groups(batch B: Int, size: Int) -> [Range<Int>] {
         let count = (B + size - 1) / size
@@ -172,8 +178,10 @@ extension Transformer {
     /// side with single-threaded kernels), leaving its last hidden state; then its product over the
     /// vocabulary, one row at a time. So a prompt's keys, values and logits are the same bits
     /// whatever other prompts share the call: BLAS may round a row differently for another row
-    /// count, and a rollout's generation batch must not change what it samples.
-    func prefillPrompts(_ prompts: [[Int32]], cache: KVCache, lora: LoRAAdapter?, threads: Int?) -> [Float] {
+    /// count, and a rollout's generation batch must not change what it samples. With `packed`
+    /// (generate's panels, an adapter folded in) the products read the panels, whose rows never
+    /// depend on their company, and the last rows go through the vocabulary together.
+    func prefillPrompts(_ prompts: [[Int32]], cache: KVCache, lora: LoRAAdapter?, threads: Int?, packed: DecodeWeights? = nil) -> [Float] {
         let B = prompts.count, V = config.vocabSize, C = config.hiddenSize
         let threads = threads ?? KernelThreads.count, rank = lora?.config.r ?? 0
         let groups = (0..<B).map { $0..<($0 + 1) }
@@ -186,8 +194,13 @@ extension Transformer {
             let scratch = InferenceScratch(config: config, sequences: seqs.count, time: T, cacheStride: cache.stride, loraRank: rank)
             tokens.withUnsafeBufferPointer { tok in
                 forwardCached(tokens: tok.baseAddress!, sequences: seqs, time: T, starts: starts,
-                              cache: cache, scratch: scratch, lora: lora, lastHidden: hidden.pointer + seqs.lowerBound * C)
+                              cache: cache, scratch: scratch, lora: lora, lastHidden: hidden.pointer + seqs.lowerBound * C, packed: packed)
             }
+        }
+        if let packed {
+            let scratch = InferenceScratch(config: config, sequences: B, time: 1, cacheStride: cache.stride, loraRank: 0)
+            Transformer.runHot(threads: threads) { lastLogits(hidden: last.readPointer, rows: B, scratch: scratch, packed: packed) }
+            return scratch.logits.array
         }
         var logits = [Float](repeating: 0, count: B * V)
         let scratch = InferenceScratch(config: config, sequences: 1, time: 1, cacheStride: cache.stride, loraRank: 0)
@@ -331,7 +344,7 @@ extension Transformer {
 
     /// `prefillPrompts` with each distinct prompt run once (a rollout asks for G responses to the same
     /// prompt): its copies take its keys, values and last logits, the same bits as their own run.
-    func prefillOnce(_ prompts: [[Int32]], cache: KVCache, lora: LoRAAdapter?, threads: Int) -> [Float] {
+    func prefillOnce(_ prompts: [[Int32]], cache: KVCache, lora: LoRAAdapter?, threads: Int, packed: DecodeWeights? = nil) -> [Float] {
         var slot: [[Int32]: Int] = [:]
         var unique: [[Int32]] = []
         let source = prompts.map { p in
@@ -340,9 +353,9 @@ extension Transformer {
             slot[p] = unique.count - 1
             return unique.count - 1
         }
-        if unique.count == prompts.count { return prefillPrompts(prompts, cache: cache, lora: lora, threads: threads) }
+        if unique.count == prompts.count { return prefillPrompts(prompts, cache: cache, lora: lora, threads: threads, packed: packed) }
         let once = KVCache(config: config, batch: unique.count, capacity: cache.capacity)
-        let logits = prefillPrompts(unique, cache: once, lora: lora, threads: threads)
+        let logits = prefillPrompts(unique, cache: once, lora: lora, threads: threads, packed: packed)
         let V = config.vocabSize
         var out = [Float](repeating: 0, count: prompts.count * V)
         for (b, u) in source.enumerated() {
@@ -371,8 +384,14 @@ extension Transformer {
         let cache = KVCache(config: config, batch: B, capacity: total)
         let threads = threads ?? KernelThreads.count
         let V = config.vocabSize, rank = lora?.config.r ?? 0
-        let first = prefillOnce(prompts, cache: cache, lora: lora, threads: threads)
-        let groups = Transformer.decodeGroups(batch: B)
+        // the panels first: prefill reads them too (packing costs one pass over the weights, which a
+        // single new token does not repay)
+        let packed = maxNewTokens > 1 ? Transformer.runHot(threads: threads) {
+            StepProfile.measure("inf pack") { DecodeWeights(model: self, lora: lora, reusing: decodeBuffer.withLock { b in b.take() }) }
+        } : nil
+        defer { if let packed { decodeBuffer.withLock { $0 = packed.buffer } } }
+        let first = prefillOnce(prompts, cache: cache, lora: lora, threads: threads, packed: packed)
+        let groups = Transformer.groups(batch: B, size: Transformer.packedDecodeRows)
         let scratches = groups.map { InferenceScratch(config: config, sequences: $0.count, time: 1, cacheStride: cache.stride, loraRank: rank) }
         let logits = FloatBuffer(first)
         var samplers = (0..<B).map { Sampler(options: sampling, stream: streams?[$0] ?? UInt64($0)) }
@@ -382,10 +401,6 @@ extension Transformer {
         var next = [Int32](repeating: 0, count: B)
         var nextLogprob = [Float](repeating: 0, count: B)
         Transformer.runHot(threads: threads) {
-            let packed = maxNewTokens > 1 ? StepProfile.measure("inf pack") {
-                DecodeWeights(model: self, lora: lora, reusing: decodeBuffer.withLock { b in b.take() })
-            } : nil
-            defer { if let packed { decodeBuffer.withLock { $0 = packed.buffer } } }
             for t in 0..<maxNewTokens {
                 let finished = done
                 samplers.withUnsafeMutableBufferPointer { sp in
@@ -397,10 +412,7 @@ extension Transformer {
                                 parallelChunks(B) { rows in
                                     for b in rows {
                                         let row = logits.readPointer + b * V
-                                        np.pointer[b] = sp.pointer[b].sample(row, vocab: V)
-                                        if logprobs && !finished[b] {
-                                            lq.pointer[b] = Sampler.logProbability(of: np.pointer[b], row, vocab: V, temperature: sampling.temperature)
-                                        }
+                                        np.pointer[b] = sp.pointer[b].sample(row, vocab: V, logProbability: logprobs && !finished[b] ? lq.pointer + b : nil)
                                     }
                                 }
                             }

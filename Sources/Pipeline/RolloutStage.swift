@@ -91,7 +91,9 @@ public struct RolloutStage: Stage {
         guard temperature > 0, temperature.isFinite, topP > 0, topP <= 1 else { throw bad("needs temperature > 0 and top-p in (0, 1]") }
         let shard = try TokenShard.load(from: store, id: prompts)
         guard shard.kind != .sft else { throw bad("shard \(prompts.hex.prefix(12)) holds SFT examples, not prompts (tokenize with --kind rl or eval)") }
-        let loaded = try store.loadModel(try store.tensorSet(policy), adapter: try adapter.map { try store.tensorSet($0) })
+        let loaded = try StepProfile.measure("rollout: load model") {
+            try store.loadModel(try store.tensorSet(policy), adapter: try adapter.map { try store.tensorSet($0) })
+        }
         let model = loaded.model
 
         let stops = try Self.stopTokens(model: model, shard: shard, store: store)
@@ -99,14 +101,14 @@ public struct RolloutStage: Stage {
         let promptTokens = rows.map { Array(shard.prompt($0)) }
         let sampling = SamplingOptions(temperature: temperature, topP: topP, seed: Philox.derive(seed: seed, purpose: purpose))
         let start = Date()
-        let (ids, logprobs) = try Self.generate(model: model, adapter: loaded.adapter, prompts: promptTokens, streams: streams,
+        let (ids, logprobs) = try StepProfile.measure("rollout: generate") { try Self.generate(model: model, adapter: loaded.adapter, prompts: promptTokens, streams: streams,
                                                 sampling: sampling, stops: stops, maxNewTokens: maxNewTokens, generationBatch: generationBatch,
-                                                groupSize: groupSize)
+                                                groupSize: groupSize) }
         let generateSeconds = Date().timeIntervalSince(start)
         let finished = ids.map { $0.last.map(stops.contains) ?? false }
         let responses = Responses(tokens: ids, promptIndex: rows, finished: finished, logprobs: logprobs,
                                   groupSize: groupSize, prompts: prompts)
-        let id = try responses.store(in: store)
+        let id = try StepProfile.measure("rollout: store responses") { try responses.store(in: store) }
         let lengths = ids.map(\.count)
         let tokens = lengths.reduce(0, +)
         return StageResult(outputs: ["responses": .string(id.hex)], metrics: [

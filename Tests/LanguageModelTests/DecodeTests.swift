@@ -172,6 +172,27 @@ import TestSupport
         }
     }
 
+    @Test(arguments: [(Float(0), Float(1)), (1, 1), (0.7, 1), (1.3, 0.9)])
+    func aSampledTokensLogProbabilityIsTheLogSoftmaxOfItsPass(temperature: Float, topP: Float) {
+        // the f32 log-probability from the sampling pass against the f64 reference, on a vocabulary
+        // that is not a multiple of the vector width and logits over a wide range; asking for it
+        // does not change the draws
+        let vocab = 4099
+        var rng = Philox(seed: 17)
+        let logits = (0..<vocab).map { _ in rng.normal() * 6 }
+        let options = SamplingOptions(temperature: temperature, topP: topP, seed: 2)
+        var with = Sampler(options: options, stream: 5), without = Sampler(options: options, stream: 5)
+        for _ in 0..<50 {
+            var lp: Float = .nan
+            let (a, b) = logits.withUnsafeBufferPointer { p in
+                (with.sample(p.baseAddress!, vocab: vocab, logProbability: &lp), without.sample(p.baseAddress!, vocab: vocab))
+            }
+            #expect(a == b)
+            let reference = logits.withUnsafeBufferPointer { Sampler.logProbability(of: a, $0.baseAddress!, vocab: vocab, temperature: temperature) }
+            #expect(abs(lp - reference) <= 1e-5 * max(1, abs(reference)), "token \(a): \(lp) vs \(reference)")
+        }
+    }
+
     @Test func badInputsAreErrors() throws {
         let f = try GoldenFixture("llama")
         #expect(throws: ModelError.tokenOutOfVocabulary(id: 64, vocab: 64)) {

@@ -15,6 +15,17 @@ public enum Softmax {
         if let width, visible < width { (out + visible).update(repeating: 0, count: width - visible) }
     }
 
+    /// out[0..<n] = softmax(inp[0..<n] · scale), computed as `row` computes it on the scaled row;
+    /// returns the scaled row's shift m (its largest entry) and normaliser Σ exp(x·scale − m), so
+    /// that log softmax(x·scale)[i] = x[i]·scale − m − log Σ. out may equal inp.
+    public static func scaled(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, scale: Float, count n: Int) -> (shift: Float, sum: Float) {
+        for i in 0..<n { out[i] = inp[i] * scale }
+        let m = VectorMath.max(out, n)
+        let sum = VectorMath.expShifted(out, out, shift: m, n)
+        VectorMath.scale(out, 1 / sum, n)
+        return (m, sum)
+    }
+
     /// Accumulates dinp += p ⊙ (dout − Σ dout·p), given the forward output p.
     public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, out p: UnsafePointer<Float>,
                                 rows: Int, cols: Int) {
