@@ -75,8 +75,7 @@ extension Store {
     public func loadModel(_ set: TensorSet, verify: Bool = true) throws -> LoadedModel {
         let config = try modelConfig(of: set)
         var base: [String: Tensor] = [:], lora: [String: Tensor] = [:], tokenizer: [String: [UInt8]] = [:]
-        for e in set.tensors {
-            let t = try loadTensor(e, verify: verify)
+        for (e, t) in zip(set.tensors, try loadTensors(set.tensors, verify: verify)) {
             if ModelMetadata.isTokenizer(e.name) {
                 tokenizer[String(e.name.dropFirst(ModelMetadata.tokenizerPrefix.count))] = t.buffer.withUnsafeBytes { Array($0) }
             } else if ModelMetadata.isLoRA(e.name) {

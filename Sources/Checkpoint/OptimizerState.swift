@@ -42,17 +42,21 @@ extension Store {
         let count = entries.map { $0.offset + $0.count }.max() ?? 0
         let m = FloatBuffer(count: count), v = FloatBuffer(count: count)
         var missing: [String] = []
+        var wanted: [(e: ParameterLayout.Entry, name: String, buffer: FloatBuffer, entry: TensorEntry)] = []
         for e in entries {
             for (prefix, buffer) in [("exp_avg.", m), ("exp_avg_sq.", v)] {
                 guard let entry = set.entry(prefix + e.name) else { missing.append(prefix + e.name); continue }
-                let t = try loadTensor(entry)
-                guard t.shape == e.shape, t.dtype == .f32, let f = FloatBuffer(borrowing: t) ?? FloatBuffer.converting(t) else {
-                    throw ModelCheckpointError.model(.shapeMismatch(name: prefix + e.name, expected: e.shape, got: t.shape), context: "optimizer state")
-                }
-                (buffer.pointer + e.offset).update(from: f.readPointer, count: e.count)
+                wanted.append((e, prefix + e.name, buffer, entry))
             }
         }
         if !missing.isEmpty { throw ModelCheckpointError.model(.missingTensors(missing), context: "optimizer state") }
+        // the moments decoded on all cores, then copied into place
+        for (w, t) in zip(wanted, try loadTensors(wanted.map(\.entry))) {
+            guard t.shape == w.e.shape, t.dtype == .f32, let f = FloatBuffer(borrowing: t) ?? FloatBuffer.converting(t) else {
+                throw ModelCheckpointError.model(.shapeMismatch(name: w.name, expected: w.e.shape, got: t.shape), context: "optimizer state")
+            }
+            (w.buffer.pointer + w.e.offset).update(from: f.readPointer, count: w.e.count)
+        }
         let expected = Set(entries.flatMap { ["exp_avg." + $0.name, "exp_avg_sq." + $0.name] })
         let unused = set.tensors.map(\.name).filter { !expected.contains($0) }
         if !unused.isEmpty { throw ModelCheckpointError.model(.unusedTensors(unused), context: "optimizer state") }

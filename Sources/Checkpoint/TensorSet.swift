@@ -277,8 +277,17 @@ extension Store {
 
     /// All tensors of a set, by name.
     public func loadTensors(_ set: TensorSet, verify: Bool = true) throws -> [String: Tensor] {
-        var out: [String: Tensor] = [:]
-        for e in set.tensors { out[e.name] = try loadTensor(e, verify: verify) }
-        return out
+        Dictionary(uniqueKeysWithValues: zip(set.tensors.map(\.name), try loadTensors(set.tensors, verify: verify)))
+    }
+
+    /// The tensors of `entries`, in order, decoded on all cores (a delta is decoded against its
+    /// base, a grouped object block by block: CPU work); the error is the first entry's that fails.
+    public func loadTensors(_ entries: [TensorEntry], verify: Bool = true) throws -> [Tensor] {
+        let loaded = Locked([Tensor?](repeating: nil, count: entries.count))
+        try parallelForThrowing(entries.count) { i in
+            let t = try loadTensor(entries[i], verify: verify)
+            loaded.withLock { $0[i] = t }
+        }
+        return loaded.withLock { $0.map { $0! } }
     }
 }
