@@ -37,28 +37,54 @@ public enum PackedLinear {
     /// Adds scale · B·A to output rows `rows` of a packed matrix with I input features: row o gets
     /// scale · Σ_k B[o − rows.lowerBound, k] · A[k, :], the sum taken over k in order (B [rows, r],
     /// A [r, I], PEFT's layout). This folds a LoRA adapter into the weights as `merge` does (W + scale·B·A);
-    /// each element is computed the same way whatever the thread count.
+    /// each element is computed the same way whatever the thread count. Works panel by panel in
+    /// the packed layout: for each input feature, the 16 rows' sums are one vector FMA per k.
     public static func addLowRank(_ packed: UnsafeMutablePointer<Float>, rows: Range<Int>, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                                   rank r: Int, inFeatures I: Int, scale: Float) {
-        typealias V = SIMD8<Float>
-        parallelChunks(rows.count, minChunk: width) { chunk in
-            let delta = UnsafeMutablePointer<Float>.allocate(capacity: I)
-            defer { delta.deallocate() }
-            for local in chunk {
-                delta.update(repeating: 0, count: I)
+        typealias V = SIMD16<Float>
+        guard !rows.isEmpty, r > 0 else { return }
+        let first = rows.lowerBound / width, last = (rows.upperBound - 1) / width
+        parallelChunks(last - first + 1) { chunk in
+            // B's columns for the panel's rows, k-major: bt[k] holds B[o, k] for the panel's 16 rows
+            // (0 for rows outside `rows`, which are left as they are)
+            let bt = UnsafeMutablePointer<V>.allocate(capacity: r)
+            defer { bt.deallocate() }
+            for p in chunk.lowerBound + first..<chunk.upperBound + first {
+                let o0 = p * width
+                let lanes = max(rows.lowerBound, o0) - o0..<min(rows.upperBound, o0 + width) - o0
                 for k in 0..<r {
-                    let bk = b[local * r + k], ak = a + k * I
-                    var i = 0
-                    while i + 8 <= I {
-                        let d = UnsafeMutableRawPointer(delta + i)
-                        d.storeBytes(of: d.loadUnaligned(as: V.self).addingProduct(V(repeating: bk), UnsafeRawPointer(ak + i).loadUnaligned(as: V.self)), as: V.self)
-                        i += 8
-                    }
-                    while i < I { delta[i] = delta[i].addingProduct(bk, ak[i]); i += 1 }
+                    var column = V()
+                    for j in 0..<width where rows.contains(o0 + j) { column[j] = b[(o0 + j - rows.lowerBound) * r + k] }
+                    bt[k] = column
                 }
-                let o = rows.lowerBound + local
-                let column = packed + (o / width) * I * width + o % width
-                for i in 0..<I { column[i * width] += scale * delta[i] }
+                let panel = packed + p * I * width
+                @inline(__always) func add(_ acc: V, _ i: Int) {
+                    let dst = panel + i * width
+                    if lanes.count == width {
+                        let raw = UnsafeMutableRawPointer(dst)
+                        raw.storeBytes(of: raw.loadUnaligned(as: V.self) + acc * scale, as: V.self)
+                    } else {
+                        for j in lanes { dst[j] += acc[j] * scale }
+                    }
+                }
+                var i = 0
+                while i + 4 <= I {
+                    // four input features at a time: independent FMA chains
+                    var c0 = V(), c1 = V(), c2 = V(), c3 = V()
+                    for k in 0..<r {
+                        let column = bt[k], ak = a + k * I + i
+                        c0 = c0.addingProduct(V(repeating: ak[0]), column); c1 = c1.addingProduct(V(repeating: ak[1]), column)
+                        c2 = c2.addingProduct(V(repeating: ak[2]), column); c3 = c3.addingProduct(V(repeating: ak[3]), column)
+                    }
+                    add(c0, i); add(c1, i + 1); add(c2, i + 2); add(c3, i + 3)
+                    i += 4
+                }
+                while i < I {
+                    var c = V()
+                    for k in 0..<r { c = c.addingProduct(V(repeating: a[k * I + i]), bt[k]) }
+                    add(c, i)
+                    i += 1
+                }
             }
         }
     }
