@@ -1,10 +1,11 @@
 // The RL backward pass: the GRPO loss of `GRPOObjective` through the model. A generation batch
-// of S sequences is laid out as rows prompt ++ completion, right-padded to T (causal attention:
+// of S sequences is laid out as rows prompt ++ completion, right-padded (causal attention:
 // padding after a sequence changes nothing before it); the target of position p is the token at
 // p+1 inside the completion, so losses[p] = −log π(token | prefix) at temperature T. Sequences run
-// in chunks of `chunk` (bounding activation memory), each forward → coefficients → backward;
-// weights are those of the whole batch, so chunking changes nothing but rounding order, and the
-// gradients are the same bits for any thread count.
+// in chunks of `chunk` (bounding activation memory), shortest first, each chunk padded only to its
+// own longest sequence; each chunk is forward → coefficients → backward. Weights are those of the
+// whole batch, so chunking changes nothing but rounding order, and the gradients are the same bits
+// for any thread count (the chunks are a function of the lengths only).
 
 import LanguageModel
 import Tensors
@@ -25,10 +26,13 @@ public struct CompletionBatch: Sendable {
     /// Row length: the longest prompt ++ completion.
     public var time: Int { zip(prompts, completions).map { $0.count + $1.count }.max() ?? 0 }
 
-    /// Tokens and targets of sequences `range`, each row right-padded to `time` (pad id 0, no target).
-    func rows(_ range: Range<Int>, time: Int) -> (tokens: [Int32], targets: [Int32]) {
-        var tokens = [Int32](repeating: 0, count: range.count * time), targets = [Int32](repeating: -100, count: range.count * time)
-        for (row, i) in range.enumerated() {
+    /// prompt ++ completion length of sequence i.
+    func length(_ i: Int) -> Int { prompts[i].count + completions[i].count }
+
+    /// Tokens and targets of `sequences` (in that order), each row right-padded to `time` (pad id 0, no target).
+    func rows(_ sequences: [Int], time: Int) -> (tokens: [Int32], targets: [Int32]) {
+        var tokens = [Int32](repeating: 0, count: sequences.count * time), targets = [Int32](repeating: -100, count: sequences.count * time)
+        for (row, i) in sequences.enumerated() {
             let p = prompts[i], c = completions[i], base = row * time
             for (t, id) in (p + c).enumerated() { tokens[base + t] = id }
             for (j, id) in c.enumerated() where p.count + j > 0 { targets[base + p.count + j - 1] = id }
@@ -65,12 +69,12 @@ public enum PolicyGradient {
     /// reference (π_ref) and old-policy log-probs.
     public static func logProbs(model: Transformer, lora: LoRAAdapter? = nil, batch: CompletionBatch, temperature: Double,
                                 chunk: Int = 8, threads: Int = KernelThreads.available) throws(ModelError) -> [[Float]] {
-        var out: [[Float]] = []
-        try eachChunk(model: model, lora: lora, batch: batch, chunk: chunk, threads: threads) { (acts, range) throws(ModelError) in
-            let (tokens, targets) = batch.rows(range, time: acts.time)
+        var out = [[Float]](repeating: [], count: batch.count)
+        try eachChunk(model: model, lora: lora, batch: batch, chunk: chunk, threads: threads) { (acts, sequences) throws(ModelError) in
+            let (tokens, targets) = batch.rows(sequences, time: acts.time)
             try model.forward(tokens: tokens, targets: targets, acts: acts, lora: lora,
                               inverseTemperatures: inverse(temperature, rows: tokens.count))
-            out += logps(acts, batch: batch, range: range)
+            for (row, i) in sequences.enumerated() { out[i] = logps(acts, batch: batch, sequence: i, row: row) }
         }
         return out
     }
@@ -109,33 +113,34 @@ public enum PolicyGradient {
         var out = PassTerms()
         var rlTotal = rlRows.map { _ in GRPOTerms() }
         var kl = 0.0, negLogP = 0.0, low = 0.0, high = 0.0, sftLoss = 0.0
-        try eachChunk(model: model, lora: lora, batch: all, chunk: chunk, threads: threads) { (acts, range) throws(ModelError) in
-            let (tokens, targets) = all.rows(range, time: acts.time)
-            let rlRange = max(range.lowerBound, nS)..<max(range.upperBound, nS)
+        try eachChunk(model: model, lora: lora, batch: all, chunk: chunk, threads: threads) { (acts, sequences) throws(ModelError) in
+            let (tokens, targets) = all.rows(sequences, time: acts.time)
+            // the chunk's RL sequences (row in the chunk, sequence) — a chunk may mix SFT and RL rows
+            let rlHere = rlRows == nil ? [] : sequences.enumerated().filter { $0.element >= nS }
             var inverse: [Float]? = nil
-            if !rlRange.isEmpty && config.temperature != 1 {
+            if !rlHere.isEmpty && config.temperature != 1 {
                 var s = [Float](repeating: 1, count: tokens.count)
-                for i in rlRange { let r0 = (i - range.lowerBound) * acts.time; for t in 0..<acts.time { s[r0 + t] = inverseT } }
+                for (row, _) in rlHere { let r0 = row * acts.time; for t in 0..<acts.time { s[r0 + t] = inverseT } }
                 inverse = s
             }
             try model.forward(tokens: tokens, targets: targets, acts: acts, lora: lora, inverseTemperatures: inverse)
             var dLosses = [Float](repeating: 0, count: tokens.count)
-            for i in range.lowerBound..<max(range.lowerBound, min(range.upperBound, nS)) {
-                let row = i - range.lowerBound, p = all.prompts[i].count
+            for (row, i) in sequences.enumerated() where i < nS {
+                let p = all.prompts[i].count
                 for j in all.completions[i].indices where p + j > 0 {
                     let r = row * acts.time + p + j - 1
                     dLosses[r] = sftWeight
                     sftLoss += Double(acts.losses[r])
                 }
             }
-            if let rlRows, !rlRange.isEmpty {
-                let local = (rlRange.lowerBound - nS)..<(rlRange.upperBound - nS)
-                let current = logps(acts, batch: all, range: rlRange, firstRow: rlRange.lowerBound - range.lowerBound)
-                let terms = GRPOObjective.terms(config: config, logps: current, oldLogps: rlRows.oldLogps.map { Array($0[local]) },
-                                                refLogps: rlRows.refLogps.map { Array($0[local]) }, advantages: Array(rlRows.advantages[local]),
+            if let rlRows, !rlHere.isEmpty {
+                let local = rlHere.map { $0.element - nS }
+                let current = rlHere.map { logps(acts, batch: all, sequence: $0.element, row: $0.offset) }
+                let terms = GRPOObjective.terms(config: config, logps: current, oldLogps: rlRows.oldLogps.map { o in local.map { o[$0] } },
+                                                refLogps: rlRows.refLogps.map { r in local.map { r[$0] } }, advantages: local.map { rlRows.advantages[$0] },
                                                 sequences: nR, batchTokens: rlRows.batch.completionTokens)
-                for (k, i) in rlRange.enumerated() {
-                    let row = i - range.lowerBound, p = all.prompts[i].count
+                for (k, (row, i)) in rlHere.enumerated() {
+                    let p = all.prompts[i].count
                     for j in all.completions[i].indices where p + j > 0 {
                         dLosses[row * acts.time + p + j - 1] = -rlScale * terms.coefficients[k][j]   // loss row = −logp
                     }
@@ -164,26 +169,32 @@ public enum PolicyGradient {
         temperature == 1 ? nil : [Float](repeating: Float(1 / temperature), count: rows)
     }
 
-    /// Completion log-probs of sequences `range` from the last forward's losses (sequence
-    /// range.lowerBound in activation row `firstRow`).
-    static func logps(_ acts: Activations, batch: CompletionBatch, range: Range<Int>, firstRow: Int = 0) -> [[Float]] {
-        range.enumerated().map { k, i in
-            let row = firstRow + k, p = batch.prompts[i].count
-            return batch.completions[i].indices.map { j in p + j > 0 ? -acts.losses[row * acts.time + p + j - 1] : 0 }
-        }
+    /// Completion log-probs of sequence i (activation row `row`) from the last forward's losses.
+    static func logps(_ acts: Activations, batch: CompletionBatch, sequence i: Int, row: Int) -> [Float] {
+        let p = batch.prompts[i].count
+        return batch.completions[i].indices.map { j in p + j > 0 ? -acts.losses[row * acts.time + p + j - 1] : 0 }
     }
 
-    /// Runs body over chunks of `chunk` sequences with activations sized for them (the batch's row length).
+    /// The sequences in chunks of `chunk`, shortest first (a stable sort by prompt ++ completion
+    /// length, so the chunks are a function of the lengths only): each chunk runs with activations
+    /// sized for its own longest sequence, instead of every chunk padded to the batch's longest.
+    static func chunks(_ batch: CompletionBatch, chunk: Int) -> [[Int]] {
+        let order = batch.prompts.indices.sorted { (batch.length($0), $0) < (batch.length($1), $1) }
+        return stride(from: 0, to: order.count, by: max(chunk, 1)).map { Array(order[$0..<min($0 + max(chunk, 1), order.count)]) }
+    }
+
+    /// Runs body over `chunks(batch, chunk:)` with activations sized for each (kept for the next
+    /// chunk of the same shape).
     static func eachChunk(model: Transformer, lora: LoRAAdapter?, batch: CompletionBatch, chunk: Int, threads: Int,
-                          _ body: (Activations, Range<Int>) throws(ModelError) -> Void) throws(ModelError) {
-        let time = batch.time
-        var cache: [Int: Activations] = [:]
-        for start in stride(from: 0, to: batch.count, by: max(chunk, 1)) {
-            let range = start..<min(start + max(chunk, 1), batch.count)
-            let acts = cache[range.count] ?? Activations(config: model.config, batch: range.count, time: time, lora: lora?.config)
+                          _ body: (Activations, [Int]) throws(ModelError) -> Void) throws(ModelError) {
+        var cached: Activations? = nil
+        for sequences in chunks(batch, chunk: chunk) {
+            let time = max(1, sequences.map(batch.length).max() ?? 1)
+            let acts = cached.flatMap { $0.batch == sequences.count && $0.time == time ? $0 : nil }
+                ?? Activations(config: model.config, batch: sequences.count, time: time, lora: lora?.config)
             acts.threads = threads
-            cache[range.count] = acts
-            try body(acts, range)
+            cached = acts
+            try body(acts, sequences)
         }
     }
 }
