@@ -9,6 +9,32 @@ import TestSupport
 import Training
 
 @Suite struct BridgeInvariantTests {
+    /// The chunks (shortest first, each padded to its own longest sequence, SFT and RL rows
+    /// mixed) change nothing but rounding: the same loss terms and gradients as one chunk of the
+    /// whole batch padded to its longest; and the reference log-probs come back in batch order.
+    @Test(arguments: [1, 3, 5])
+    func chunkingChangesOnlyRounding(chunk: Int) throws {
+        let f = try BridgeFixture()
+        let m = try f.model(f.theta0), w = f.adapter(f.lora0)
+        for i in 0..<w.params.count where w.params[i] == 0 { w.params[i] = 0.01 * Float(i % 7 - 3) }   // B ≠ 0
+        let sft = f.sft(0), rl = f.rl(0)
+        #expect(Set(rl.batch.completions.map(\.count)).count > 1, "the fixture's completions differ in length")
+        func run(_ chunk: Int) throws -> (PassTerms, [Float], [Float], [[Float]]) {
+            let g = FloatBuffer(count: m.params.count), gw = FloatBuffer(count: w.params.count)
+            let terms = try PolicyGradient.pass(model: m, lora: w, sft: sft, sftScale: 0.5, rl: rl, rlScale: 0.5, config: f.grpo,
+                                                grads: g, loraGrads: gw, chunk: chunk, threads: 2)
+            let logps = try PolicyGradient.logProbs(model: m, lora: w, batch: rl.batch, temperature: f.grpo.temperature, chunk: chunk, threads: 2)
+            return (terms, g.array, gw.array, logps)
+        }
+        let whole = try run(sft.count + rl.batch.count), chunked = try run(chunk)
+        expectClose(chunked.1, whole.1, rtol: 1e-5, "θ gradient")
+        expectClose(chunked.2, whole.2, rtol: 1e-5, "w gradient")
+        #expect(abs(chunked.0.rl!.loss - whole.0.rl!.loss) <= 1e-5 * max(1, abs(whole.0.rl!.loss)))
+        #expect(abs(chunked.0.sftLoss! - whole.0.sftLoss!) <= 1e-5 * whole.0.sftLoss!)
+        #expect(chunked.3.map(\.count) == rl.batch.completions.map(\.count))
+        expectClose(chunked.3.flatMap { $0 }, whole.3.flatMap { $0 }, rtol: 1e-5, "log-probs")
+    }
+
     /// λ = 1 and a frozen adapter (B = 0): θ follows RL-zero bit for bit, and θ̂ stays θ.
     @Test func lambdaOneWithAFrozenAdapterIsRLZeroBitForBit() throws {
         let f = try BridgeFixture()
