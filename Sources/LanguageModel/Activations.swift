@@ -63,6 +63,12 @@ public final class Activations: @unchecked Sendable {
     let dLoRA: FloatBuffer         // [N, r]
     public let dLosses: FloatBuffer    // [N]
 
+    /// With targets: compute logits (and their gradient) only for rows that have a target, each
+    /// micro-batch's such rows packed at the start of its rows of `logits` (the training passes of
+    /// RL and SFT, whose prompt and padding rows carry no loss). `logits` then no longer holds one
+    /// row per position; the losses do.
+    public var logitsForTargetsOnly = false
+
     /// `logits` become valid after a forward pass; `forwardDone` guards backward.
     var forwardDone = false
     /// Keeps micro-batches adding into shared gradients in micro-batch order.
@@ -137,6 +143,13 @@ public final class Activations: @unchecked Sendable {
     /// The micro-batches as ranges of sequences, in order.
     public var microBatches: [Range<Int>] {
         stride(from: 0, to: batch, by: microBatch).map { $0..<min(batch, $0 + microBatch) }
+    }
+
+    /// The rows r0..<r0+n (one micro-batch) whose logits are computed, relative to r0: all of
+    /// them, or with `logitsForTargetsOnly` those with a target (in order).
+    func logitRows(_ r0: Int, _ n: Int, withLoss: Bool) -> [Int] {
+        guard withLoss, logitsForTargetsOnly else { return Array(0..<n) }
+        return (0..<n).filter { targets[r0 + $0] >= 0 }
     }
 
     /// Number of rows with a target (≥ 0).

@@ -68,24 +68,33 @@ extension Transformer {
         }
         func ordered(if needed: Bool, _ body: () -> Void) { if needed { ordered(body) } else { body() } }
 
-        // loss → logits
+        // loss → logits (of the rows the forward pass computed: `Activations.logitRows`)
         let logits = acts.logits.pointer + r0 * V
+        let kept = acts.logitRows(r0, n, withLoss: true), m = kept.count
         StepProfile.measure("bwd cross-entropy") {
-            acts.targets.withUnsafeBufferPointer { t in
-                CrossEntropy.backward(dlogits: logits, logits: logits, targets: t.baseAddress! + r0,
-                                      losses: acts.losses.readPointer + r0, dlosses: acts.dLosses.readPointer + r0, n: n, v: V,
-                                      scales: acts.inverseTemperatures.map { $0.readPointer + r0 })
-            }
+            let targets = kept.map { acts.targets[r0 + $0] }, losses = kept.map { acts.losses[r0 + $0] }
+            let dlosses = kept.map { acts.dLosses[r0 + $0] }, scales = acts.inverseTemperatures.map { t in kept.map { t[r0 + $0] } }
+            CrossEntropy.backward(dlogits: logits, logits: logits, targets: targets, losses: losses, dlosses: dlosses, n: m, v: V, scales: scales)
         }
         let dx = acts.dResidual.pointer + r0 * C, dln = acts.dNorm.pointer + r0 * C
         let lnf = acts.lnf.readPointer + r0 * C
         dx.update(repeating: 0, count: n * C)
         StepProfile.measure("bwd lm_head matmul") {
             Linear.backward(dinp: dln, dweight: nil, dbias: nil, dout: logits, inp: lnf, weight: w + layout.lmHead,
-                            n: n, inFeatures: C, outFeatures: V, overwriteInput: true)
+                            n: m, inFeatures: C, outFeatures: V, overwriteInput: true)
             if let dW = gp(layout.lmHead) {
-                ordered { Linear.backward(dinp: nil, dweight: dW, dbias: nil, dout: logits, inp: lnf, weight: w + layout.lmHead,
-                                          n: n, inFeatures: C, outFeatures: V) }
+                ordered { if m > 0 { Linear.backward(dinp: nil, dweight: dW, dbias: nil, dout: logits, inp: lnf, weight: w + layout.lmHead,
+                                                     n: m, inFeatures: C, outFeatures: V) } }
+            }
+            if m < n {
+                // back to one row per position: the computed rows' gradients to their places
+                // (last first: a row only moves down), zeros for the rest
+                for k in stride(from: m - 1, through: 0, by: -1) where kept[k] != k { (dln + kept[k] * C).update(from: dln + k * C, count: C) }
+                var next = 0
+                for j in 0..<n {
+                    if next < m && kept[next] == j { next += 1; continue }
+                    (dln + j * C).update(repeating: 0, count: C)
+                }
             }
         }
         /// RMSNorm backward (dinp accumulates into dx); in an ordered section when it adds a weight gradient.

@@ -131,15 +131,21 @@ extension Transformer {
         let last = at(acts.residual, c.numHiddenLayers, C)
         let lnf = acts.lnf.pointer + r0 * C, logits = acts.logits.pointer + r0 * c.vocabSize
         StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: lnf, rstd: acts.rstdf.pointer + r0, inp: last, weight: w + layout.finalNorm, n: n, c: C, eps: eps) }
+        // only the rows with a loss go through the vocabulary when asked: their final-norm outputs
+        // move to the front (lnf is kept so, for lm_head's weight gradient)
+        let kept = acts.logitRows(r0, n, withLoss: withLoss)
+        for (k, j) in kept.enumerated() where k != j { (lnf + k * C).update(from: lnf + j * C, count: C) }
+        let m = kept.count
         StepProfile.measure("fwd lm_head matmul") {
-            Linear.forward(out: logits, inp: lnf, weight: w + layout.lmHead, bias: nil, n: n, inFeatures: C, outFeatures: c.vocabSize)
+            Linear.forward(out: logits, inp: lnf, weight: w + layout.lmHead, bias: nil, n: m, inFeatures: C, outFeatures: c.vocabSize)
         }
         guard withLoss else { return }
         StepProfile.measure("fwd cross-entropy") {
-            acts.targets.withUnsafeBufferPointer { t in
-                CrossEntropy.forward(losses: acts.losses.pointer + r0, logits: logits, targets: t.baseAddress! + r0, n: n, v: c.vocabSize,
-                                     scales: acts.inverseTemperatures.map { $0.readPointer + r0 })
-            }
+            let targets = kept.map { acts.targets[r0 + $0] }, scales = acts.inverseTemperatures.map { t in kept.map { t[r0 + $0] } }
+            var losses = [Float](repeating: 0, count: m)
+            CrossEntropy.forward(losses: &losses, logits: logits, targets: targets, n: m, v: c.vocabSize, scales: scales)
+            (acts.losses.pointer + r0).update(repeating: 0, count: n)
+            for (k, j) in kept.enumerated() { acts.losses[r0 + j] = losses[k] }
         }
     }
 

@@ -68,6 +68,37 @@ import TestSupport
         #expect(w.array.contains { $0 != 0 })
     }
 
+    /// Logits for the rows with a target only (the training passes' setting): the same losses and
+    /// θ and w gradients as logits for every row, with prompt-like rows without targets, a whole
+    /// micro-batch without any, and a temperature scale per row.
+    @Test(arguments: ["qwen2", "llama", "qwen3"])
+    func logitsOnlyForTargetRowsChangeNothingButRounding(family: String) throws {
+        let f = try GoldenFixture(family)
+        let lora = LoRAConfig(r: 2, loraAlpha: 4, targetModules: [.q, .v, .gate, .down])
+        let adapter = LoRAAdapter(config: lora, model: f.config, seed: 5)
+        var rng = Philox(seed: 6)
+        for i in 0..<adapter.params.count where adapter.params[i] == 0 { adapter.params[i] = rng.normal() * 0.1 }
+        var targets = f.targets
+        for b in 0..<f.batch {
+            for t in 0..<(f.time / 3) { targets[b * f.time + t] = -100 }          // a prompt
+            if b == 1 { for t in 0..<f.time { targets[b * f.time + t] = -100 } }  // nothing to learn
+        }
+        let scales = (0..<targets.count).map { 1 / (1 + Float($0 % 3) * 0.25) }
+        func run(_ compact: Bool) throws -> (losses: [Float], theta: [Float], w: [Float]) {
+            let acts = Activations(config: f.config, batch: f.batch, time: f.time, lora: lora, microBatch: 1)
+            acts.logitsForTargetsOnly = compact
+            _ = try f.model.forward(tokens: f.tokens, targets: targets, acts: acts, lora: adapter, inverseTemperatures: scales)
+            let theta = FloatBuffer(count: f.model.layout.totalCount), w = FloatBuffer(count: adapter.layout.totalCount)
+            f.model.backward(acts: acts, grads: theta, lora: adapter, loraGrads: w)
+            return (acts.losses.array, theta.array, w.array)
+        }
+        let all = try run(false), compact = try run(true)
+        expectClose(compact.losses, all.losses, rtol: 1e-5, "\(family) losses")
+        #expect(zip(compact.losses, targets).allSatisfy { $1 >= 0 || $0 == 0 }, "rows without a target have no loss")
+        expectClose(compact.theta, all.theta, rtol: 1e-5, "\(family) θ gradient")
+        expectClose(compact.w, all.w, rtol: 1e-5, "\(family) w gradient")
+    }
+
     @Test func wGradientsMatchFiniteDifferences() throws {
         let f = try GoldenFixture("qwen3")
         let lora = LoRAConfig(r: 2, loraAlpha: 2, targetModules: [.k, .o, .gate])

@@ -193,6 +193,7 @@ public enum PolicyGradient {
             let acts = cached.flatMap { $0.batch == sequences.count && $0.time == time ? $0 : nil }
                 ?? Activations(config: model.config, batch: sequences.count, time: time, lora: lora?.config)
             acts.threads = threads
+            acts.logitsForTargetsOnly = true   // only completion tokens carry a loss
             cached = acts
             try body(acts, sequences)
         }
