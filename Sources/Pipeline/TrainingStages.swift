@@ -86,7 +86,8 @@ public struct LoRAInitStage: Stage {
 /// temperature. Output: {"logprobs": f32 [T]} aligned with the responses' response_ids.
 public struct RefLogprobsStage: Stage {
     public static let name = "ref-logprobs"
-    public static let version = 1
+    /// 2: sequences run shortest first, each chunk padded to its own longest (other rounding).
+    public static let version = 2
 
     public var reference: ObjectID
     public var responses: ObjectID
@@ -147,7 +148,9 @@ public enum RLData {
 /// at the old iterates; with an adapter, the upper step's gradient Gw as a tensor set.
 public struct LowerStepStage: Stage {
     public static let name = "lower-step"
-    public static let version = 1
+    /// 2: sequences run shortest first, each chunk padded to its own longest, and logits only for
+    /// rows with a loss (other rounding of the same gradients).
+    public static let version = 2
 
     /// One rollout's data for an RL pass.
     public struct RLInputs: Sendable, Equatable {
