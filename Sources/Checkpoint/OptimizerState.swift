@@ -50,8 +50,10 @@ extension Store {
             }
         }
         if !missing.isEmpty { throw ModelCheckpointError.model(.missingTensors(missing), context: "optimizer state") }
-        // the moments decoded on all cores, then copied into place
-        for (w, t) in zip(wanted, try loadTensors(wanted.map(\.entry))) {
+        // the moments decoded on all cores, each copied into place as soon as it is read (no more
+        // than one decoded tensor per core held beside m and v)
+        try parallelForThrowing(wanted.count) { i in
+            let w = wanted[i], t = try loadTensor(w.entry)
             guard t.shape == w.e.shape, t.dtype == .f32, let f = FloatBuffer(borrowing: t) ?? FloatBuffer.converting(t) else {
                 throw ModelCheckpointError.model(.shapeMismatch(name: w.name, expected: w.e.shape, got: t.shape), context: "optimizer state")
             }

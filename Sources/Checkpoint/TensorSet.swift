@@ -174,10 +174,16 @@ extension Store {
     /// the set whose same-named tensors are each tensor's base.
     public func putTensors(_ items: [(name: String, tensor: Tensor)], bases: TensorSet? = nil, floatCodec: CodecPolicy? = nil) throws -> [TensorEntry] {
         let results = Locked<[Int: TensorEntry]>([:])
-        try parallelForBlocking(items.count, threads: Store.writeThreads) { i in
+        func put(_ i: Int) throws {
             let entry = try putTensor(name: items[i].name, items[i].tensor, base: bases?.entry(items[i].name), floatCodec: floatCodec)
             results.withLock { $0[i] = entry }
         }
+        // small tensors on more threads than cores (their time is fsync waits); large ones, whose
+        // encoding buffers are as large as they are, one per core (bounds the memory in flight)
+        let large = items.indices.filter { items[$0].tensor.byteCount > Store.largeWriteBytes }
+        let small = items.indices.filter { items[$0].tensor.byteCount <= Store.largeWriteBytes }
+        try parallelForBlocking(small.count, threads: Store.writeThreads) { try put(small[$0]) }
+        try parallelForThrowing(large.count) { try put(large[$0]) }
         let all = results.withLock { $0 }
         return items.indices.map { all[$0]! }
     }

@@ -129,6 +129,8 @@ public final class Store: @unchecked Sendable {
         if let v = getenv("BRIDGE_WRITE_THREADS"), let n = Int(String(cString: v)), n > 0 { return n }
         return 8
     }()
+    /// Tensors larger than this are stored one per core instead (`putTensors`).
+    public static let largeWriteBytes = 64 << 20
     public static let defaultDirectory = ".bridge"
 
     public let root: String
