@@ -9,9 +9,7 @@ public enum Softmax {
     /// masked positions of causal attention). out may equal inp. Every softmax of the model is this.
     @inline(__always)
     public static func row(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, visible: Int, width: Int? = nil) {
-        let m = VectorMath.max(inp, visible)
-        let sum = VectorMath.expShifted(out, inp, shift: m, visible)
-        VectorMath.scale(out, 1 / sum, visible)
+        _ = normalised(out, inp, visible)
         if let width, visible < width { (out + visible).update(repeating: 0, count: width - visible) }
     }
 
@@ -20,8 +18,14 @@ public enum Softmax {
     /// that log softmax(x·scale)[i] = x[i]·scale − m − log Σ. out may equal inp.
     public static func scaled(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, scale: Float, count n: Int) -> (shift: Float, sum: Float) {
         for i in 0..<n { out[i] = inp[i] * scale }
-        let m = VectorMath.max(out, n)
-        let sum = VectorMath.expShifted(out, out, shift: m, n)
+        return normalised(out, out, n)
+    }
+
+    /// out[0..<n] = softmax(inp[0..<n]); returns its shift (the largest entry) and normaliser.
+    @inline(__always)
+    static func normalised(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ n: Int) -> (shift: Float, sum: Float) {
+        let m = VectorMath.max(inp, n)
+        let sum = VectorMath.expShifted(out, inp, shift: m, n)
         VectorMath.scale(out, 1 / sum, n)
         return (m, sum)
     }
