@@ -10,6 +10,24 @@ public enum LoRATarget: String, Sendable, CaseIterable, Codable {
 
     var isAttention: Bool { [.q, .k, .v, .o].contains(self) }
 
+    /// The model's fused projections: q, k, v are row blocks of one [Q+2K, C] matrix, gate and up
+    /// of one [2I, C] matrix (`ParameterLayout`).
+    enum FusedProjection { case qkv, o, gateUp, down }
+
+    /// The fused projection holding this target's rows, and its first row there (= its first
+    /// output column in the projection's output).
+    func place(_ c: ModelConfig) -> (projection: FusedProjection, firstRow: Int) {
+        switch self {
+        case .q: (.qkv, 0)
+        case .k: (.qkv, c.qDim)
+        case .v: (.qkv, c.qDim + c.kvDim)
+        case .o: (.o, 0)
+        case .gate: (.gateUp, 0)
+        case .up: (.gateUp, c.intermediateSize)
+        case .down: (.down, 0)
+        }
+    }
+
     /// (in, out) features of the wrapped projection.
     func features(_ c: ModelConfig) -> (Int, Int) {
         switch self {

@@ -119,11 +119,11 @@ extension Transformer {
         }
         /// LoRA backward of `targets` (dx accumulates into own rows), ordered when w has gradients.
         func adapters(layer l: Int, _ targets: [LoRATarget], dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
-                      dy: UnsafePointer<Float>, ldy: Int, columns: [Int]) {
+                      dy: UnsafePointer<Float>, ldy: Int) {
             guard let lora else { return }
             StepProfile.measure("bwd lora") {
                 ordered(if: loraGrads != nil) {
-                    loraBackward(lora, loraGrads, acts, layer: l, rows: r0, n, targets: targets, dx: dx, x: x, dy: dy, ldy: ldy, columns: columns)
+                    loraBackward(lora, loraGrads, acts, layer: l, rows: r0, n, targets: targets, dx: dx, x: x, dy: dy, ldy: ldy)
                 }
             }
         }
@@ -144,7 +144,7 @@ extension Transformer {
             // MLP block: out = mid + down(silu(gate)·up), gate/up = ln2 · W
             let dh = acts.dHidden.pointer + r0 * I, dgu = acts.dGateUp.pointer + r0 * 2 * I
             linearBackward("bwd down matmul", dinp: dh, weight: P.downWeight, bias: nil, dout: dx, inp: h, inFeatures: I, outFeatures: C)
-            adapters(layer: l, [.down], dx: dh, x: h, dy: dx, ldy: C, columns: [0])
+            adapters(layer: l, [.down], dx: dh, x: h, dy: dx, ldy: C)
             StepProfile.measure("bwd swiglu") {
                 parallelChunks(n, minChunk: 16) { rows in
                     for r in rows {
@@ -154,13 +154,13 @@ extension Transformer {
                 }
             }
             linearBackward("bwd gate/up matmul", dinp: dln, weight: P.gateUpWeight, bias: nil, dout: dgu, inp: ln2, inFeatures: C, outFeatures: 2 * I)
-            adapters(layer: l, [.gate, .up], dx: dln, x: ln2, dy: dgu, ldy: 2 * I, columns: [0, I])
+            adapters(layer: l, [.gate, .up], dx: dln, x: ln2, dy: dgu, ldy: 2 * I)
             normBackward(P.postNorm, dout: dln, inp: mid, rstd: at(acts.rstd2, l, 1))
 
             // attention block: mid = x + o(attention(rope(q), rope(k), v)), q/k/v = ln1 · W (+ b)
             let datt = acts.dAtt.pointer + r0 * Q
             linearBackward("bwd o matmul", dinp: datt, weight: P.oWeight, bias: P.oBias, dout: dx, inp: att, inFeatures: Q, outFeatures: C)
-            adapters(layer: l, [.o], dx: datt, x: att, dy: dx, ldy: C, columns: [0])
+            adapters(layer: l, [.o], dx: datt, x: att, dy: dx, ldy: C)
             let dq = acts.dQ.pointer + r0 * Q, dk = acts.dK.pointer + r0 * K, dv = acts.dV.pointer + r0 * K
             StepProfile.measure("bwd attention") {
                 Attention.backward(dq: dq, dk: dk, dv: dv, dout: datt,
@@ -204,17 +204,18 @@ extension Transformer {
                 }
             }
             linearBackward("bwd qkv matmul", dinp: dln, weight: P.qkvWeight, bias: P.qkvBias, dout: dqkv, inp: ln1, inFeatures: C, outFeatures: QKV)
-            adapters(layer: l, [.q, .k, .v], dx: dln, x: ln1, dy: dqkv, ldy: QKV, columns: [0, Q, Q + K])
+            adapters(layer: l, [.q, .k, .v], dx: dln, x: ln1, dy: dqkv, ldy: QKV)
             normBackward(P.inputNorm, dout: dln, inp: x, rstd: at(acts.rstd1, l, 1))
         }
     }
 
-    /// LoRA backward of `targets` for the n rows starting at row r0.
+    /// LoRA backward of `targets` (their columns of dy: `LoRATarget.place`) for the n rows starting at row r0.
     func loraBackward(_ lora: LoRAAdapter, _ loraGrads: FloatBuffer?, _ acts: Activations, layer l: Int, rows r0: Int, _ n: Int,
                       targets: [LoRATarget], dx: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
-                      ldy: Int, columns: [Int]) {
+                      ldy: Int) {
         let N = acts.rows, r = lora.config.r
-        for (t, col) in zip(targets, columns) {
+        for t in targets {
+            let col = t.place(config).firstRow
             guard let slot = lora.config.targetModules.firstIndex(of: t) else { continue }
             let p = lora.layout.layers[l][slot]
             let g = loraGrads?.pointer

@@ -51,10 +51,9 @@ final class DecodeWeights {
     let buffer: FloatBuffer
     let qkv, o, gateUp, down: [Int]
     let lmHead: Int
-    /// The adapter folded into the packed matrices (W + scale·B·A, as `merged`), so decoding steps
-    /// run no adapter products of their own.
-    let mergesLoRA: Bool
 
+    /// The model's matrices packed, with `lora` folded in (W + scale·B·A, as `merged`): whoever
+    /// reads these panels runs no adapter products of its own.
     init(model m: Transformer, lora: LoRAAdapter? = nil, reusing old: FloatBuffer?) {
         let c = m.config, C = c.hiddenSize, I = c.intermediateSize, QKV = c.qDim + 2 * c.kvDim
         var total = 0
@@ -78,20 +77,17 @@ final class DecodeWeights {
             PackedLinear.pack(dst + down[l], weight: w + P.downWeight, inFeatures: I, outFeatures: C)
         }
         PackedLinear.pack(dst + lmHead, weight: w + m.layout.lmHead, inFeatures: C, outFeatures: c.vocabSize)
-        mergesLoRA = lora != nil
         guard let lora else { return }
-        let Q = c.qDim, K = c.kvDim, ap = lora.params.readPointer
+        let ap = lora.params.readPointer
         for (l, pairs) in lora.layout.layers.enumerated() {
             for p in pairs {
-                let (matrix, first): (Int, Int)
-                switch p.target {
-                case .q: (matrix, first) = (qkv[l], 0)
-                case .k: (matrix, first) = (qkv[l], Q)
-                case .v: (matrix, first) = (qkv[l], Q + K)
-                case .o: (matrix, first) = (o[l], 0)
-                case .gate: (matrix, first) = (gateUp[l], 0)
-                case .up: (matrix, first) = (gateUp[l], I)
-                case .down: (matrix, first) = (down[l], 0)
+                let (projection, first) = p.target.place(c)
+                let matrix: Int
+                switch projection {
+                case .qkv: matrix = qkv[l]
+                case .o: matrix = o[l]
+                case .gateUp: matrix = gateUp[l]
+                case .down: matrix = down[l]
                 }
                 PackedLinear.addLowRank(dst + matrix, rows: first..<(first + p.outFeatures), a: ap + p.a, b: ap + p.b,
                                         rank: lora.config.r, inFeatures: p.inFeatures, scale: lora.config.scale)
@@ -247,7 +243,6 @@ extension Transformer {
     func forwardCached(tokens: UnsafePointer<Int32>, sequences: Range<Int>, time T: Int, starts: [Int], cache: KVCache,
                        scratch s: InferenceScratch, lora: LoRAAdapter?, lastHidden: UnsafeMutablePointer<Float>? = nil,
                        packed: DecodeWeights? = nil) {
-        let lora = packed?.mergesLoRA == true ? nil : lora
         let c = config, G = sequences.count, N = G * T
         let C = c.hiddenSize, Q = c.qDim, K = c.kvDim, QKV = Q + 2 * K, I = c.intermediateSize
         let Hq = c.numAttentionHeads, Hkv = c.numKeyValueHeads, D = c.headDim, eps = Float(c.rmsNormEps)
@@ -265,7 +260,7 @@ extension Transformer {
             StepProfile.measure("inf qkv") {
                 linear(out: qkv, inp: ln, weight: P.qkvWeight, packed: packed.map { $0.buffer.readPointer + $0.qkv[l] }, bias: P.qkvBias, rows: N, inFeatures: C, outFeatures: QKV)
             }
-            inferenceLoRA(lora, layer: l, targets: [.q, .k, .v], x: ln, y: qkv, ldy: QKV, columns: [0, Q, Q + K], rows: N, scratch: s)
+            inferenceLoRA(lora, layer: l, targets: [.q, .k, .v], x: ln, y: qkv, ldy: QKV, rows: N, scratch: s)
             // q/k norm and RoPE in the qkv rows, q out, keys and values into the cache
             StepProfile.measure("inf split/rope") {
                 cache.ropeCos.withUnsafeBufferPointer { cosTable in
@@ -304,14 +299,14 @@ extension Transformer {
             StepProfile.measure("inf o") {
                 linear(out: x, inp: att, weight: P.oWeight, packed: packed.map { $0.buffer.readPointer + $0.o[l] }, bias: P.oBias, rows: N, inFeatures: Q, outFeatures: C, accumulate: true)
             }
-            inferenceLoRA(lora, layer: l, targets: [.o], x: att, y: x, ldy: C, columns: [0], rows: N, scratch: s)
+            inferenceLoRA(lora, layer: l, targets: [.o], x: att, y: x, ldy: C, rows: N, scratch: s)
             StepProfile.measure("inf rmsnorm") {
                 RMSNorm.forward(out: ln, rstd: s.rstd.pointer, inp: x, weight: w + P.postNorm, n: N, c: C, eps: eps)
             }
             StepProfile.measure("inf gate/up") {
                 linear(out: gu, inp: ln, weight: P.gateUpWeight, packed: packed.map { $0.buffer.readPointer + $0.gateUp[l] }, bias: nil, rows: N, inFeatures: C, outFeatures: 2 * I)
             }
-            inferenceLoRA(lora, layer: l, targets: [.gate, .up], x: ln, y: gu, ldy: 2 * I, columns: [0, I], rows: N, scratch: s)
+            inferenceLoRA(lora, layer: l, targets: [.gate, .up], x: ln, y: gu, ldy: 2 * I, rows: N, scratch: s)
             StepProfile.measure("inf swiglu") {
                 parallelChunks(N, minChunk: 16) { rows in
                     for r in rows { SwiGLU.forward(out: h + r * I, gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I) }
@@ -320,7 +315,7 @@ extension Transformer {
             StepProfile.measure("inf down") {
                 linear(out: x, inp: h, weight: P.downWeight, packed: packed.map { $0.buffer.readPointer + $0.down[l] }, bias: nil, rows: N, inFeatures: I, outFeatures: C, accumulate: true)
             }
-            inferenceLoRA(lora, layer: l, targets: [.down], x: h, y: x, ldy: C, columns: [0], rows: N, scratch: s)
+            inferenceLoRA(lora, layer: l, targets: [.down], x: h, y: x, ldy: C, rows: N, scratch: s)
         }
         // final norm and logits for each sequence's last new token only
         if let lastHidden {
@@ -332,11 +327,11 @@ extension Transformer {
     }
 
     private func inferenceLoRA(_ lora: LoRAAdapter?, layer l: Int, targets: [LoRATarget], x: UnsafePointer<Float>,
-                               y: UnsafeMutablePointer<Float>, ldy: Int, columns: [Int], rows: Int, scratch s: InferenceScratch) {
+                               y: UnsafeMutablePointer<Float>, ldy: Int, rows: Int, scratch s: InferenceScratch) {
         guard let lora else { return }
-        for (t, col) in zip(targets, columns) {
+        for t in targets {
             guard let p = lora.pair(layer: l, t) else { continue }
-            LoRALinear.forwardByRow(y: y + col, ldy: ldy, xa: s.loraXA.pointer, x: x, a: lora.params.readPointer + p.a,
+            LoRALinear.forwardByRow(y: y + t.place(config).firstRow, ldy: ldy, xa: s.loraXA.pointer, x: x, a: lora.params.readPointer + p.a,
                                     b: lora.params.readPointer + p.b, n: rows, r: lora.config.r, inFeatures: p.inFeatures,
                                     outFeatures: p.outFeatures, scale: lora.config.scale)
         }
@@ -383,16 +378,18 @@ extension Transformer {
         if total > config.maxPositionEmbeddings { throw .sequenceTooLong(length: total, limit: config.maxPositionEmbeddings) }
         let cache = KVCache(config: config, batch: B, capacity: total)
         let threads = threads ?? KernelThreads.count
-        let V = config.vocabSize, rank = lora?.config.r ?? 0
+        let V = config.vocabSize
         // the panels first: prefill reads them too (packing costs one pass over the weights, which a
         // single new token does not repay)
         let packed = maxNewTokens > 1 ? Transformer.runHot(threads: threads) {
             StepProfile.measure("inf pack") { DecodeWeights(model: self, lora: lora, reusing: decodeBuffer.withLock { b in b.take() }) }
         } : nil
         defer { if let packed { decodeBuffer.withLock { $0 = packed.buffer } } }
-        let first = prefillOnce(prompts, cache: cache, lora: lora, threads: threads, packed: packed)
+        // the panels carry the adapter: nothing reading them runs its products again
+        let unfolded = packed == nil ? lora : nil
+        let first = prefillOnce(prompts, cache: cache, lora: unfolded, threads: threads, packed: packed)
         let groups = Transformer.groups(batch: B, size: Transformer.packedDecodeRows)
-        let scratches = groups.map { InferenceScratch(config: config, sequences: $0.count, time: 1, cacheStride: cache.stride, loraRank: rank) }
+        let scratches = groups.map { InferenceScratch(config: config, sequences: $0.count, time: 1, cacheStride: cache.stride, loraRank: unfolded?.config.r ?? 0) }
         let logits = FloatBuffer(first)
         var samplers = (0..<B).map { Sampler(options: sampling, stream: streams?[$0] ?? UInt64($0)) }
         var lp: [[Float]] = Array(repeating: [], count: B)
@@ -429,7 +426,7 @@ extension Transformer {
                 next.withUnsafeBufferPointer { tok in
                     for (gi, seqs) in groups.enumerated() {
                         forwardCached(tokens: tok.baseAddress! + seqs.lowerBound, sequences: seqs, time: 1, starts: starts,
-                                      cache: cache, scratch: scratches[gi], lora: lora, packed: packed)
+                                      cache: cache, scratch: scratches[gi], lora: unfolded, packed: packed)
                         (logits.pointer + seqs.lowerBound * V).update(from: scratches[gi].logits.readPointer, count: seqs.count * V)
                     }
                 }

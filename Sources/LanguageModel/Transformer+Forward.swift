@@ -84,7 +84,7 @@ extension Transformer {
             // attention block
             StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: ln1, rstd: at(acts.rstd1, l, 1), inp: x, weight: w + P.inputNorm, n: n, c: C, eps: eps) }
             StepProfile.measure("fwd qkv matmul") { Linear.forward(out: qkv, inp: ln1, weight: w + P.qkvWeight, bias: P.qkvBias.map { w + $0 }, n: n, inFeatures: C, outFeatures: QKV) }
-            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.q, .k, .v], x: ln1, y: qkv, ldy: QKV, columns: [0, Q, Q + K])
+            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.q, .k, .v], x: ln1, y: qkv, ldy: QKV)
             StepProfile.measure("fwd split/qk-norm/rope") {
                 // q, k (normed for Qwen3, then rotated) and v out of the fused qkv rows
                 let rstdQ = c.qkNorm ? at(acts.rstdQ, l, Hq) : nil, rstdK = c.qkNorm ? at(acts.rstdK, l, Hkv) : nil
@@ -113,12 +113,12 @@ extension Transformer {
             StepProfile.measure("fwd attention") { Attention.forward(out: att, probs: probs, q: q, k: k, v: v, shape: shape) }
             StepProfile.measure("fwd copies") { mid.update(from: x, count: n * C) }
             StepProfile.measure("fwd o matmul") { Linear.forward(out: mid, inp: att, weight: w + P.oWeight, bias: P.oBias.map { w + $0 }, n: n, inFeatures: Q, outFeatures: C, accumulate: true) }
-            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.o], x: att, y: mid, ldy: C, columns: [0])
+            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.o], x: att, y: mid, ldy: C)
 
             // MLP block
             StepProfile.measure("fwd rmsnorm") { RMSNorm.forward(out: ln2, rstd: at(acts.rstd2, l, 1), inp: mid, weight: w + P.postNorm, n: n, c: C, eps: eps) }
             StepProfile.measure("fwd gate/up matmul") { Linear.forward(out: gu, inp: ln2, weight: w + P.gateUpWeight, bias: nil, n: n, inFeatures: C, outFeatures: 2 * I) }
-            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.gate, .up], x: ln2, y: gu, ldy: 2 * I, columns: [0, I])
+            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.gate, .up], x: ln2, y: gu, ldy: 2 * I)
             StepProfile.measure("fwd swiglu") {
                 parallelChunks(n, minChunk: 16) { rows in
                     for r in rows { SwiGLU.forward(out: h + r * I, gate: gu + r * 2 * I, up: gu + r * 2 * I + I, n: I) }
@@ -126,7 +126,7 @@ extension Transformer {
             }
             StepProfile.measure("fwd copies") { out.update(from: mid, count: n * C) }
             StepProfile.measure("fwd down matmul") { Linear.forward(out: out, inp: h, weight: w + P.downWeight, bias: nil, n: n, inFeatures: I, outFeatures: C, accumulate: true) }
-            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.down], x: h, y: out, ldy: C, columns: [0])
+            loraForward(lora, acts, layer: l, rows: r0, n, targets: [.down], x: h, y: out, ldy: C)
         }
         let last = at(acts.residual, c.numHiddenLayers, C)
         let lnf = acts.lnf.pointer + r0 * C, logits = acts.logits.pointer + r0 * c.vocabSize
@@ -149,20 +149,20 @@ extension Transformer {
         }
     }
 
-    /// Adds the adapters of `targets` (those the adapter has) on input x to output columns of y,
-    /// for the n rows starting at row r0.
+    /// Adds the adapters of `targets` (those the adapter has) on input x to their output columns of
+    /// y (`LoRATarget.place`), for the n rows starting at row r0.
     func loraForward(_ lora: LoRAAdapter?, _ acts: Activations, layer l: Int, rows r0: Int, _ n: Int, targets: [LoRATarget],
-                     x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int, columns: [Int]) {
+                     x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int) {
         guard let lora else { return }
         let N = acts.rows, r = lora.config.r
         StepProfile.measure("fwd lora") {
-        for (t, col) in zip(targets, columns) {
-            guard let slot = lora.config.targetModules.firstIndex(of: t) else { continue }
-            let p = lora.layout.layers[l][slot]
-            LoRALinear.forward(y: y + col, ldy: ldy, xa: acts.loraXA.pointer + (l * acts.loraTargets + slot) * N * r + r0 * r,
-                               x: x, a: lora.params.readPointer + p.a, b: lora.params.readPointer + p.b,
-                               n: n, r: r, inFeatures: p.inFeatures, outFeatures: p.outFeatures, scale: lora.config.scale)
-        }
+            for t in targets {
+                guard let slot = lora.config.targetModules.firstIndex(of: t) else { continue }
+                let p = lora.layout.layers[l][slot]
+                LoRALinear.forward(y: y + t.place(config).firstRow, ldy: ldy, xa: acts.loraXA.pointer + (l * acts.loraTargets + slot) * N * r + r0 * r,
+                                   x: x, a: lora.params.readPointer + p.a, b: lora.params.readPointer + p.b,
+                                   n: n, r: r, inFeatures: p.inFeatures, outFeatures: p.outFeatures, scale: lora.config.scale)
+            }
         }
     }
 }

@@ -53,16 +53,15 @@ public final class Transformer: @unchecked Sendable {
         for (l, pairs) in adapter.layout.layers.enumerated() {
             let L = layout.layers[l]
             for p in pairs {
-                let base: Int
-                switch p.target {
-                case .q: base = L.qkvWeight
-                case .k: base = L.qkvWeight + c.qDim * c.hiddenSize
-                case .v: base = L.qkvWeight + (c.qDim + c.kvDim) * c.hiddenSize
-                case .o: base = L.oWeight
-                case .gate: base = L.gateUpWeight
-                case .up: base = L.gateUpWeight + c.intermediateSize * c.hiddenSize
-                case .down: base = L.downWeight
+                let (projection, first) = p.target.place(c)
+                let matrix: Int
+                switch projection {
+                case .qkv: matrix = L.qkvWeight
+                case .o: matrix = L.oWeight
+                case .gateUp: matrix = L.gateUpWeight
+                case .down: matrix = L.downWeight
                 }
+                let base = matrix + first * p.inFeatures
                 // W[out, in] += scale · B[out, r] · A[r, in]
                 BLAS.sgemm(m: p.outFeatures, n: p.inFeatures, k: adapter.config.r, alpha: adapter.config.scale,
                            a: adapter.params.readPointer + p.b, lda: adapter.config.r,
