@@ -204,13 +204,14 @@ extension Store {
     }
 
     /// The delta chain depth of an object (0 for a full copy), from its header and payload prefix.
-    public func chainDepth(_ id: ObjectID) throws -> Int {
-        let h = try header(id)
-        guard h.codec.isGrouped else { return 0 }
-        guard let f = try FileHandle.openIfExists(objectPath(id), flags: O_RDONLY | O_NOFOLLOW) else { throw StoreError.missingObject(id, neededBy: nil) }
-        let prefix = try f.pread(count: 2, at: ObjectHeader.size)
-        guard prefix.count == 2 else { throw StoreError.corruptObject(id, path: objectPath(id), reason: "payload prefix is cut short") }
-        return Int(prefix[1])
+    public func chainDepth(_ id: ObjectID) throws -> Int { try headerAndDepth(id).depth }
+
+    /// An object's header and delta chain depth, read through one open of its file.
+    func headerAndDepth(_ id: ObjectID) throws -> (header: ObjectHeader, depth: Int) {
+        let (h, payload) = try header(id, following: 2)
+        guard h.codec.isGrouped else { return (h, 0) }
+        guard payload.count == 2 else { throw StoreError.corruptObject(id, path: objectPath(id), reason: "payload prefix is cut short") }
+        return (h, Int(payload[payload.startIndex + 1]))
     }
 
     /// The payload of `bytes` as a delta against `base`, or nil when no delta should be kept: the
@@ -219,8 +220,8 @@ extension Store {
     func deltaPayload(_ bytes: UnsafeRawBufferPointer, kind: ObjectKind, tag: UInt8, base: ObjectID) -> [UInt8]? {
         guard config.deltaMaxDepth > 0, bytes.count > 0 else { return nil }
         let width = GroupedCodec.width(kind: kind, tag: tag)
-        guard bytes.count % width == 0, let h = try? header(base), h.kind == kind, h.tag == tag, h.logicalLength == bytes.count,
-              let baseDepth = try? chainDepth(base), h.codec.isDelta || baseDepth == 0, baseDepth + 1 <= config.deltaMaxDepth,
+        guard bytes.count % width == 0, let (h, baseDepth) = try? headerAndDepth(base), h.kind == kind, h.tag == tag,
+              h.logicalLength == bytes.count, h.codec.isDelta || baseDepth == 0, baseDepth + 1 <= config.deltaMaxDepth,
               bytes.count <= config.deltaMaxChainBytes / (baseDepth + 2),
               let loaded = try? load(base, verify: true, useCache: true) else { return nil }
         return loaded.bytes.withUnsafeBytes { b in

@@ -430,16 +430,23 @@ public final class Store: @unchecked Sendable {
     }
 
     /// The checked header of an object (reads 64 bytes).
-    public func header(_ id: ObjectID) throws -> ObjectHeader {
+    public func header(_ id: ObjectID) throws -> ObjectHeader { try header(id, following: 0).header }
+
+    /// The header and the first `following` payload bytes after it (fewer when the file is
+    /// shorter), through one open of the object's file.
+    func header(_ id: ObjectID, following: Int) throws -> (header: ObjectHeader, payload: ArraySlice<UInt8>) {
         let path = objectPath(id)
         guard let h = try FileHandle.openIfExists(path, flags: O_RDONLY | O_NOFOLLOW) else { throw StoreError.missingObject(id, neededBy: nil) }
         let size = try h.size()
-        let raw = try h.pread(count: ObjectHeader.size, at: 0)
-        return try raw.withUnsafeBytes { try ObjectHeader.parse($0, expectedID: id, fileLength: size, path: path) }
+        let raw = try h.pread(count: ObjectHeader.size + following, at: 0)
+        let header = try raw.withUnsafeBytes {
+            try ObjectHeader.parse(UnsafeRawBufferPointer(rebasing: $0.prefix(ObjectHeader.size)), expectedID: id, fileLength: size, path: path)
+        }
+        return (header, raw.dropFirst(ObjectHeader.size))
     }
 
     /// The logical bytes of an object. `raw` objects are memory-mapped and lent in place; others are
-    /// decoded into owned memory (decoded `shuffle-lz4` and `delta-xor` objects are kept in a small
+    /// decoded into owned memory (decoded grouped objects, `shuffle-lz4` and the deltas, are kept in a small
     /// per-process cache). With `verify`, the bytes are re-hashed and must match the id; decoded
     /// objects are always hashed.
     public func read(_ id: ObjectID, verify: Bool = true) throws -> ObjectBytes {
