@@ -101,9 +101,10 @@ public struct RolloutStage: Stage {
         let promptTokens = rows.map { Array(shard.prompt($0)) }
         let sampling = SamplingOptions(temperature: temperature, topP: topP, seed: Philox.derive(seed: seed, purpose: purpose))
         let start = Date()
-        let (ids, logprobs) = try StepProfile.measure("rollout: generate") { try Self.generate(model: model, adapter: loaded.adapter, prompts: promptTokens, streams: streams,
-                                                sampling: sampling, stops: stops, maxNewTokens: maxNewTokens, generationBatch: generationBatch,
-                                                groupSize: groupSize) }
+        let (ids, logprobs) = try StepProfile.measure("rollout: generate") {
+            try Self.generate(model: model, adapter: loaded.adapter, prompts: promptTokens, streams: streams, sampling: sampling,
+                              stops: stops, maxNewTokens: maxNewTokens, generationBatch: generationBatch, groupSize: groupSize)
+        }
         let generateSeconds = Date().timeIntervalSince(start)
         let finished = ids.map { $0.last.map(stops.contains) ?? false }
         let responses = Responses(tokens: ids, promptIndex: rows, finished: finished, logprobs: logprobs,

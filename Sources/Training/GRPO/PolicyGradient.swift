@@ -23,9 +23,6 @@ public struct CompletionBatch: Sendable {
 
     public var count: Int { prompts.count }
     public var completionTokens: Int { completions.reduce(0) { $0 + $1.count } }
-    /// Row length: the longest prompt ++ completion.
-    public var time: Int { zip(prompts, completions).map { $0.count + $1.count }.max() ?? 0 }
-
     /// prompt ++ completion length of sequence i.
     func length(_ i: Int) -> Int { prompts[i].count + completions[i].count }
 
