@@ -34,22 +34,35 @@ extension Store {
         return set
     }
 
-    /// Reads moments back into the layout of `entries`; every tensor must be there with its shape.
-    public func loadOptimizerState(_ set: TensorSet, entries: [ParameterLayout.Entry]) throws -> OptimizerState {
+    /// Checks an AdamW state set against the layout of `entries` without reading its tensors: the
+    /// metadata, every moment present with its parameter's shape, nothing else. Returns the step.
+    @discardableResult
+    public func checkOptimizerState(_ set: TensorSet, entries: [ParameterLayout.Entry]) throws -> Int {
         guard set.metadata["optimizer"]?.stringValue == "adamw", let step = set.metadata["step"]?.intValue, step >= 0 else {
             throw ModelCheckpointError.notAModel("tensor set \(set.id?.hex.prefix(12) ?? "") (no AdamW state: metadata.optimizer/step missing)")
         }
-        let count = entries.map { $0.offset + $0.count }.max() ?? 0
-        let m = FloatBuffer(count: count), v = FloatBuffer(count: count)
         var missing: [String] = []
-        var wanted: [(e: ParameterLayout.Entry, name: String, buffer: FloatBuffer, entry: TensorEntry)] = []
         for e in entries {
-            for (prefix, buffer) in [("exp_avg.", m), ("exp_avg_sq.", v)] {
-                guard let entry = set.entry(prefix + e.name) else { missing.append(prefix + e.name); continue }
-                wanted.append((e, prefix + e.name, buffer, entry))
+            for name in ["exp_avg." + e.name, "exp_avg_sq." + e.name] {
+                guard let entry = set.entry(name) else { missing.append(name); continue }
+                guard entry.shape == e.shape else {
+                    throw ModelCheckpointError.model(.shapeMismatch(name: name, expected: e.shape, got: entry.shape), context: "optimizer state")
+                }
             }
         }
         if !missing.isEmpty { throw ModelCheckpointError.model(.missingTensors(missing), context: "optimizer state") }
+        let expected = Set(entries.flatMap { ["exp_avg." + $0.name, "exp_avg_sq." + $0.name] })
+        let unused = set.tensors.map(\.name).filter { !expected.contains($0) }
+        if !unused.isEmpty { throw ModelCheckpointError.model(.unusedTensors(unused), context: "optimizer state") }
+        return step
+    }
+
+    /// Reads moments back into the layout of `entries` (checked first, `checkOptimizerState`).
+    public func loadOptimizerState(_ set: TensorSet, entries: [ParameterLayout.Entry]) throws -> OptimizerState {
+        let step = try checkOptimizerState(set, entries: entries)
+        let count = entries.map { $0.offset + $0.count }.max() ?? 0
+        let m = FloatBuffer(count: count), v = FloatBuffer(count: count)
+        let wanted = entries.flatMap { e in [("exp_avg." + e.name, m), ("exp_avg_sq." + e.name, v)].map { (e: e, name: $0.0, buffer: $0.1, entry: set.entry($0.0)!) } }
         // the moments decoded on all cores, each copied into place as soon as it is read (no more
         // than one decoded tensor per core held beside m and v)
         try parallelForThrowing(wanted.count) { i in
@@ -59,9 +72,6 @@ extension Store {
             }
             (w.buffer.pointer + w.e.offset).update(from: f.readPointer, count: w.e.count)
         }
-        let expected = Set(entries.flatMap { ["exp_avg." + $0.name, "exp_avg_sq." + $0.name] })
-        let unused = set.tensors.map(\.name).filter { !expected.contains($0) }
-        if !unused.isEmpty { throw ModelCheckpointError.model(.unusedTensors(unused), context: "optimizer state") }
         return OptimizerState(m: m, v: v, step: step)
     }
 }

@@ -266,11 +266,25 @@ public struct LowerStepStage: Stage {
         try validate()
         let start = Date()
         let thetaSet = try store.tensorSet(theta)
-        let loaded = try store.loadModel(thetaSet)
-        guard loaded.adapter == nil else { throw PipelineError.invalidInput("θ \(theta.hex.prefix(12)) carries an adapter; give the base and the adapter apart") }
-        let model = loaded.model, layout = model.layout
-        let thetaPart = TrainedPart(model: model, optimizer: try store.optimizer(thetaOptimizer, config: optimizer, entries: layout.entries, count: layout.totalCount))
-        let adapter = try lora.map { try store.loadAdapter(try store.tensorSet($0), for: model.config, baseName: "θ \(theta.hex.prefix(12))") }
+        var thetaModel: Transformer? = try {
+            let loaded = try store.loadModel(thetaSet)
+            guard loaded.adapter == nil else { throw PipelineError.invalidInput("θ \(theta.hex.prefix(12)) carries an adapter; give the base and the adapter apart") }
+            return loaded.model
+        }()
+        let config = thetaModel!.config, layout = thetaModel!.layout
+        let adapter = try lora.map { try store.loadAdapter(try store.tensorSet($0), for: config, baseName: "θ \(theta.hex.prefix(12))") }
+        // every input is checked before any work; the optimizer states and θ̂ are read only when
+        // their side runs
+        let shadowIsTheta = thetaHat == theta && thetaHatOptimizer == thetaOptimizer
+        let hatSet = try thetaHat.map { $0 == theta ? thetaSet : try store.tensorSet($0) }
+        if let hatSet, let thetaHat, thetaHat != theta {
+            guard try store.modelConfig(of: hatSet) == config, hatSet.metadata[ModelMetadata.lora] == nil else {
+                throw PipelineError.invalidInput("θ̂ \(thetaHat.hex.prefix(12)) is another architecture than θ")
+            }
+        }
+        for id in [thetaOptimizer, thetaHatOptimizer].compactMap({ $0 }) {
+            try store.checkOptimizerState(try store.tensorSet(id), entries: layout.entries)
+        }
 
         var data = LowerStepData()
         var metrics: [String: JSONValue] = ["lambda": .double(lambda)]
@@ -285,49 +299,86 @@ public struct LowerStepStage: Stage {
             data.rl = try rlBatch(rl, store: store)
             data.shadowRL = try shadowRL.map { try rlBatch($0, store: store) }
         }
-
-        var shadowPart: TrainedPart? = nil
-        let shadowIsTheta = thetaHat == theta && thetaHatOptimizer == thetaOptimizer
-        if let thetaHat {
-            let hatModel = shadowIsTheta ? try model.with(params: model.params.clone())
-                                         : try store.loadModel(try store.tensorSet(thetaHat)).model
-            guard hatModel.config == model.config else { throw PipelineError.invalidInput("θ̂ \(thetaHat.hex.prefix(12)) is another architecture than θ") }
-            shadowPart = TrainedPart(model: hatModel, optimizer: try store.optimizer(thetaHatOptimizer, config: optimizer, entries: layout.entries, count: layout.totalCount))
+        if numIterations > 1, let rl = data.rl {
+            // π_old: each base's policy (with w) before the first inner step; θ̂'s is its own pass
+            // below unless it holds θ's bytes on the shared rollouts
+            data.rl!.oldLogps = try PolicyGradient.logProbs(model: thetaModel!, lora: adapter, batch: rl.batch, temperature: grpo.temperature, chunk: chunk)
+            if thetaHat != nil, shadowIsTheta, data.shadowRL == nil { data.shadowRL = data.rl }
         }
         let loraGrads = adapter.map { FloatBuffer(count: $0.layout.totalCount) }
-        if numIterations > 1, let rl = data.rl {
-            // π_old: each base's policy (with w) before the first inner step
-            data.rl!.oldLogps = try PolicyGradient.logProbs(model: model, lora: adapter, batch: rl.batch, temperature: grpo.temperature, chunk: chunk)
-            if let shadowPart {
-                var hatRL = data.shadowRL ?? rl
-                hatRL.oldLogps = shadowIsTheta && data.shadowRL == nil ? data.rl!.oldLogps
-                    : try PolicyGradient.logProbs(model: shadowPart.model, lora: adapter, batch: hatRL.batch, temperature: grpo.temperature, chunk: chunk)
-                data.shadowRL = hatRL
-            }
-        }
         var report = LowerStepReport(lambda: lambda)
-        for inner in 0..<numIterations {
-            let r = try StepProfile.measure("lower-step: passes + AdamW") {
-                try LowerStep.run(theta: thetaPart, shadow: shadowPart, shadowIsTheta: inner == 0 && shadowIsTheta, lora: adapter,
-                                  loraGrads: inner == 0 ? loraGrads : nil, data: data, lambda: lambda, config: grpo, chunk: chunk)
-            }
-            if inner == 0 { report = r } else { report.passes += r.passes }
-        }
         var outputs: [String: JSONValue] = [:]
-        try StepProfile.measure("lower-step: store outputs") {
-            // delta base hints: θ′ against θ, θ̂′ against θ̂ (against θ′ it saved < 1% on the
-            // quickstart: the two drift apart), each optimizer state against its input
-            let newTheta = try store.putModel(params: model.params, layout: layout, like: thetaSet, recordParent: false, deltaBase: thetaSet)
-            outputs["theta"] = .string(newTheta.id!.hex)
-            outputs["theta_optimizer"] = .string(try store.putOptimizer(thetaPart.optimizer, entries: layout.entries, deltaBase: thetaOptimizer).hex)
-            if let shadowPart {
-                let newHat = try store.putModel(params: shadowPart.model.params, layout: layout, like: thetaSet, recordParent: false,
-                                              deltaBase: thetaHat == theta ? thetaSet : try store.tensorSet(thetaHat!))
-                outputs["theta_hat"] = .string(newHat.id!.hex)
-                outputs["theta_hat_optimizer"] = .string(try store.putOptimizer(shadowPart.optimizer, entries: layout.entries,
-                                                                                 deltaBase: thetaHatOptimizer ?? thetaOptimizer).hex)
+
+        /// One base's inner steps on this batch: `gradient(inner)` then AdamW, the state read once
+        /// the first gradient is in memory. Returns the state and the first step's figures.
+        func steps(_ model: Transformer, optimizer id: ObjectID?, gradient: (Int) throws -> FloatBuffer) throws -> (AdamW, AdamW.StepInfo) {
+            var state: AdamW? = nil, first: AdamW.StepInfo? = nil
+            for inner in 0..<numIterations {
+                try StepProfile.measure("lower-step: passes + AdamW") {
+                    let g = try gradient(inner)
+                    if state == nil { state = try store.optimizer(id, config: optimizer, entries: layout.entries, count: layout.totalCount) }
+                    let info = state!.update(params: model.params, grads: g)
+                    if inner == 0 { first = info }
+                }
             }
-            if let adapter, let loraGrads {
+            return (state!, first!)
+        }
+
+        // θ's side, stored and released before θ̂ is read: one base, its gradient and its AdamW
+        // moments in memory at a time
+        var sharedGradient: FloatBuffer? = nil
+        do {
+            let model = thetaModel!
+            thetaModel = nil
+            let (state, info) = try steps(model, optimizer: thetaOptimizer) { inner in
+                var r = LowerStepReport(lambda: lambda)
+                let (g, shared) = try LowerStep.thetaGradients(model: model, lora: adapter, loraGrads: inner == 0 ? loraGrads : nil, data: data,
+                                                               lambda: lambda, config: grpo, servesShadow: inner == 0 && shadowIsTheta && thetaHat != nil,
+                                                               chunk: chunk, report: &r)
+                if inner == 0 { (report, sharedGradient) = (r, shared) } else { report.passes += r.passes }
+                return g
+            }
+            report.theta = info
+            try StepProfile.measure("lower-step: store outputs") {
+                // delta base hints: θ′ against θ, each optimizer state against its input
+                outputs["theta"] = .string(try store.putModel(params: model.params, layout: layout, like: thetaSet, recordParent: false,
+                                                              deltaBase: thetaSet).id!.hex)
+                outputs["theta_optimizer"] = .string(try store.putOptimizer(state, entries: layout.entries, deltaBase: thetaOptimizer).hex)
+            }
+        }
+        // θ̂'s side
+        if let hatSet, let adapter {
+            // θ̂ holding θ's bytes is θ as read (θ's buffer was updated in place)
+            let model = try store.loadModel(hatSet).model
+            if numIterations > 1, data.shadowRL?.oldLogps == nil, let hatRL = data.shadowRL ?? data.rl {
+                var withOld = hatRL
+                withOld.oldLogps = try PolicyGradient.logProbs(model: model, lora: adapter, batch: hatRL.batch, temperature: grpo.temperature, chunk: chunk)
+                data.shadowRL = withOld
+            }
+            let (state, info) = try steps(model, optimizer: thetaHatOptimizer) { inner in
+                if inner == 0 {
+                    return try sharedGradient ?? LowerStep.shadowGradients(model: model, lora: adapter, loraGrads: loraGrads, data: data, lambda: lambda,
+                                                                           config: grpo, chunk: chunk, report: &report)
+                }
+                var r = LowerStepReport(lambda: lambda)
+                let g = try LowerStep.shadowGradients(model: model, lora: adapter, loraGrads: nil, data: data, lambda: lambda, config: grpo,
+                                                      chunk: chunk, report: &r)
+                report.passes += r.passes
+                return g
+            }
+            sharedGradient = nil
+            report.thetaHat = info
+            try StepProfile.measure("lower-step: store outputs") {
+                // θ̂′ against θ̂ (against θ′ it saved < 1% on the quickstart: the two drift apart)
+                outputs["theta_hat"] = .string(try store.putModel(params: model.params, layout: layout, like: thetaSet, recordParent: false,
+                                                                  deltaBase: hatSet).id!.hex)
+                outputs["theta_hat_optimizer"] = .string(try store.putOptimizer(state, entries: layout.entries,
+                                                                                deltaBase: thetaHatOptimizer ?? thetaOptimizer).hex)
+            }
+        }
+        LowerStep.finish(&report, loraGrads: loraGrads)
+        if let adapter, let loraGrads {
+            try StepProfile.measure("lower-step: store outputs") {
                 let items = adapter.layout.tensors(of: loraGrads).map { (name: $0.0, tensor: $0.1) }
                 let id = try store.putTensorSet(try store.putTensors(items), metadata: ["format": "bridge-lora-gradients", ModelMetadata.lora: adapter.config.json])
                 outputs["lora_grads"] = .string(id.hex)

@@ -214,4 +214,79 @@ struct TrainingSetup {
         let opt = try s.store.tensorSet(try b.id("theta_optimizer"))
         #expect(opt.metadata["step"]?.intValue == 3)
     }
+
+    /// The stage runs θ's side (passes, AdamW, stored) before it reads θ̂, and reads each AdamW
+    /// state only once its gradient is in memory; it must store what the in-memory step computes
+    /// with both sides loaded together, bit for bit: θ̂ ≡ θ (one RL pass), θ̂ ≠ θ on shared and on
+    /// separate rollouts, and two inner steps (π_old of each base).
+    @Test func theStageStoresWhatTheInMemoryStepComputesWithBothSidesLoaded() throws {
+        let s = try TrainingSetup(scratch)
+        let rl0 = try s.scored(s.theta, adapter: s.lora)
+        let first = s.lower(theta: s.theta, thetaHat: s.theta, lora: s.lora, rl: rl0, lambda: 0.5)
+        let r0 = try first.run(in: s.store)
+        try expectStoredAsInMemory(first, r0, s)
+        var twice = first
+        twice.numIterations = 2
+        try expectStoredAsInMemory(twice, try twice.run(in: s.store), s)
+
+        let (theta1, hat1) = (try r0.id("theta"), try r0.id("theta_hat"))
+        let w1 = try UpperStepStage(lora: s.lora, loraGrads: try r0.id("lora_grads"), optimizer: AdamWConfig(lr: 1e-2)).run(in: s.store).id("lora")
+        let rl1 = try s.scored(theta1, adapter: w1, cursor: 2)
+        let shadow1 = try s.scored(hat1, adapter: w1, cursor: 2, purpose: "shadow-rollout")
+        for shadowRL in [nil, shadow1] {
+            var second = s.lower(theta: theta1, thetaOptimizer: try r0.id("theta_optimizer"), thetaHat: hat1,
+                                 thetaHatOptimizer: try r0.id("theta_hat_optimizer"), lora: w1, rl: rl1, shadowRL: shadowRL, lambda: 0.5, step: 1)
+            try expectStoredAsInMemory(second, try second.run(in: s.store), s)
+            second.numIterations = 2
+            try expectStoredAsInMemory(second, try second.run(in: s.store), s)
+        }
+    }
+
+    /// `LowerStep.run` on the stage's inputs, every part in memory at once (as the stage did before
+    /// it ran the sides one after the other), against the stage's stored outputs.
+    func expectStoredAsInMemory(_ stage: LowerStepStage, _ result: StageResult, _ s: TrainingSetup) throws {
+        let store = s.store
+        func model(_ id: ObjectID) throws -> Transformer { try store.loadModel(try store.tensorSet(id)).model }
+        let theta = try model(stage.theta)
+        let layout = theta.layout
+        let adapter = try store.loadAdapter(try store.tensorSet(try #require(stage.lora)), for: theta.config)
+        func optimizer(_ id: ObjectID?) throws -> AdamW {
+            try store.optimizer(id, config: stage.optimizer, entries: layout.entries, count: layout.totalCount)
+        }
+        let hatID = try #require(stage.thetaHat)
+        let shadowIsTheta = hatID == stage.theta && stage.thetaHatOptimizer == stage.thetaOptimizer
+        let thetaPart = TrainedPart(model: theta, optimizer: try optimizer(stage.thetaOptimizer))
+        let hatPart = TrainedPart(model: try model(hatID), optimizer: try optimizer(stage.thetaHatOptimizer))
+        let shard = try TokenShard.load(from: store, id: try #require(stage.sft))
+        let rows = EpochOrder(count: shard.count, seed: stage.seed, purpose: "sft-order").items(stage.sftCursor..<(stage.sftCursor + stage.sftBatch))
+        var data = LowerStepData(sft: CompletionBatch(prompts: rows.map { Array(shard.prompt($0)) }, completions: rows.map { Array(shard.target($0)) }),
+                                 rl: try stage.rlBatch(try #require(stage.rl), store: store),
+                                 shadowRL: try stage.shadowRL.map { try stage.rlBatch($0, store: store) })
+        if stage.numIterations > 1, let rl = data.rl {
+            data.rl!.oldLogps = try PolicyGradient.logProbs(model: theta, lora: adapter, batch: rl.batch, temperature: stage.grpo.temperature, chunk: stage.chunk)
+            var hatRL = data.shadowRL ?? rl
+            hatRL.oldLogps = shadowIsTheta && data.shadowRL == nil ? data.rl!.oldLogps
+                : try PolicyGradient.logProbs(model: hatPart.model, lora: adapter, batch: hatRL.batch, temperature: stage.grpo.temperature, chunk: stage.chunk)
+            data.shadowRL = hatRL
+        }
+        let loraGrads = FloatBuffer(count: adapter.layout.totalCount)
+        for inner in 0..<stage.numIterations {
+            try LowerStep.run(theta: thetaPart, shadow: hatPart, shadowIsTheta: inner == 0 && shadowIsTheta, lora: adapter,
+                              loraGrads: inner == 0 ? loraGrads : nil, data: data, lambda: stage.lambda, config: stage.grpo, chunk: stage.chunk)
+        }
+        let label = "\(stage.numIterations) inner step(s), θ̂ \(shadowIsTheta ? "≡" : "≠") θ, \(stage.shadowRL == nil ? "shared" : "separate") rollouts"
+        /// elements whose bits differ
+        func differing(_ a: FloatBuffer, _ b: FloatBuffer) -> Int {
+            a.count != b.count ? max(a.count, b.count) : zip(a.array, b.array).filter { $0.bitPattern != $1.bitPattern }.count
+        }
+        #expect(differing(try model(try result.id("theta")).params, theta.params) == 0, "θ′, \(label)")
+        #expect(differing(try model(try result.id("theta_hat")).params, hatPart.model.params) == 0, "θ̂′, \(label)")
+        for (role, part) in [("theta_optimizer", thetaPart), ("theta_hat_optimizer", hatPart)] {
+            let stored = try store.loadOptimizerState(try store.tensorSet(try result.id(role)), entries: layout.entries)
+            #expect(differing(stored.m, part.optimizer.m) == 0 && differing(stored.v, part.optimizer.v) == 0 && stored.step == part.optimizer.step,
+                    "\(role), \(label)")
+        }
+        let grads = try adapter.layout.assemble(try store.loadTensors(try store.tensorSet(try result.id("lora_grads"))))
+        #expect(differing(grads, loraGrads) == 0, "Gw, \(label)")
+    }
 }

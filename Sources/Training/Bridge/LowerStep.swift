@@ -67,68 +67,98 @@ public struct LowerStepReport: Sendable {
 }
 
 public enum LowerStep {
-    /// Runs one lower step: updates `theta` (and `shadow`) in place and writes Gw into `loraGrads`
-    /// (overwritten; needs `lora`). `shadowIsTheta`: θ̂ holds θ's bytes (the same stored object),
-    /// so with shared rollouts one RL pass serves both; `shadow.model` must still be its own copy.
+    /// Runs one lower step in memory: updates `theta` (and `shadow`) in place and writes Gw into
+    /// `loraGrads` (overwritten; needs `lora`). `shadowIsTheta`: θ̂ holds θ's bytes (the same stored
+    /// object), so with shared rollouts one RL pass serves both; `shadow.model` must still be its
+    /// own copy. The lower-step stage runs the same two sides one after the other, storing and
+    /// releasing θ's before it loads θ̂'s.
     @discardableResult
     public static func run(theta: TrainedPart, shadow: TrainedPart? = nil, shadowIsTheta: Bool = false,
                            lora: LoRAAdapter? = nil, loraGrads: FloatBuffer? = nil,
                            data: LowerStepData, lambda: Double, config: GRPOConfig,
                            chunk: Int = 8, threads: Int = KernelThreads.available) throws(ModelError) -> LowerStepReport {
-        precondition(lambda >= 0 && lambda <= 1, "λ in [0, 1]")
         precondition(shadow == nil || lora != nil, "the shadow exists only with an adapter")
-        precondition(loraGrads == nil || lora != nil)
         precondition(shadow.map { $0.model !== theta.model } ?? true, "θ̂ needs its own parameter buffer")
-        let λ = Float(lambda)
-        let P = theta.model.layout.totalCount
         var report = LowerStepReport(lambda: lambda)
-        if let loraGrads { loraGrads.zero() }
+        let (g, shared) = try thetaGradients(model: theta.model, lora: lora, loraGrads: loraGrads, data: data, lambda: lambda, config: config,
+                                             servesShadow: shadow != nil && shadowIsTheta, chunk: chunk, threads: threads, report: &report)
+        report.theta = theta.optimizer.update(params: theta.model.params, grads: g)
+        if let shadow, let lora {
+            let gHat: FloatBuffer
+            if let shared { gHat = shared } else {
+                gHat = try shadowGradients(model: shadow.model, lora: lora, loraGrads: loraGrads, data: data, lambda: lambda,
+                                           config: config, chunk: chunk, threads: threads, report: &report)
+            }
+            report.thetaHat = shadow.optimizer.update(params: shadow.model.params, grads: gHat)
+        }
+        finish(&report, loraGrads: loraGrads)
+        return report
+    }
 
-        if let shadow, shadowIsTheta, data.shadowRL == nil {
-            // θ̂ ≡ θ, shared rollouts: an SFT pass and one RL pass at θ; Gθ̂ = gθ_rl, gain = 0.
-            let gSFT = FloatBuffer(count: P), gRL = FloatBuffer(count: P)
-            if λ < 1, let sft = data.sft {
-                let t = try PolicyGradient.pass(model: theta.model, lora: lora, sft: sft, config: config,
-                                                grads: gSFT, loraGrads: loraGrads, chunk: chunk, threads: threads)
-                (report.sftLoss, report.sftTokens) = (t.sftLoss, t.sftTokens)
-                report.passes += 1
-            }
-            if let rl = data.rl {
-                report.rl = try PolicyGradient.pass(model: theta.model, lora: lora, rl: rl, config: config,
-                                                    grads: gRL, chunk: chunk, threads: threads).rl
-                report.shadowRL = report.rl
-                report.passes += 1
-            }
-            if let loraGrads, λ < 1 { VectorMath.scale(loraGrads.pointer, 1 - λ, loraGrads.count) }
-            if λ < 1 { combine(gSFT, 1 - λ, gRL, λ) }
-            report.theta = theta.optimizer.update(params: theta.model.params, grads: λ < 1 ? gSFT : gRL)
-            report.thetaHat = shadow.optimizer.update(params: shadow.model.params, grads: gRL)
-            report.gainGradNorm = 0
-            if report.rl != nil { report.cooperativeGain = 0 }
-            report.sharedRLPass = true
-        } else {
-            // θ: (1−λ)·SFT + λ·RL in one pass; then θ̂: RL at θ̂ on its rollouts.
+    /// θ's side: Gθ at (θ, w) and the θ pass's terms of Gw (`loraGrads`, overwritten). With
+    /// `servesShadow` (θ̂ holds θ's bytes) and shared rollouts, an SFT pass and one RL pass whose
+    /// gradient is also θ̂'s, returned as `shadow` (the cooperative-gain term is then exactly 0);
+    /// otherwise (1−λ)·SFT + λ·RL in one pass.
+    public static func thetaGradients(model: Transformer, lora: LoRAAdapter?, loraGrads: FloatBuffer?, data: LowerStepData,
+                                      lambda: Double, config: GRPOConfig, servesShadow: Bool, chunk: Int = 8,
+                                      threads: Int = KernelThreads.available,
+                                      report: inout LowerStepReport) throws(ModelError) -> (theta: FloatBuffer, shadow: FloatBuffer?) {
+        precondition(lambda >= 0 && lambda <= 1, "λ in [0, 1]")
+        precondition(loraGrads == nil || lora != nil)
+        let λ = Float(lambda)
+        let P = model.layout.totalCount
+        if let loraGrads { loraGrads.zero() }
+        guard servesShadow, data.shadowRL == nil else {
             let g = FloatBuffer(count: P)
-            let t = try PolicyGradient.pass(model: theta.model, lora: lora, sft: data.sft, sftScale: 1 - λ, rl: data.rl, rlScale: λ,
+            let t = try PolicyGradient.pass(model: model, lora: lora, sft: data.sft, sftScale: 1 - λ, rl: data.rl, rlScale: λ,
                                             config: config, grads: g, loraGrads: loraGrads, chunk: chunk, threads: threads)
             (report.sftLoss, report.sftTokens, report.rl) = (t.sftLoss, t.sftTokens, t.rl)
             report.passes += 1
-            report.theta = theta.optimizer.update(params: theta.model.params, grads: g)
-            if let shadow, let lora, let rl = data.shadowRL ?? data.rl {
-                g.zero()
-                let wHat = FloatBuffer(count: lora.layout.totalCount)
-                report.shadowRL = try PolicyGradient.pass(model: shadow.model, lora: lora, rl: rl, config: config,
-                                                          grads: g, loraGrads: wHat, chunk: chunk, threads: threads).rl
-                report.passes += 1
-                report.thetaHat = shadow.optimizer.update(params: shadow.model.params, grads: g)
-                if data.shadowRL == nil, let a = report.rl, let b = report.shadowRL {
-                    report.cooperativeGain = a.advantageLogProb - b.advantageLogProb
-                }
-                if let loraGrads { combine(loraGrads, 1, wHat, -λ) }
-            }
+            return (g, nil)
         }
+        // θ̂ ≡ θ, shared rollouts: an SFT pass and one RL pass at θ; Gθ̂ = gθ_rl, gain = 0.
+        let gSFT = FloatBuffer(count: P), gRL = FloatBuffer(count: P)
+        if λ < 1, let sft = data.sft {
+            let t = try PolicyGradient.pass(model: model, lora: lora, sft: sft, config: config,
+                                            grads: gSFT, loraGrads: loraGrads, chunk: chunk, threads: threads)
+            (report.sftLoss, report.sftTokens) = (t.sftLoss, t.sftTokens)
+            report.passes += 1
+        }
+        if let rl = data.rl {
+            report.rl = try PolicyGradient.pass(model: model, lora: lora, rl: rl, config: config,
+                                                grads: gRL, chunk: chunk, threads: threads).rl
+            report.shadowRL = report.rl
+            report.passes += 1
+        }
+        if let loraGrads, λ < 1 { VectorMath.scale(loraGrads.pointer, 1 - λ, loraGrads.count) }
+        if λ < 1 { combine(gSFT, 1 - λ, gRL, λ) }
+        report.gainGradNorm = 0
+        if report.rl != nil { report.cooperativeGain = 0 }
+        report.sharedRLPass = true
+        return (λ < 1 ? gSFT : gRL, gRL)
+    }
+
+    /// θ̂'s side: Gθ̂ = ∇θ̂ L_rl(θ̂,w) on θ̂'s rollouts (`data.shadowRL`, else the shared ones), and
+    /// the cooperative-gain term: −λ·∇w L_rl(θ̂,w) added to `loraGrads` (which holds θ's side).
+    public static func shadowGradients(model: Transformer, lora: LoRAAdapter, loraGrads: FloatBuffer?, data: LowerStepData,
+                                       lambda: Double, config: GRPOConfig, chunk: Int = 8, threads: Int = KernelThreads.available,
+                                       report: inout LowerStepReport) throws(ModelError) -> FloatBuffer {
+        guard let rl = data.shadowRL ?? data.rl else { preconditionFailure("θ̂'s pass needs rollouts") }
+        let g = FloatBuffer(count: model.layout.totalCount)
+        let wHat = FloatBuffer(count: lora.layout.totalCount)
+        report.shadowRL = try PolicyGradient.pass(model: model, lora: lora, rl: rl, config: config,
+                                                  grads: g, loraGrads: wHat, chunk: chunk, threads: threads).rl
+        report.passes += 1
+        if data.shadowRL == nil, let a = report.rl, let b = report.shadowRL {
+            report.cooperativeGain = a.advantageLogProb - b.advantageLogProb
+        }
+        if let loraGrads { combine(loraGrads, 1, wHat, -Float(lambda)) }
+        return g
+    }
+
+    /// After both sides: ‖Gw‖.
+    public static func finish(_ report: inout LowerStepReport, loraGrads: FloatBuffer?) {
         if let loraGrads { report.loraGradNorm = AdamW.globalNorm(loraGrads) }
-        return report
     }
 
     /// a ← α·a + β·b, element by element in f32 (the reference's order: α·a first).
