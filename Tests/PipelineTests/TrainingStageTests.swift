@@ -161,6 +161,20 @@ struct TrainingSetup {
         #expect(throws: ModelError.self) { try LoRAConfig(json: ["r": 4, "lora_alpha": 8, "target_modules": ["qkv_proj"]]) }
     }
 
+    /// θ̂ and its AdamW state are read only after θ′ is stored; they are checked before any work.
+    @Test func aShadowStateOfAnotherLayoutIsRefusedBeforeAnythingIsStored() throws {
+        let s = try TrainingSetup(scratch)
+        let rl0 = try s.scored(s.theta, adapter: s.lora)
+        let step = try s.lower(theta: s.theta, thetaHat: s.theta, lora: s.lora, rl: rl0, lambda: 0.5).run(in: s.store)
+        let wOpt = try UpperStepStage(lora: s.lora, loraGrads: try step.id("lora_grads"), optimizer: AdamWConfig(lr: 1e-2)).run(in: s.store).id("lora_optimizer")
+        let before = try s.store.allObjectIDs().count
+        let wrong = s.lower(theta: try step.id("theta"), thetaOptimizer: try step.id("theta_optimizer"), thetaHat: try step.id("theta_hat"),
+                            thetaHatOptimizer: wOpt, lora: s.lora, rl: rl0, lambda: 0.5, step: 1)
+        let error = #expect(throws: (any Error).self) { try wrong.run(in: s.store) }
+        #expect("\(error.map { $0 } as Any)".contains("exp_avg.model."), "names a missing moment: \(String(describing: error))")
+        #expect(try s.store.allObjectIDs().count == before)
+    }
+
     @Test func evalGradesGreedyAnswersWhateverTheGenerationBatch() throws {
         let s = try TrainingSetup(scratch)
         let a = try EvalStage(policy: s.theta, adapter: s.lora, prompts: s.eval, tokenizer: s.tokenizer, maxNewTokens: 16).run(in: s.store)
