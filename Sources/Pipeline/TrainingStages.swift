@@ -333,7 +333,7 @@ public struct LowerStepStage: Stage {
             let (state, info) = try steps(model, optimizer: thetaOptimizer) { inner in
                 var r = LowerStepReport(lambda: lambda)
                 let (g, shared) = try LowerStep.thetaGradients(model: model, lora: adapter, loraGrads: inner == 0 ? loraGrads : nil, data: data,
-                                                               lambda: lambda, config: grpo, servesShadow: inner == 0 && shadowIsTheta && thetaHat != nil,
+                                                               lambda: lambda, config: grpo, servesShadow: inner == 0 && shadowIsTheta,
                                                                chunk: chunk, report: &r)
                 if inner == 0 { (report, sharedGradient) = (r, shared) } else { report.passes += r.passes }
                 return g
@@ -376,8 +376,8 @@ public struct LowerStepStage: Stage {
                                                                                 deltaBase: thetaHatOptimizer ?? thetaOptimizer).hex)
             }
         }
-        LowerStep.finish(&report, loraGrads: loraGrads)
         if let adapter, let loraGrads {
+            report.loraGradNorm = AdamW.globalNorm(loraGrads)
             try StepProfile.measure("lower-step: store outputs") {
                 let items = adapter.layout.tensors(of: loraGrads).map { (name: $0.0, tensor: $0.1) }
                 let id = try store.putTensorSet(try store.putTensors(items), metadata: ["format": "bridge-lora-gradients", ModelMetadata.lora: adapter.config.json])

@@ -35,6 +35,23 @@ import Training
         expectClose(chunked.3.flatMap { $0 }, whole.3.flatMap { $0 }, rtol: 1e-5, "log-probs")
     }
 
+    /// θ's gradient through an adapter does not depend on whether w's is taken too (θ̂'s later
+    /// inner steps skip w's, since Gw is taken at the old iterates): the same bits either way.
+    @Test func thetaGradientIsTheSameBitsWithOrWithoutTheAdaptersGradient() throws {
+        let f = try BridgeFixture()
+        let m = try f.model(f.theta0), w = f.adapter(f.lora0)
+        for i in 0..<w.params.count where w.params[i] == 0 { w.params[i] = 0.01 * Float(i % 7 - 3) }   // B ≠ 0
+        func thetaGradient(withW: Bool) throws -> [Float] {
+            let g = FloatBuffer(count: m.params.count)
+            try PolicyGradient.pass(model: m, lora: w, rl: f.rl(1), config: f.grpo, grads: g,
+                                    loraGrads: withW ? FloatBuffer(count: w.params.count) : nil, chunk: 4, threads: 2)
+            return g.array
+        }
+        let with = try thetaGradient(withW: true), without = try thetaGradient(withW: false)
+        #expect(with.contains { $0 != 0 })
+        #expect(zip(with, without).allSatisfy { $0.bitPattern == $1.bitPattern })
+    }
+
     /// λ = 1 and a frozen adapter (B = 0): θ follows RL-zero bit for bit, and θ̂ stays θ.
     @Test func lambdaOneWithAFrozenAdapterIsRLZeroBitForBit() throws {
         let f = try BridgeFixture()

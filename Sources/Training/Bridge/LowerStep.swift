@@ -91,7 +91,7 @@ public enum LowerStep {
             }
             report.thetaHat = shadow.optimizer.update(params: shadow.model.params, grads: gHat)
         }
-        finish(&report, loraGrads: loraGrads)
+        if let loraGrads { report.loraGradNorm = AdamW.globalNorm(loraGrads) }
         return report
     }
 
@@ -145,20 +145,16 @@ public enum LowerStep {
                                        report: inout LowerStepReport) throws(ModelError) -> FloatBuffer {
         guard let rl = data.shadowRL ?? data.rl else { preconditionFailure("θ̂'s pass needs rollouts") }
         let g = FloatBuffer(count: model.layout.totalCount)
-        let wHat = FloatBuffer(count: lora.layout.totalCount)
+        // ∇w L_rl(θ̂,w) only where it is wanted (not in later inner steps: Gw is taken at the old iterates)
+        let wHat = loraGrads.map { _ in FloatBuffer(count: lora.layout.totalCount) }
         report.shadowRL = try PolicyGradient.pass(model: model, lora: lora, rl: rl, config: config,
                                                   grads: g, loraGrads: wHat, chunk: chunk, threads: threads).rl
         report.passes += 1
         if data.shadowRL == nil, let a = report.rl, let b = report.shadowRL {
             report.cooperativeGain = a.advantageLogProb - b.advantageLogProb
         }
-        if let loraGrads { combine(loraGrads, 1, wHat, -Float(lambda)) }
+        if let loraGrads, let wHat { combine(loraGrads, 1, wHat, -Float(lambda)) }
         return g
-    }
-
-    /// After both sides: ‖Gw‖.
-    public static func finish(_ report: inout LowerStepReport, loraGrads: FloatBuffer?) {
-        if let loraGrads { report.loraGradNorm = AdamW.globalNorm(loraGrads) }
     }
 
     /// a ← α·a + β·b, element by element in f32 (the reference's order: α·a first).
